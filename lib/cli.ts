@@ -1,0 +1,191 @@
+/**
+ * Command-line options: parsing, validation and `--help`. Every problem is a `UsageError`
+ * naming the flag (or the environment variable) at fault.
+ */
+import { parseArgs } from "node:util";
+import { UsageError } from "./errors.ts";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { DEFAULT_TOPICS, type Topics } from "./messages.ts";
+import { MAX_SEED } from "./random.ts";
+
+/** Where records go: Kafka, stdout, or Kafka when reachable and stdout otherwise. */
+export const SINK_KINDS = ["auto", "kafka", "console"] as const;
+/** A value of `--sink`. */
+export type SinkKind = typeof SINK_KINDS[number];
+
+/** Most factories one process simulates. */
+export const MAX_FACTORIES = 10_000;
+
+/** Validated options of a run. */
+export interface Options {
+  factories: number;
+  config: string;
+  sink: SinkKind;
+  brokers: string[];
+  speed: number;
+  /** Undefined when the run should draw a fresh seed. */
+  seed: number | undefined;
+  topics: Topics;
+  logLevel: LogLevel;
+}
+
+/** What the command line asks for. */
+export type Command =
+  | { kind: "run"; options: Options }
+  | { kind: "help" }
+  | { kind: "version" };
+
+/** Environment variables the options read. */
+export interface OptionEnv {
+  KAFKA_BROKERS?: string;
+}
+
+const FLAGS = {
+  factories: { type: "string" },
+  config: { type: "string" },
+  sink: { type: "string" },
+  brokers: { type: "string" },
+  speed: { type: "string" },
+  seed: { type: "string" },
+  "readings-topic": { type: "string" },
+  "heartbeat-topic": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** Parses the arguments (without the program name). Throws `UsageError` on bad flags. */
+export function parseCommand(args: string[], env: OptionEnv = {}): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(describeParseError(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (see --help)`);
+
+  const brokersText = values.brokers ?? env.KAFKA_BROKERS ?? "localhost:9092";
+  const brokersSource = values.brokers !== undefined
+    ? "--brokers"
+    : env.KAFKA_BROKERS !== undefined
+    ? "KAFKA_BROKERS"
+    : "--brokers";
+  return {
+    kind: "run",
+    options: {
+      factories: parseInteger("--factories", values.factories ?? "3", 1, MAX_FACTORIES),
+      config: parseNonEmpty("--config", values.config ?? "./factory_config.json"),
+      sink: parseChoice("--sink", values.sink ?? "auto", SINK_KINDS),
+      brokers: parseBrokers(brokersSource, brokersText),
+      speed: parseSpeed(values.speed ?? "1"),
+      seed: values.seed === undefined ? undefined : parseInteger("--seed", values.seed, 0, MAX_SEED),
+      topics: {
+        readings: parseTopic("--readings-topic", values["readings-topic"] ?? DEFAULT_TOPICS.readings),
+        heartbeats: parseTopic("--heartbeat-topic", values["heartbeat-topic"] ?? DEFAULT_TOPICS.heartbeats),
+      },
+      logLevel: parseChoice("--log-level", values["log-level"] ?? "info", LOG_LEVELS),
+    },
+  };
+}
+
+/** The `--help` text. */
+export function helpText(version: string): string {
+  return `factory-sim ${version}
+Simulates factories of sensors and streams their readings and heartbeats to Apache Kafka.
+
+Usage: factory-sim [options]
+
+Options:
+  --factories N           factories F1..FN to simulate, 1-${MAX_FACTORIES} (default 3)
+  --config PATH           production lines per factory (default ./factory_config.json)
+  --sink auto|kafka|console
+                          kafka: produce to Kafka, fail if unreachable;
+                          console: one JSON record a line on stdout;
+                          auto: Kafka if reachable within 3 s, else console (default)
+  --brokers LIST          comma-separated host:port list (default $KAFKA_BROKERS,
+                          else localhost:9092)
+  --speed X               run X times faster than real time, X > 0 (default 1)
+  --seed N                fix the plant, values and intervals, 0-${MAX_SEED}
+                          (default: a fresh seed, logged so the run can be repeated)
+  --readings-topic NAME   topic for readings (default ${DEFAULT_TOPICS.readings})
+  --heartbeat-topic NAME  topic for heartbeats (default ${DEFAULT_TOPICS.heartbeats})
+  --log-level LEVEL       ${LOG_LEVELS.join(", ")} (default info); logs go to stderr
+  -h, --help              show this help
+  -V, --version           show the version
+
+Environment:
+  KAFKA_BROKERS           brokers when --brokers is not given
+
+Exit codes:
+  0    every line finished and every record was delivered
+  1    runtime failure: Kafka required but unreachable, delivery failed, stdout closed
+  2    bad flags or a bad config file
+  3    a Deno permission the run needs was not granted
+  130  stopped by SIGINT, after flushing what was produced (143 for SIGTERM)
+`;
+}
+
+function describeParseError(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  const flag = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? "";
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown flag ${flag} (see --help)`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return /argument missing/.test(message) ? `${flag} needs a value` : `${flag} takes no value`;
+    default:
+      return message.split("\n")[0];
+  }
+}
+
+function parseInteger(flag: string, text: string, min: number, max: number): number {
+  const value = /^\s*-?\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`${flag} must be an integer from ${min} to ${max}: got "${text}"`);
+  }
+  return value;
+}
+
+function parseSpeed(text: string): number {
+  const value = /^\s*[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) ? Number(text) : NaN;
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new UsageError(`--speed must be a number greater than 0: got "${text}"`);
+  }
+  return value;
+}
+
+function parseChoice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new UsageError(`${flag} must be one of ${choices.join(", ")}: got "${text}"`);
+  }
+  return text as T;
+}
+
+function parseNonEmpty(flag: string, text: string): string {
+  if (text === "") throw new UsageError(`${flag} must not be empty`);
+  return text;
+}
+
+/** Kafka's rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..". */
+function parseTopic(flag: string, text: string): string {
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(text) || text === "." || text === "..") {
+    throw new UsageError(`${flag} must be a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -): got "${text}"`);
+  }
+  return text;
+}
+
+function parseBrokers(source: string, text: string): string[] {
+  const brokers = text.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  if (brokers.length === 0) throw new UsageError(`${source} must list at least one host:port: got "${text}"`);
+  for (const broker of brokers) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(broker);
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+      throw new UsageError(`${source} must be a comma-separated list of host:port: got "${broker}"`);
+    }
+  }
+  return brokers;
+}

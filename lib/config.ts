@@ -1,0 +1,184 @@
+/**
+ * Reads and validates `factory_config.json`: which production lines each factory runs.
+ *
+ * Validation happens here, once, at the boundary, and collects every problem before reporting,
+ * so a user fixing a config sees all of its errors in one run.
+ */
+import { parse as parseJsonc, type ParseError, printParseErrorCode } from "jsonc-parser";
+import { z } from "zod";
+import { ConfigError, isPermissionDenial, permissionError } from "./errors.ts";
+
+/** One production line: a soda bottled on a line watched by one sensor. */
+export interface LineConfig {
+  sodaName: string;
+  /** How many readings the line takes before it is done. */
+  number: number;
+  sensorID: string;
+}
+
+/** Factory id (`F1`...) to its lines, in file order. */
+export type FactoryConfig = Record<string, LineConfig[]>;
+
+/** The result of validating a config: the lines, plus warnings about fields that were ignored. */
+export interface LoadedConfig {
+  factories: FactoryConfig;
+  warnings: string[];
+}
+
+const LINE_FIELDS = ["sodaName", "number", "sensorID"];
+
+const lineSchema = z.object({
+  sodaName: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }),
+  number: z.number({ error: "must be a positive integer" }).int({ error: "must be a positive integer" })
+    .positive({ error: "must be a positive integer" }).max(Number.MAX_SAFE_INTEGER, {
+      error: "must be a positive integer",
+    }),
+  sensorID: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }),
+}, { error: "must be an object with sodaName, number and sensorID" });
+
+const configSchema = z.record(z.string(), z.array(lineSchema, { error: "must be an array of lines" }), {
+  error: 'must be an object mapping factory ids to arrays of lines (e.g. {"F1": [...]})',
+});
+
+/**
+ * Parses and validates the text of a config file. `file` names the file in messages.
+ * Throws `ConfigError` listing every problem.
+ */
+export function parseConfig(bytes: Uint8Array, file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new ConfigError([`${file}: is not valid UTF-8 text (first bad byte at offset ${badUtf8Offset(bytes)})`]);
+  }
+  if (text.trim() === "") throw new ConfigError([`${file}: is empty: expected a JSON object of factories`]);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([`${file}: is not valid JSON: ${describeJsonError(error, text)}`]);
+  }
+  return validateConfig(data, file);
+}
+
+/**
+ * Reads and validates the config file at `path`. Throws `ConfigError` listing every problem, or
+ * `PermissionError` when the run was not granted read access to it.
+ */
+export async function loadConfig(path: string): Promise<LoadedConfig> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (isPermissionDenial(error)) throw permissionError(error);
+    throw new ConfigError([`${path}: cannot be read: ${describeReadError(error)}`]);
+  }
+  return parseConfig(bytes, path);
+}
+
+function describeReadError(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "no such file (pass --config PATH to use another file)";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied by the file system";
+  if (error instanceof Deno.errors.IsADirectory) return "is a directory, not a file";
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0];
+}
+
+/** Validates already-parsed config data. Throws `ConfigError` listing every problem. */
+export function validateConfig(data: unknown, file: string): LoadedConfig {
+  const result = configSchema.safeParse(data);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const path = formatPath(issue.path);
+      const where = path === "" ? "the top level" : path;
+      const value = valueAt(data, issue.path);
+      const problem = value === MISSING ? "is missing" : `${issue.message}: got ${quote(value)}`;
+      return `${file}: ${where} ${problem}`;
+    });
+    // One value can break several rules (1e300 is neither a safe nor a bounded integer): say it once.
+    throw new ConfigError([...new Set(problems)]);
+  }
+  const warnings: string[] = [];
+  for (const [factoryId, lines] of Object.entries(data as Record<string, unknown[]>)) {
+    lines.forEach((line, index) => {
+      for (const key of Object.keys(line as object)) {
+        if (!LINE_FIELDS.includes(key)) {
+          warnings.push(`${file}: ${factoryId}[${index}].${key} is not a known field and is ignored`);
+        }
+      }
+    });
+  }
+  return { factories: result.data, warnings };
+}
+
+const MISSING = Symbol("missing");
+
+function valueAt(data: unknown, path: PropertyKey[]): unknown {
+  let value: unknown = data;
+  for (const key of path) {
+    if (value === null || typeof value !== "object" || !Object.hasOwn(value, key)) return MISSING;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else out += out === "" ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+/** A short rendering of an offending value for a message. */
+function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Where and why JSON.parse failed, as `value expected at line 2 column 8`. */
+function describeJsonError(error: unknown, text: string): string {
+  // JSON.parse says whether the text is JSON; its messages rarely say where. jsonc-parser, in
+  // strict mode, locates the first problem.
+  const errors: ParseError[] = [];
+  parseJsonc(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  if (errors.length === 0) return error instanceof Error ? error.message : String(error);
+  const first = errors[0];
+  const atEnd = first.offset >= text.trimEnd().length;
+  const reason = atEnd
+    ? "unexpected end of input"
+    : printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+  const { line, column } = lineColumn(text, first.offset);
+  return `${reason} at line ${line} column ${column}`;
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1, lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text[i] === "\n") {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
+function badUtf8Offset(bytes: Uint8Array): number {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let low = 0, high = bytes.length;
+  // The longest valid prefix is found by bisection: a prefix that cuts a sequence in two only
+  // fails with `stream: false`, so decode in stream mode to tell a cut from a bad byte.
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    try {
+      decoder.decode(bytes.subarray(0, mid), { stream: true });
+      decoder.decode();
+      low = mid;
+    } catch {
+      high = mid - 1;
+    }
+  }
+  return low;
+}

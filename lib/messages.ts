@@ -1,0 +1,60 @@
+/**
+ * Turns simulation events into Kafka records: topic, key and JSON value, in the field order of
+ * the message contract (see the README).
+ */
+import type { Heartbeat, Reading, SimEvent } from "./simulation.ts";
+
+/** Topic names, renameable by flag. */
+export interface Topics {
+  readings: string;
+  heartbeats: string;
+}
+
+/** The default topic names. */
+export const DEFAULT_TOPICS: Topics = { readings: "SENSOR_READINGS", heartbeats: "SENSOR_HEARTBEAT" };
+
+/** A record ready for a sink: the value is JSON text. */
+export interface OutRecord {
+  topic: string;
+  /** The sensor id, so each sensor's records stay ordered in one partition. */
+  key: string;
+  value: string;
+  /** The event's simulated time, epoch milliseconds; Kafka's record timestamp. */
+  timestampMs: number;
+}
+
+/** RFC 3339 UTC with milliseconds and `Z`, e.g. `2025-12-03T14:30:45.123Z`. */
+export function formatTimestamp(timeMs: number): string {
+  return new Date(timeMs).toISOString();
+}
+
+/** The JSON value of a reading, fields in contract order. */
+export function readingValue(event: Reading): string {
+  return JSON.stringify({
+    factoryId: event.factoryId,
+    sensorId: event.sensorId,
+    tier: event.tier,
+    sodaName: event.sodaName,
+    reading: event.reading,
+    count: event.count,
+    total: event.total,
+    timestamp: formatTimestamp(event.timeMs),
+  });
+}
+
+/** The JSON value of a heartbeat, fields in contract order. */
+export function heartbeatValue(event: Heartbeat): string {
+  return JSON.stringify({
+    sensorId: event.sensorId,
+    tier: event.tier,
+    timestamp: formatTimestamp(event.timeMs),
+    status: event.status,
+  });
+}
+
+/** The record for one event. */
+export function toRecord(event: SimEvent, topics: Topics): OutRecord {
+  return event.kind === "reading"
+    ? { topic: topics.readings, key: event.sensorId, value: readingValue(event), timestampMs: event.timeMs }
+    : { topic: topics.heartbeats, key: event.sensorId, value: heartbeatValue(event), timestampMs: event.timeMs };
+}

@@ -1,0 +1,117 @@
+/**
+ * The simulated plant: factories, their sensors and their production lines, built from the
+ * validated config and the run's seed.
+ */
+import type { FactoryConfig } from "./config.ts";
+import type { Rng } from "./random.ts";
+
+/** A sensor of a factory: `S<i>-<j>` with tier `"<i>.<j>"`. */
+export interface Sensor {
+  factoryId: string;
+  sensorId: string;
+  tier: string;
+}
+
+/** A production line: `total` readings of one soda, taken by one sensor. */
+export interface Line {
+  factoryId: string;
+  /** Position of the line in its factory's config entry; names its random stream. */
+  index: number;
+  sodaName: string;
+  total: number;
+  sensor: Sensor;
+}
+
+/** A factory with its sensors and the lines that run in it. */
+export interface Factory {
+  id: string;
+  sensors: Sensor[];
+  lines: Line[];
+}
+
+/** Everything the simulation runs. */
+export interface Plant {
+  factories: Factory[];
+}
+
+/** Fewest and most sensors a factory gets. */
+export const SENSORS_PER_FACTORY = { min: 3, max: 5 } as const;
+
+/** A plant, and what in the config did not fit it (the run goes on regardless). */
+export interface BuiltPlant {
+  plant: Plant;
+  warnings: string[];
+}
+
+/**
+ * Builds `factoryCount` factories F1..Fn, each with 3-5 sensors drawn from its own random
+ * stream, and attaches to each the lines the config gives it. `file` names the config in warnings.
+ */
+export function buildPlant(
+  config: FactoryConfig,
+  { factoryCount, rng, file = "factory_config.json" }: { factoryCount: number; rng: Rng; file?: string },
+): BuiltPlant {
+  const warnings: string[] = [];
+  const factories: Factory[] = [];
+  const idle: string[] = [];
+  for (let i = 1; i <= factoryCount; i++) {
+    const id = `F${i}`;
+    const sensorCount = rng.derive(`factory/${id}`).int(SENSORS_PER_FACTORY.min, SENSORS_PER_FACTORY.max);
+    const sensors: Sensor[] = [];
+    for (let j = 1; j <= sensorCount; j++) sensors.push({ factoryId: id, sensorId: `S${i}-${j}`, tier: `${i}.${j}` });
+    const factory: Factory = { id, sensors, lines: [] };
+    factories.push(factory);
+
+    const entries = Object.hasOwn(config, id) ? config[id] : undefined;
+    if (entries === undefined || entries.length === 0) {
+      idle.push(id);
+      continue;
+    }
+    const bySensor = new Map(sensors.map((sensor) => [sensor.sensorId, sensor]));
+    const used = new Map<string, number>();
+    entries.forEach((entry, index) => {
+      const sensor = bySensor.get(entry.sensorID);
+      if (sensor === undefined) {
+        warnings.push(
+          `${file}: ${id}[${index}].sensorID "${entry.sensorID}" is not a sensor of ${id} ` +
+            `(it has ${sensors[0].sensorId}..${
+              sensors[sensors.length - 1].sensorId
+            }): line "${entry.sodaName}" skipped`,
+        );
+        return;
+      }
+      const other = used.get(sensor.sensorId);
+      if (other !== undefined) {
+        warnings.push(
+          `${file}: ${id}[${index}] and ${id}[${other}] both use sensor ${sensor.sensorId}: ` +
+            `its readings of both lines share one key`,
+        );
+      } else {
+        used.set(sensor.sensorId, index);
+      }
+      factory.lines.push({ factoryId: id, index, sodaName: entry.sodaName, total: entry.number, sensor });
+    });
+  }
+  if (idle.length > 0) {
+    const names = idle.length <= 10 ? idle.join(", ") : `${idle.slice(0, 10).join(", ")} and ${idle.length - 10} more`;
+    const verb = idle.length === 1 ? "has" : "have";
+    warnings.push(`${file}: ${names} ${verb} no production lines: their sensors only send heartbeats`);
+  }
+  const unknown = Object.keys(config).filter((id) => !/^F[1-9]\d*$/.test(id) || Number(id.slice(1)) > factoryCount);
+  for (const id of unknown) {
+    warnings.push(
+      `${file}: ${id} is not a simulated factory (factories are F1..F${factoryCount}): its lines are ignored`,
+    );
+  }
+  return { plant: { factories }, warnings };
+}
+
+/** Every line of the plant, factory by factory. */
+export function allLines(plant: Plant): Line[] {
+  return plant.factories.flatMap((factory) => factory.lines);
+}
+
+/** Every sensor of the plant, factory by factory. */
+export function allSensors(plant: Plant): Sensor[] {
+  return plant.factories.flatMap((factory) => factory.sensors);
+}

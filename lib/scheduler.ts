@@ -1,0 +1,219 @@
+/**
+ * The one timer queue that owns simulated time.
+ *
+ * Entries sit in a binary heap ordered by due time, then by insertion. In real mode a single
+ * `setTimeout` waits for the earliest entry (wall-clock time scaled by `speed`); in virtual mode
+ * the clock jumps straight to it. Either way every entry that has fallen due is dispatched in one
+ * go, and the caller's `onBatch` runs after each such batch (the simulation hands the events the
+ * batch produced to the sink there, and may apply back-pressure by returning a promise).
+ *
+ * While a task runs, `now()` is the time it was due, not the time it actually ran: events carry
+ * their scheduled time, so intervals and timestamps do not depend on load or speed.
+ */
+
+/** Something that runs when it falls due; usually a small state object that reschedules itself. */
+export interface Task {
+  fire(): void;
+}
+
+/** How the scheduler maps simulated time to the wall clock. */
+export interface SchedulerOptions {
+  /** Simulated time when the run starts, in epoch milliseconds. */
+  startMs: number;
+  /** `real` follows the wall clock (scaled by `speed`); `virtual` jumps to each due entry. */
+  mode?: "real" | "virtual";
+  /** Simulated milliseconds per wall-clock millisecond in real mode. */
+  speed?: number;
+  /** A monotonic clock in milliseconds; injectable for tests. */
+  wallClock?: () => number;
+}
+
+/** What `run` is told to do while it runs. */
+export interface RunOptions {
+  /** Stops the run (entries still queued are dropped) when aborted. */
+  signal?: AbortSignal;
+  /** Called after each batch of entries that fell due together. */
+  onBatch?: () => void | Promise<void>;
+}
+
+/** How late dispatching was, in wall-clock milliseconds (real mode only). */
+export interface LatenessStats {
+  count: number;
+  maxMs: number;
+  totalMs: number;
+}
+
+interface Entry {
+  dueMs: number;
+  seq: number;
+  task: Task;
+}
+
+/** In virtual mode, yield to the event loop at least this often (wall ms) so I/O and signals get in. */
+const VIRTUAL_YIELD_AFTER_MS = 20;
+
+/** A timer queue with its own clock. */
+export class Scheduler {
+  readonly mode: "real" | "virtual";
+  readonly speed: number;
+  readonly startMs: number;
+  readonly lateness: LatenessStats = { count: 0, maxMs: 0, totalMs: 0 };
+  readonly #heap: Entry[] = [];
+  readonly #wallClock: () => number;
+  #seq = 0;
+  #nowMs: number;
+  #wallStartMs = 0;
+  #running = false;
+  #wake: (() => void) | undefined;
+
+  constructor({ startMs, mode = "real", speed = 1, wallClock = () => performance.now() }: SchedulerOptions) {
+    if (!(speed > 0) || !Number.isFinite(speed)) throw new RangeError(`speed must be > 0: got ${speed}`);
+    this.mode = mode;
+    this.speed = speed;
+    this.startMs = startMs;
+    this.#nowMs = startMs;
+    this.#wallClock = wallClock;
+  }
+
+  /** The current simulated time in epoch milliseconds. */
+  now(): number {
+    return this.#nowMs;
+  }
+
+  /** Number of queued entries. */
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  /** Queues `task` to fire at simulated time `timeMs` (at once if that is already past). */
+  at(timeMs: number, task: Task): void {
+    const entry = { dueMs: timeMs, seq: this.#seq++, task };
+    const heap = this.#heap;
+    heap.push(entry);
+    siftUp(heap, heap.length - 1);
+    if (heap[0] === entry) this.#wake?.();
+  }
+
+  /** Queues `task` to fire `delayMs` simulated milliseconds after now. */
+  after(delayMs: number, task: Task): void {
+    this.at(this.#nowMs + delayMs, task);
+  }
+
+  /** Drops every queued entry; a running `run` returns after the current batch. */
+  clear(): void {
+    this.#heap.length = 0;
+    this.#wake?.();
+  }
+
+  /** Dispatches entries as they fall due until the queue is empty or `signal` aborts. */
+  async run({ signal, onBatch }: RunOptions = {}): Promise<void> {
+    if (this.#running) throw new Error("the scheduler is already running");
+    this.#running = true;
+    const onAbort = () => this.#wake?.();
+    signal?.addEventListener("abort", onAbort);
+    try {
+      if (this.mode === "virtual") await this.#runVirtual(signal, onBatch);
+      else await this.#runReal(signal, onBatch);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      this.#running = false;
+    }
+  }
+
+  async #runVirtual(signal: AbortSignal | undefined, onBatch: RunOptions["onBatch"]): Promise<void> {
+    const heap = this.#heap;
+    let lastYield = this.#wallClock();
+    while (heap.length > 0 && !signal?.aborted) {
+      const dueMs = heap[0].dueMs;
+      if (dueMs > this.#nowMs) this.#nowMs = dueMs;
+      while (heap.length > 0 && heap[0].dueMs <= dueMs) this.#fire(pop(heap));
+      await onBatch?.();
+      if (this.#wallClock() - lastYield >= VIRTUAL_YIELD_AFTER_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = this.#wallClock();
+      }
+    }
+  }
+
+  async #runReal(signal: AbortSignal | undefined, onBatch: RunOptions["onBatch"]): Promise<void> {
+    const heap = this.#heap;
+    // Map the simulated start to the wall clock once: every due time is an absolute point on that
+    // line, so timer jitter never accumulates into drift.
+    this.#wallStartMs = this.#wallClock() - (this.#nowMs - this.startMs) / this.speed;
+    while (heap.length > 0 && !signal?.aborted) {
+      const wallNow = this.#wallClock();
+      const simNow = this.startMs + (wallNow - this.#wallStartMs) * this.speed;
+      const dueMs = heap[0].dueMs;
+      if (dueMs > simNow) {
+        await this.#sleep((dueMs - simNow) / this.speed);
+        continue;
+      }
+      while (heap.length > 0 && heap[0].dueMs <= simNow) {
+        const entry = pop(heap);
+        this.#recordLateness((simNow - entry.dueMs) / this.speed);
+        this.#fire(entry);
+      }
+      await onBatch?.();
+    }
+  }
+
+  #fire(entry: Entry): void {
+    if (entry.dueMs > this.#nowMs) this.#nowMs = entry.dueMs;
+    entry.task.fire();
+  }
+
+  #recordLateness(ms: number): void {
+    const stats = this.lateness;
+    stats.count++;
+    stats.totalMs += ms;
+    if (ms > stats.maxMs) stats.maxMs = ms;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      // Round up to whole milliseconds: timers do not do fractions, and waking a fraction early
+      // would only spin the loop until the entry is really due.
+      const timer = setTimeout(done, Math.max(1, Math.ceil(ms)));
+      this.#wake = done;
+    });
+  }
+}
+
+function before(a: Entry, b: Entry): boolean {
+  return a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.seq < b.seq);
+}
+
+function siftUp(heap: Entry[], index: number): void {
+  const entry = heap[index];
+  while (index > 0) {
+    const parent = (index - 1) >> 1;
+    if (!before(entry, heap[parent])) break;
+    heap[index] = heap[parent];
+    index = parent;
+  }
+  heap[index] = entry;
+}
+
+function pop(heap: Entry[]): Entry {
+  const top = heap[0];
+  const last = heap.pop()!;
+  if (heap.length === 0) return top;
+  let index = 0;
+  const length = heap.length;
+  for (;;) {
+    const left = 2 * index + 1;
+    if (left >= length) break;
+    const right = left + 1;
+    const child = right < length && before(heap[right], heap[left]) ? right : left;
+    if (!before(heap[child], last)) break;
+    heap[index] = heap[child];
+    index = child;
+  }
+  heap[index] = last;
+  return top;
+}

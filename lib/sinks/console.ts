@@ -1,0 +1,49 @@
+/**
+ * The console sink: one JSON object a line on stdout, `{"topic":..,"key":..,"value":{..}}`.
+ */
+import { RunError } from "../errors.ts";
+import type { OutRecord } from "../messages.ts";
+import type { Sink } from "./sink.ts";
+
+/** Writes records as JSON lines to `output` (stdout in the program). */
+export class ConsoleSink implements Sink {
+  readonly name = "console";
+  delivered = 0;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #encoder = new TextEncoder();
+
+  constructor(output: WritableStream<Uint8Array>) {
+    this.#writer = output.getWriter();
+  }
+
+  async write(records: OutRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    let text = "";
+    for (const record of records) text += consoleLine(record);
+    try {
+      await this.#writer.write(this.#encoder.encode(text));
+    } catch (error) {
+      throw new RunError(`stdout was closed by its reader: ${describe(error)}`);
+    }
+    this.delivered += records.length;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#writer.ready;
+    } catch {
+      // Already reported by write.
+    } finally {
+      this.#writer.releaseLock();
+    }
+  }
+}
+
+/** One record as a console line (the value is embedded as JSON, not as a string). */
+export function consoleLine(record: OutRecord): string {
+  return `{"topic":${JSON.stringify(record.topic)},"key":${JSON.stringify(record.key)},"value":${record.value}}\n`;
+}
+
+function describe(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
+}

@@ -1,0 +1,211 @@
+/**
+ * factory-sim: simulates factories of sensors and streams their telemetry to Apache Kafka.
+ *
+ * This file wires the modules together and owns process state (arguments, environment, signals,
+ * exit code). Everything else lives in `lib/` and receives what it needs as parameters.
+ */
+import process from "node:process";
+import denoJson from "./deno.json" with { type: "json" };
+import { helpText, type Options, parseCommand } from "./lib/cli.ts";
+import { loadConfig } from "./lib/config.ts";
+import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionError, RunError } from "./lib/errors.ts";
+import { log, type LogLevel, setupLogging } from "./lib/log.ts";
+import { toRecord } from "./lib/messages.ts";
+import { allLines, allSensors, buildPlant } from "./lib/plant.ts";
+import { randomSeed, Rng } from "./lib/random.ts";
+import { Scheduler } from "./lib/scheduler.ts";
+import { runSimulation } from "./lib/simulation.ts";
+import { ConsoleSink } from "./lib/sinks/console.ts";
+import type { Sink } from "./lib/sinks/sink.ts";
+
+/** The program's version, from deno.json. */
+export const VERSION: string = denoJson.version;
+
+/** How long `--sink auto` tries Kafka before falling back to the console. */
+const AUTO_CONNECT_TIMEOUT_MS = 3_000;
+/** How long `--sink kafka` tries Kafka before giving up. */
+const KAFKA_CONNECT_TIMEOUT_MS = 10_000;
+/** How long a run stopped by a signal may take to flush (the process exits within 5 s). */
+const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
+
+/** The process state `main` works with, injectable for tests. */
+export interface MainIo {
+  env: { KAFKA_BROKERS?: string };
+  /** Data: records from the console sink, `--help`, `--version`. */
+  stdout: WritableStream<Uint8Array>;
+  /** Logs, one line a call. */
+  writeStderr: (line: string) => void;
+  /** Aborted (with the signal's name as reason) when the run must stop. */
+  signal?: AbortSignal;
+  /** Checks the run may connect to `host:port`; throws `PermissionError` when it may not. */
+  checkNet?: (hostPort: string) => void;
+}
+
+/** Runs the program with `args`; resolves to the exit code. */
+export async function main(args: string[], io: MainIo): Promise<number> {
+  let logLevel: LogLevel = "info";
+  try {
+    const command = parseCommand(args, io.env);
+    if (command.kind === "help") return await print(io.stdout, helpText(VERSION));
+    if (command.kind === "version") return await print(io.stdout, `factory-sim ${VERSION}\n`);
+    logLevel = command.options.logLevel;
+    await setupLogging({ level: logLevel, write: io.writeStderr });
+    return await run(command.options, io);
+  } catch (error) {
+    if (error instanceof ExitError) {
+      for (const line of error.lines) io.writeStderr(`error: ${line}\n`);
+      return error.exitCode;
+    }
+    if (isPermissionDenial(error)) {
+      io.writeStderr(`error: ${permissionError(error).message}\n`);
+      return ExitCode.permission;
+    }
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    io.writeStderr(`error: unexpected failure: ${message}\n`);
+    if (logLevel === "debug" && error instanceof Error && error.stack) io.writeStderr(`${error.stack}\n`);
+    return ExitCode.failure;
+  }
+}
+
+async function run(options: Options, io: MainIo): Promise<number> {
+  const logger = log();
+  const { factories: config, warnings: configWarnings } = await loadConfig(options.config);
+  const seed = options.seed ?? randomSeed();
+  const rng = new Rng(seed);
+  const { plant, warnings } = buildPlant(config, { factoryCount: options.factories, rng, file: options.config });
+  for (const warning of [...configWarnings, ...warnings]) logger.warn(warning);
+  const lines = allLines(plant);
+  logger.info(
+    `${plant.factories.length} factories, ${allSensors(plant).length} sensors, ${lines.length} lines; ` +
+      `seed ${seed}${options.seed === undefined ? ` (repeat with --seed ${seed})` : ""}; speed ${options.speed}`,
+  );
+  if (lines.length === 0) logger.warn("no production lines to run: heartbeats go on until the run is stopped");
+
+  const sink = await openSink(options, io);
+  const scheduler = new Scheduler({ startMs: Date.now(), speed: options.speed });
+  const { signal } = io;
+  let result;
+  try {
+    result = await runSimulation(plant, {
+      scheduler,
+      rng,
+      signal,
+      emit: (events) => sink.write(events.map((event) => toRecord(event, options.topics))),
+    });
+  } catch (error) {
+    await closeQuietly(sink);
+    throw error;
+  }
+  await closeSink(sink, signal?.aborted ? SHUTDOWN_FLUSH_TIMEOUT_MS : undefined);
+
+  const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
+  logger.info(
+    `${result.completed ? "done" : "stopped"}: ${result.readings} readings and ${result.heartbeats} heartbeats ` +
+      `over ${seconds} s of simulated time; ${sink.delivered} records delivered to ${sink.name}`,
+  );
+  if (signal?.aborted) return signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+  return ExitCode.ok;
+}
+
+async function openSink(options: Options, io: MainIo): Promise<Sink> {
+  if (options.sink === "console") return new ConsoleSink(io.stdout);
+  for (const broker of options.brokers) io.checkNet?.(broker);
+  const topics = [options.topics.readings, options.topics.heartbeats];
+  // Loaded on demand: a console run does not pay for the Kafka client, and a missing permission
+  // while the client loads becomes a PermissionError instead of an uncaught exception.
+  const { connectKafkaSink } = await import("./lib/sinks/kafka.ts");
+  if (options.sink === "kafka") {
+    return await connectKafkaSink({ brokers: options.brokers, topics, connectTimeoutMs: KAFKA_CONNECT_TIMEOUT_MS });
+  }
+  try {
+    return await connectKafkaSink({ brokers: options.brokers, topics, connectTimeoutMs: AUTO_CONNECT_TIMEOUT_MS });
+  } catch (error) {
+    if (!(error instanceof RunError)) throw error;
+    log().warn(`${error.message}; writing records to stdout instead (--sink auto)`);
+    return new ConsoleSink(io.stdout);
+  }
+}
+
+async function closeSink(sink: Sink, timeoutMs: number | undefined): Promise<void> {
+  if (timeoutMs === undefined) return await sink.close();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RunError(`could not flush to ${sink.name} within ${timeoutMs / 1000} s of the stop signal`)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([sink.close(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function closeQuietly(sink: Sink): Promise<void> {
+  try {
+    await sink.close();
+  } catch {
+    // The error that stopped the run is the one to report.
+  }
+}
+
+async function print(stdout: WritableStream<Uint8Array>, text: string): Promise<number> {
+  const writer = stdout.getWriter();
+  try {
+    await writer.write(new TextEncoder().encode(text));
+  } finally {
+    writer.releaseLock();
+  }
+  return ExitCode.ok;
+}
+
+/** Names the permission flag to grant when the run may not connect to `hostPort`. */
+function checkNetPermission(hostPort: string): void {
+  const host = hostPort.replace(/^\[(.*)\](:\d+)$/, "$1$2");
+  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+    throw new PermissionError(`missing permission: network access to ${hostPort}: grant --allow-net=${hostPort}`);
+  }
+}
+
+function readEnv(name: string): string | undefined {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted"
+    ? Deno.env.get(name)
+    : undefined;
+}
+
+if (import.meta.main) {
+  // Node-style process warnings (KafkaJS schedules timers with negative delays, which Deno's
+  // Node layer reports) are noise for users: send them to the debug log instead of stderr.
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => log("node").debug(`${warning.name}: ${warning.message}`));
+  const encoder = new TextEncoder();
+  const writeStderr = (line: string) => {
+    try {
+      Deno.stderr.writeSync(encoder.encode(line));
+    } catch {
+      // stderr closed: nowhere left to report.
+    }
+  };
+  const controller = new AbortController();
+  let stopping = false;
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => {
+      if (stopping) {
+        writeStderr(`error: second ${name}: exiting at once without flushing\n`);
+        Deno.exit(name === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint);
+      }
+      stopping = true;
+      writeStderr(`info: ${name} received: stopping and flushing (send it again to exit at once)\n`);
+      controller.abort(name);
+    });
+  }
+  const code = await main(Deno.args, {
+    env: { KAFKA_BROKERS: readEnv("KAFKA_BROKERS") },
+    stdout: Deno.stdout.writable,
+    writeStderr,
+    signal: controller.signal,
+    checkNet: checkNetPermission,
+  });
+  Deno.exit(code);
+}

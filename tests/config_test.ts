@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { loadConfig, parseConfig } from "../lib/config.ts";
+import { ConfigError, ExitCode } from "../lib/errors.ts";
+
+const FILE = "factory_config.json";
+
+function problemsOf(text: string | Uint8Array): string[] {
+  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
+  try {
+    parseConfig(bytes, FILE);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    assert.equal(error.exitCode, ExitCode.usage);
+    return error.lines;
+  }
+  assert.fail("the config was accepted");
+}
+
+Deno.test("a valid config yields its lines in file order", () => {
+  const { factories, warnings } = parseConfig(
+    new TextEncoder().encode(
+      '{"F1":[{"sodaName":"Cola","number":3,"sensorID":"S1-1"},{"sodaName":"Lemon","number":1,"sensorID":"S1-2"}],"F2":[]}',
+    ),
+    FILE,
+  );
+  assert.deepEqual(factories, {
+    F1: [{ sodaName: "Cola", number: 3, sensorID: "S1-1" }, { sodaName: "Lemon", number: 1, sensorID: "S1-2" }],
+    F2: [],
+  });
+  assert.deepEqual(warnings, []);
+});
+
+Deno.test("the shipped sample config is valid", async () => {
+  const { factories, warnings } = await loadConfig(new URL("../factory_config.json", import.meta.url).pathname);
+  assert.deepEqual(Object.keys(factories), ["F1", "F2", "F3"]);
+  for (const lines of Object.values(factories)) {
+    assert.ok(lines.length >= 2 && lines.length <= 3);
+    for (const line of lines) assert.ok(line.number >= 5 && line.number <= 12);
+  }
+  assert.deepEqual(warnings, []);
+});
+
+Deno.test("a byte-order mark is accepted", () => {
+  const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"F1":[]}')]);
+  assert.deepEqual(parseConfig(bytes, FILE).factories, { F1: [] });
+});
+
+Deno.test("every bad-input class gets one clear line naming the file and the path", async (t) => {
+  const cases: [string, string | Uint8Array, string[]][] = [
+    ["an empty file", "", [`${FILE}: is empty: expected a JSON object of factories`]],
+    ["a file of blanks", "  \n\t\n", [`${FILE}: is empty: expected a JSON object of factories`]],
+    ["invalid JSON, with line and column", '{\n  "F1": [\n    {"sodaName": "x",}\n  ]\n}', [
+      `${FILE}: is not valid JSON: property name expected at line 3 column 22`,
+    ]],
+    ["truncated JSON", '{"F1": [', [`${FILE}: is not valid JSON: unexpected end of input at line 1 column 9`]],
+    ["invalid UTF-8", new Uint8Array([0x7b, 0x22, 0x46, 0xff, 0x22, 0x7d]), [
+      `${FILE}: is not valid UTF-8 text (first bad byte at offset 3)`,
+    ]],
+    ["a top level that is an array", "[]", [
+      `${FILE}: the top level must be an object mapping factory ids to arrays of lines (e.g. {"F1": [...]}): got []`,
+    ]],
+    ["a top level that is a string", '"F1"', [
+      `${FILE}: the top level must be an object mapping factory ids to arrays of lines (e.g. {"F1": [...]}): got "F1"`,
+    ]],
+    ["a factory that is not an array", '{"F1": {"sodaName": "x"}}', [
+      `${FILE}: F1 must be an array of lines: got {"sodaName":"x"}`,
+    ]],
+    ["a line that is not an object", '{"F1": [42]}', [
+      `${FILE}: F1[0] must be an object with sodaName, number and sensorID: got 42`,
+    ]],
+    ["missing fields", '{"F1": [{}]}', [
+      `${FILE}: F1[0].sodaName is missing`,
+      `${FILE}: F1[0].number is missing`,
+      `${FILE}: F1[0].sensorID is missing`,
+    ]],
+    ["mistyped fields", '{"F1": [{"sodaName": 1, "number": "5", "sensorID": true}]}', [
+      `${FILE}: F1[0].sodaName must be a non-empty string: got 1`,
+      `${FILE}: F1[0].number must be a positive integer: got "5"`,
+      `${FILE}: F1[0].sensorID must be a non-empty string: got true`,
+    ]],
+    ["empty strings", '{"F1": [{"sodaName": "", "number": 5, "sensorID": ""}]}', [
+      `${FILE}: F1[0].sodaName must be a non-empty string: got ""`,
+      `${FILE}: F1[0].sensorID must be a non-empty string: got ""`,
+    ]],
+    ["non-integer and non-positive numbers", `{"F1": [
+      {"sodaName": "a", "number": 2.5, "sensorID": "S1-1"},
+      {"sodaName": "b", "number": 0, "sensorID": "S1-1"},
+      {"sodaName": "c", "number": -3, "sensorID": "S1-1"},
+      {"sodaName": "d", "number": 1e300, "sensorID": "S1-1"}]}`, [
+      `${FILE}: F1[0].number must be a positive integer: got 2.5`,
+      `${FILE}: F1[1].number must be a positive integer: got 0`,
+      `${FILE}: F1[2].number must be a positive integer: got -3`,
+      `${FILE}: F1[3].number must be a positive integer: got 1e+300`,
+    ]],
+    ["problems in several factories, all reported at once", '{"F1": [{"sodaName": "a"}], "F2": 3}', [
+      `${FILE}: F1[0].number is missing`,
+      `${FILE}: F1[0].sensorID is missing`,
+      `${FILE}: F2 must be an array of lines: got 3`,
+    ]],
+  ];
+  for (const [name, input, expected] of cases) {
+    await t.step(name, () => assert.deepEqual(problemsOf(input), expected));
+  }
+});
+
+Deno.test("unknown fields of a line are ignored with a warning", () => {
+  const { warnings } = parseConfig(
+    new TextEncoder().encode('{"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1", "colour": "red"}]}'),
+    FILE,
+  );
+  assert.deepEqual(warnings, [`${FILE}: F1[0].colour is not a known field and is ignored`]);
+});
+
+Deno.test("a file that cannot be read is named in the error", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await t.step("missing", async () => {
+      await assert.rejects(loadConfig(`${dir}/nope.json`), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.deepEqual(error.lines, [
+          `${dir}/nope.json: cannot be read: no such file (pass --config PATH to use another file)`,
+        ]);
+        return true;
+      });
+    });
+    await t.step("a directory", async () => {
+      await assert.rejects(loadConfig(dir), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.lines[0], new RegExp(`^${dir}: cannot be read: `));
+        return true;
+      });
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { DEFAULT_TOPICS, formatTimestamp, toRecord } from "../lib/messages.ts";
+import type { Heartbeat, Reading } from "../lib/simulation.ts";
+
+const TIME = Date.UTC(2025, 11, 3, 14, 30, 45, 123);
+
+Deno.test("a reading becomes a record keyed by sensor, fields in contract order", () => {
+  const reading: Reading = {
+    kind: "reading",
+    factoryId: "F1",
+    sensorId: "S1-1",
+    tier: "1.1",
+    sodaName: "Coca-Cola",
+    reading: 42,
+    count: 5,
+    total: 10,
+    timeMs: TIME,
+  };
+  assert.deepEqual(toRecord(reading, DEFAULT_TOPICS), {
+    topic: "SENSOR_READINGS",
+    key: "S1-1",
+    value:
+      '{"factoryId":"F1","sensorId":"S1-1","tier":"1.1","sodaName":"Coca-Cola","reading":42,"count":5,"total":10,"timestamp":"2025-12-03T14:30:45.123Z"}',
+    timestampMs: TIME,
+  });
+});
+
+Deno.test("a heartbeat becomes a record keyed by sensor, fields in contract order", () => {
+  const heartbeat: Heartbeat = {
+    kind: "heartbeat",
+    factoryId: "F1",
+    sensorId: "S1-1",
+    tier: "1.1",
+    status: "active",
+    timeMs: TIME,
+  };
+  assert.deepEqual(toRecord(heartbeat, { readings: "r", heartbeats: "hb" }), {
+    topic: "hb",
+    key: "S1-1",
+    value: '{"sensorId":"S1-1","tier":"1.1","timestamp":"2025-12-03T14:30:45.123Z","status":"active"}',
+    timestampMs: TIME,
+  });
+});
+
+Deno.test("timestamps are RFC 3339 UTC with milliseconds and Z, even on a whole second", () => {
+  assert.equal(formatTimestamp(Date.UTC(2026, 0, 1, 0, 0, 0, 0)), "2026-01-01T00:00:00.000Z");
+  assert.match(formatTimestamp(Date.now()), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+});
+
+Deno.test("soda names with quotes and non-ASCII stay valid JSON", () => {
+  const record = toRecord({
+    kind: "reading",
+    factoryId: "F2",
+    sensorId: "S2-1",
+    tier: "2.1",
+    sodaName: 'Limonade "Öko" \u{1F964}',
+    reading: 0,
+    count: 1,
+    total: 1,
+    timeMs: TIME,
+  }, DEFAULT_TOPICS);
+  assert.equal(JSON.parse(record.value).sodaName, 'Limonade "Öko" \u{1F964}');
+});

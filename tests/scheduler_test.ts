@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+// @ts-types="@types/sinonjs__fake-timers"
+import FakeTimers from "@sinonjs/fake-timers";
+import { Scheduler, type Task } from "../lib/scheduler.ts";
+import { START_MS } from "./_helpers.ts";
+
+function task(fire: () => void): Task {
+  return { fire };
+}
+
+Deno.test("virtual time runs entries in due order, ties in insertion order", async () => {
+  const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+  const fired: string[] = [];
+  for (const [name, delay] of [["c", 300], ["a", 100], ["b1", 200], ["b2", 200], ["z", 0]] as const) {
+    scheduler.after(delay, task(() => fired.push(`${name}@${scheduler.now() - START_MS}`)));
+  }
+  await scheduler.run();
+  assert.deepEqual(fired, ["z@0", "a@100", "b1@200", "b2@200", "c@300"]);
+  assert.equal(scheduler.size, 0);
+});
+
+Deno.test("a task that reschedules itself runs on virtual time without waiting", async () => {
+  const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+  let fired = 0;
+  const ticker: Task = {
+    fire() {
+      if (++fired < 100_000) scheduler.after(1_000, ticker);
+    },
+  };
+  scheduler.at(START_MS, ticker);
+  const wallStart = performance.now();
+  await scheduler.run();
+  assert.equal(fired, 100_000);
+  assert.equal(scheduler.now(), START_MS + 99_999 * 1_000, "a day of simulated time went by");
+  assert.ok(performance.now() - wallStart < 10_000);
+});
+
+Deno.test("entries due together form one batch", async () => {
+  const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+  const batches: string[][] = [];
+  let current: string[] = [];
+  for (const [name, delay] of [["a", 10], ["b", 10], ["c", 20]] as const) {
+    scheduler.after(delay, task(() => current.push(name)));
+  }
+  await scheduler.run({
+    onBatch: () => {
+      batches.push(current);
+      current = [];
+    },
+  });
+  assert.deepEqual(batches, [["a", "b"], ["c"]]);
+});
+
+Deno.test("clear drops every queued entry and ends the run", async () => {
+  const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+  const fired: number[] = [];
+  for (let i = 1; i <= 5; i++) {
+    scheduler.after(i * 100, task(() => {
+      fired.push(i);
+      if (i === 2) scheduler.clear();
+    }));
+  }
+  await scheduler.run();
+  assert.deepEqual(fired, [1, 2]);
+});
+
+Deno.test("an aborted signal stops the run between batches", async () => {
+  const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+  const controller = new AbortController();
+  let fired = 0;
+  const ticker: Task = {
+    fire() {
+      fired++;
+      if (fired === 50) controller.abort("SIGTERM");
+      scheduler.after(1_000, ticker);
+    },
+  };
+  scheduler.at(START_MS, ticker);
+  await scheduler.run({ signal: controller.signal });
+  assert.equal(fired, 50);
+});
+
+Deno.test("onBatch back-pressure holds the clock until it resolves", async () => {
+  const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+  const order: string[] = [];
+  scheduler.after(10, task(() => order.push("first")));
+  scheduler.after(20, task(() => order.push("second")));
+  await scheduler.run({
+    onBatch: async () => {
+      order.push("wait");
+      await Promise.resolve();
+      order.push("resumed");
+    },
+  });
+  assert.deepEqual(order, ["first", "wait", "resumed", "second", "wait", "resumed"]);
+});
+
+Deno.test("real time is scaled by speed and does not drift", async (t) => {
+  for (const speed of [1, 2, 10]) {
+    await t.step(`speed ${speed}`, async () => {
+      const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"], now: 0 });
+      try {
+        const scheduler = new Scheduler({ startMs: START_MS, speed, wallClock: () => clock.now });
+        const wallTimes: number[] = [];
+        let count = 0;
+        const ticker: Task = {
+          fire() {
+            wallTimes.push(clock.now);
+            if (++count < 50) scheduler.after(1_500, ticker);
+          },
+        };
+        scheduler.after(1_500, ticker);
+        const done = scheduler.run();
+        await clock.tickAsync((50 * 1_500) / speed + 10);
+        await done;
+        // The n-th tick is due at n * 1.5 s of simulated time: the wall clock must be exactly there
+        // (fake timers do not jitter), not n small errors later.
+        assert.deepEqual(wallTimes, Array.from({ length: 50 }, (_, i) => Math.ceil(((i + 1) * 1_500) / speed)));
+        assert.ok(scheduler.lateness.maxMs <= 1, `max lateness ${scheduler.lateness.maxMs}`);
+      } finally {
+        clock.uninstall();
+      }
+    });
+  }
+});
+
+Deno.test("a real-time run stops at once when aborted mid-wait", async () => {
+  const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout"], now: 0 });
+  try {
+    const scheduler = new Scheduler({ startMs: START_MS, wallClock: () => clock.now });
+    let fired = false;
+    scheduler.after(60_000, task(() => fired = true));
+    const controller = new AbortController();
+    const done = scheduler.run({ signal: controller.signal });
+    await clock.tickAsync(1_000);
+    controller.abort("SIGINT");
+    await done;
+    assert.equal(fired, false);
+    assert.equal(clock.countTimers(), 0, "no timer is left behind");
+  } finally {
+    clock.uninstall();
+  }
+});
