@@ -76,14 +76,22 @@ async function run(options: Options, io: MainIo): Promise<number> {
   for (const warning of [...configWarnings, ...warnings]) logger.warn(warning);
   const lines = allLines(plant);
   logger.info(
-    `${plant.factories.length} factories, ${allSensors(plant).length} sensors, ${lines.length} lines; ` +
+    `${count(plant.factories.length, "factory", "factories")}, ${count(allSensors(plant).length, "sensor")}, ` +
+      `${count(lines.length, "line")}; ` +
       `seed ${seed}${options.seed === undefined ? ` (repeat with --seed ${seed})` : ""}; speed ${options.speed}`,
   );
   if (lines.length === 0) logger.warn("no production lines to run: heartbeats go on until the run is stopped");
 
-  const sink = await openSink(options, io);
-  const scheduler = new Scheduler({ startMs: Date.now(), speed: options.speed });
   const { signal } = io;
+  let sink: Sink;
+  try {
+    sink = await openSink(options, io);
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+    logger.info("stopped before the run started: nothing was produced");
+    return signalExitCode(signal);
+  }
+  const scheduler = new Scheduler({ startMs: Date.now(), speed: options.speed });
   let result;
   try {
     result = await runSimulation(plant, {
@@ -103,24 +111,33 @@ async function run(options: Options, io: MainIo): Promise<number> {
     `${result.completed ? "done" : "stopped"}: ${result.readings} readings and ${result.heartbeats} heartbeats ` +
       `over ${seconds} s of simulated time; ${sink.delivered} records delivered to ${sink.name}`,
   );
-  if (signal?.aborted) return signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
-  return ExitCode.ok;
+  return signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
+}
+
+function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}
+
+function signalExitCode(signal: AbortSignal): number {
+  return signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
 }
 
 async function openSink(options: Options, io: MainIo): Promise<Sink> {
   if (options.sink === "console") return new ConsoleSink(io.stdout);
   for (const broker of options.brokers) io.checkNet?.(broker);
   const topics = [options.topics.readings, options.topics.heartbeats];
+  const { brokers } = options;
+  const { signal } = io;
   // Loaded on demand: a console run does not pay for the Kafka client, and a missing permission
   // while the client loads becomes a PermissionError instead of an uncaught exception.
   const { connectKafkaSink } = await import("./lib/sinks/kafka.ts");
   if (options.sink === "kafka") {
-    return await connectKafkaSink({ brokers: options.brokers, topics, connectTimeoutMs: KAFKA_CONNECT_TIMEOUT_MS });
+    return await connectKafkaSink({ brokers, topics, connectTimeoutMs: KAFKA_CONNECT_TIMEOUT_MS, signal });
   }
   try {
-    return await connectKafkaSink({ brokers: options.brokers, topics, connectTimeoutMs: AUTO_CONNECT_TIMEOUT_MS });
+    return await connectKafkaSink({ brokers, topics, connectTimeoutMs: AUTO_CONNECT_TIMEOUT_MS, signal });
   } catch (error) {
-    if (!(error instanceof RunError)) throw error;
+    if (!(error instanceof RunError) || signal?.aborted) throw error;
     log().warn(`${error.message}; writing records to stdout instead (--sink auto)`);
     return new ConsoleSink(io.stdout);
   }
@@ -174,6 +191,34 @@ function readEnv(name: string): string | undefined {
     : undefined;
 }
 
+/** What `handleStopSignals` needs of the process; injectable for tests. */
+export interface SignalIo {
+  addSignalListener: (name: "SIGINT" | "SIGTERM", handler: () => void) => void;
+  exit: (code: number) => void;
+  writeStderr: (line: string) => void;
+}
+
+/**
+ * First SIGINT or SIGTERM: abort the run (with the signal's name as reason) so it stops and
+ * flushes. A second one: exit at once without flushing.
+ */
+export function handleStopSignals(
+  controller: AbortController,
+  { addSignalListener, exit, writeStderr }: SignalIo,
+): void {
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    addSignalListener(name, () => {
+      if (controller.signal.aborted) {
+        writeStderr(`error: second ${name}: exiting at once without flushing\n`);
+        exit(name === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint);
+        return;
+      }
+      writeStderr(`info: ${name} received: stopping and flushing (send it again to exit at once)\n`);
+      controller.abort(name);
+    });
+  }
+}
+
 if (import.meta.main) {
   // Node-style process warnings (KafkaJS schedules timers with negative delays, which Deno's
   // Node layer reports) are noise for users: send them to the debug log instead of stderr.
@@ -188,18 +233,11 @@ if (import.meta.main) {
     }
   };
   const controller = new AbortController();
-  let stopping = false;
-  for (const name of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(name, () => {
-      if (stopping) {
-        writeStderr(`error: second ${name}: exiting at once without flushing\n`);
-        Deno.exit(name === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint);
-      }
-      stopping = true;
-      writeStderr(`info: ${name} received: stopping and flushing (send it again to exit at once)\n`);
-      controller.abort(name);
-    });
-  }
+  handleStopSignals(controller, {
+    addSignalListener: (name, handler) => Deno.addSignalListener(name, handler),
+    exit: (code) => Deno.exit(code),
+    writeStderr,
+  });
   const code = await main(Deno.args, {
     env: { KAFKA_BROKERS: readEnv("KAFKA_BROKERS") },
     stdout: Deno.stdout.writable,

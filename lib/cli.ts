@@ -131,11 +131,12 @@ Exit codes:
 function describeParseError(error: unknown): string {
   const code = (error as { code?: string }).code;
   const message = error instanceof Error ? error.message : String(error);
-  const flag = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? "";
+  const flag = /'(?:-\w, )?(-{1,2}[^',\s]+)/.exec(message)?.[1] ?? "";
   switch (code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `unknown flag ${flag} (see --help)`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      if (/ambiguous/.test(message)) return `${flag} needs a value (for one that starts with "-", write ${flag}=VALUE)`;
       return /argument missing/.test(message) ? `${flag} needs a value` : `${flag} takes no value`;
     default:
       return message.split("\n")[0];

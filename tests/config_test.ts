@@ -82,16 +82,20 @@ Deno.test("every bad-input class gets one clear line naming the file and the pat
       `${FILE}: F1[0].sodaName must be a non-empty string: got ""`,
       `${FILE}: F1[0].sensorID must be a non-empty string: got ""`,
     ]],
-    ["non-integer and non-positive numbers", `{"F1": [
+    [
+      "non-integer and non-positive numbers",
+      `{"F1": [
       {"sodaName": "a", "number": 2.5, "sensorID": "S1-1"},
       {"sodaName": "b", "number": 0, "sensorID": "S1-1"},
       {"sodaName": "c", "number": -3, "sensorID": "S1-1"},
-      {"sodaName": "d", "number": 1e300, "sensorID": "S1-1"}]}`, [
-      `${FILE}: F1[0].number must be a positive integer: got 2.5`,
-      `${FILE}: F1[1].number must be a positive integer: got 0`,
-      `${FILE}: F1[2].number must be a positive integer: got -3`,
-      `${FILE}: F1[3].number must be a positive integer: got 1e+300`,
-    ]],
+      {"sodaName": "d", "number": 1e300, "sensorID": "S1-1"}]}`,
+      [
+        `${FILE}: F1[0].number must be a positive integer: got 2.5`,
+        `${FILE}: F1[1].number must be a positive integer: got 0`,
+        `${FILE}: F1[2].number must be a positive integer: got -3`,
+        `${FILE}: F1[3].number must be a positive integer: got 1e+300`,
+      ],
+    ],
     ["problems in several factories, all reported at once", '{"F1": [{"sodaName": "a"}], "F2": 3}', [
       `${FILE}: F1[0].number is missing`,
       `${FILE}: F1[0].sensorID is missing`,

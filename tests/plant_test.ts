@@ -56,11 +56,15 @@ Deno.test("what does not fit the plant is a warning, and the run goes on", async
   const f1 = plant.factories[0];
 
   await t.step("a line on a sensor the factory lacks is skipped, naming the sensor", () => {
-    assert.ok(warnings.some((w) => /^cfg\.json: F1\[1\]\.sensorID "S1-9" is not a sensor of F1 .*"Lemon" skipped$/.test(w)));
+    assert.ok(
+      warnings.some((w) => /^cfg\.json: F1\[1\]\.sensorID "S1-9" is not a sensor of F1 .*"Lemon" skipped$/.test(w)),
+    );
     assert.deepEqual(f1.lines.map((l) => l.sodaName), ["Cola", "Lime"]);
   });
   await t.step("two lines on one sensor both run, with a warning", () => {
-    assert.ok(warnings.includes("cfg.json: F1[2] and F1[0] both use sensor S1-1: its readings of both lines share one key"));
+    assert.ok(
+      warnings.includes("cfg.json: F1[2] and F1[0] both use sensor S1-1: its readings of both lines share one key"),
+    );
   });
   await t.step("factories without config still exist (they heartbeat), named in one warning", () => {
     assert.ok(warnings.includes("cfg.json: F2, F3 have no production lines: their sensors only send heartbeats"));
@@ -68,8 +72,12 @@ Deno.test("what does not fit the plant is a warning, and the run goes on", async
     assert.ok(plant.factories[1].sensors.length >= 3);
   });
   await t.step("config for factories that were not created is named", () => {
-    assert.ok(warnings.includes("cfg.json: F7 is not a simulated factory (factories are F1..F3): its lines are ignored"));
-    assert.ok(warnings.includes("cfg.json: Plant9 is not a simulated factory (factories are F1..F3): its lines are ignored"));
+    assert.ok(
+      warnings.includes("cfg.json: F7 is not a simulated factory (factories are F1..F3): its lines are ignored"),
+    );
+    assert.ok(
+      warnings.includes("cfg.json: Plant9 is not a simulated factory (factories are F1..F3): its lines are ignored"),
+    );
   });
 });
 

@@ -55,10 +55,13 @@ Deno.test("clear drops every queued entry and ends the run", async () => {
   const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
   const fired: number[] = [];
   for (let i = 1; i <= 5; i++) {
-    scheduler.after(i * 100, task(() => {
-      fired.push(i);
-      if (i === 2) scheduler.clear();
-    }));
+    scheduler.after(
+      i * 100,
+      task(() => {
+        fired.push(i);
+        if (i === 2) scheduler.clear();
+      }),
+    );
   }
   await scheduler.run();
   assert.deepEqual(fired, [1, 2]);

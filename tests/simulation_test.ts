@@ -5,10 +5,10 @@ import { buildPlant } from "../lib/plant.ts";
 import { Rng } from "../lib/random.ts";
 import { Scheduler } from "../lib/scheduler.ts";
 import {
-  HEARTBEAT_INTERVAL_MS,
   type Heartbeat,
-  READING_INTERVAL_MS,
+  HEARTBEAT_INTERVAL_MS,
   type Reading,
+  READING_INTERVAL_MS,
   runSimulation,
   type SimEvent,
 } from "../lib/simulation.ts";
@@ -71,7 +71,9 @@ Deno.test("every sensor heartbeats from the start, 1-2 s apart, until the last r
     assert.ok(gaps.every((g) => g >= HEARTBEAT_INTERVAL_MS.min && g <= HEARTBEAT_INTERVAL_MS.max), sensorId);
     assert.ok(beats.at(-1)!.timeMs <= lastReading, `${sensorId} stops with the last reading`);
     assert.ok(lastReading - beats.at(-1)!.timeMs <= HEARTBEAT_INTERVAL_MS.max, `${sensorId} beats until then`);
-    assert.ok(beats.every((b) => b.status === "active" && b.tier === sensors.find((s) => s.sensorId === sensorId)!.tier));
+    assert.ok(
+      beats.every((b) => b.status === "active" && b.tier === sensors.find((s) => s.sensorId === sensorId)!.tier),
+    );
   }
   assert.equal(result.endMs, lastReading);
 });

@@ -32,6 +32,8 @@ export interface KafkaSinkOptions {
   /** Give up connecting after this long. */
   connectTimeoutMs: number;
   clientId?: string;
+  /** Gives up connecting when aborted (a stop signal during start-up). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -39,7 +41,7 @@ export interface KafkaSinkOptions {
  * one-line reason when no broker answers within `connectTimeoutMs`.
  */
 export async function connectKafkaSink(
-  { brokers, topics, connectTimeoutMs, clientId = "factory-sim" }: KafkaSinkOptions,
+  { brokers, topics, connectTimeoutMs, clientId = "factory-sim", signal }: KafkaSinkOptions,
 ): Promise<KafkaSink> {
   let lastProblem = "";
   const kafka = new Kafka({
@@ -53,7 +55,8 @@ export async function connectKafkaSink(
     // own lines go to debug, and the last connection problem is kept for the error message.
     logCreator: () => ({ namespace, log: entry }: LogEntry) => {
       const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
-      if (/connect|connection/i.test(entry.message)) lastProblem = `${entry.message}${detail}`;
+      const text = `${entry.message}${detail}`;
+      if (/connect|connection/i.test(text)) lastProblem = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
       kafkaLog.debug(`${namespace}: ${entry.message}${detail}`);
     },
   });
@@ -90,19 +93,25 @@ export async function connectKafkaSink(
   attempt.catch(() => {});
 
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error("timed out")), connectTimeoutMs);
+    onAbort = () => reject(new Error("stopped"));
+    signal?.addEventListener("abort", onAbort);
   });
   try {
+    if (signal?.aborted) throw new Error("stopped");
     await Promise.race([attempt, timeout]);
   } catch (error) {
     await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
+    if (signal?.aborted) throw new RunError(`stopped while connecting to Kafka at ${brokers.join(",")}`);
     const reason = lastProblem !== "" ? lastProblem : describe(error);
     throw new RunError(
       `Kafka at ${brokers.join(",")} is unreachable (gave up after ${connectTimeoutMs / 1000} s): ${reason}`,
     );
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
   kafkaLog.info(`connected to Kafka at ${brokers.join(",")}`);
   return new KafkaSink(producer);

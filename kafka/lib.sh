@@ -1,0 +1,132 @@
+# Shared settings and helpers for kafka/start.sh and kafka/stop.sh (sourced, not run).
+# Expects KAFKA_DIR (this folder, absolute) to be set by the caller.
+
+KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
+KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-20}"
+KAFKA_USE_KCAT="${KAFKA_USE_KCAT:-auto}"
+
+KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$KAFKA_DIR/.data}"
+[[ "$KAFKA_DATA_DIR" == /* ]] || KAFKA_DATA_DIR="$PWD/$KAFKA_DATA_DIR"
+KAFKA_DATA_DIR="${KAFKA_DATA_DIR%/}"
+
+# Fixed cluster id (base64url of 16 bytes, "factory-sim-kafk"), so the data dir is reproducible.
+CLUSTER_ID="ZmFjdG9yeS1zaW0ta2Fmaw"
+BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+JARS_DIR="$KAFKA_DIR/.jars/$KAFKA_VERSION"
+KRAFT_DIR="$KAFKA_DATA_DIR/kraft-logs"  # log.dirs: topic partitions + __cluster_metadata
+LOGS_DIR="$KAFKA_DATA_DIR/logs"         # broker's own log4j output
+SERVER_LOG="$LOGS_DIR/server.log"
+OUT_FILE="$KAFKA_DATA_DIR/kafka.out"    # JVM stdout/stderr
+PID_FILE="$KAFKA_DATA_DIR/kafka.pid"
+PROPS_FILE="$KAFKA_DATA_DIR/server.properties"
+MARKER=".factory-sim-kafka-data"        # stop.sh --wipe only deletes dirs holding this file
+
+say() { echo "[kafka] $*"; }
+die() {
+  echo "[kafka] error: $*" >&2
+  exit 1
+}
+
+now_ns() {
+  local t
+  t="$(date +%s%N 2>/dev/null)"
+  [[ "$t" =~ ^[0-9]+$ ]] || t="$(date +%s)000000000"
+  echo "$t"
+}
+
+# Seconds since START_NS (from now_ns), e.g. "3.2s".
+elapsed_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.1fs", (b - a) / 1e9 }'; }
+
+file_size() { if [[ -f "$1" ]]; then wc -c <"$1" | tr -d ' '; else echo 0; fi; }
+
+run_with_timeout() { # SECONDS CMD...
+  local secs="$1"
+  shift
+  if command -v timeout >/dev/null 2>&1; then
+    timeout "$secs" "$@"
+  else
+    "$@" &
+    local cmd_pid=$! watchdog rc=0
+    (sleep "$secs" && kill "$cmd_pid" 2>/dev/null) >/dev/null 2>&1 &
+    watchdog=$!
+    wait "$cmd_pid" || rc=$?
+    kill "$watchdog" 2>/dev/null || true
+    return "$rc"
+  fi
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# True while PID runs (a zombie, i.e. exited but not yet reaped, counts as gone).
+alive() { # PID
+  kill -0 "$1" 2>/dev/null || return 1
+  if [[ -r "/proc/$1/stat" ]]; then
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat:0:1}" != Z ]]
+  fi
+}
+
+use_kcat() { [[ "$KAFKA_USE_KCAT" != 0 ]] && command -v kcat >/dev/null 2>&1; }
+
+# Pure-bash Kafka check: send an ApiVersions v0 request, expect our correlation id and
+# error code 0 back. Tells a Kafka broker apart from any other program on the port.
+kafka_api_versions_ok() { # PORT
+  local out
+  out="$(run_with_timeout 3 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    # size=15 | api_key=18 (ApiVersions) | version=0 | correlation_id=7 | client_id="probe"
+    printf "\x00\x00\x00\x0f\x00\x12\x00\x00\x00\x00\x00\x07\x00\x05probe" >&3
+    od -An -tx1 -N10 <&3' _ "$1" 2>/dev/null)" || return 1
+  out="$(tr -d ' \n' <<<"$out")"
+  # response: size (4 bytes) | correlation_id (4) | error_code (2)
+  [[ "${out:8:12}" == "000000070000" ]]
+}
+
+broker_serves_metadata() {
+  port_open "$KAFKA_PORT" || return 1
+  if use_kcat; then
+    kcat -L -b "$BOOTSTRAP" -m 2 >/dev/null 2>&1
+  else
+    kafka_api_versions_ok "$KAFKA_PORT"
+  fi
+}
+
+# Prints the pid from PID_FILE if that process is alive and is a Kafka broker JVM.
+own_pid() {
+  local pid args
+  [[ -f "$PID_FILE" ]] || return 1
+  pid="$(tr -dc '0-9' <"$PID_FILE")"
+  [[ -n "$pid" ]] && alive "$pid" || return 1
+  if [[ -r "/proc/$pid/cmdline" ]]; then
+    args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+  else
+    args="$(ps -p "$pid" -o args= 2>/dev/null || true)"
+  fi
+  [[ "$args" == *kafka.Kafka* ]] || return 1 # pid reused by something else
+  echo "$pid"
+}
+
+# SIGTERM, wait up to TIMEOUT seconds, then SIGKILL. Prints "term" or "kill".
+stop_pid() { # PID TIMEOUT
+  local pid="$1" deadline=$((SECONDS + $2))
+  kill -TERM "$pid" 2>/dev/null || {
+    echo term
+    return 0
+  }
+  while alive "$pid"; do
+    if ((SECONDS >= deadline)); then
+      kill -KILL "$pid" 2>/dev/null || true
+      while alive "$pid"; do sleep 0.1; done
+      echo kill
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo term
+}

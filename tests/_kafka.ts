@@ -1,0 +1,120 @@
+/**
+ * The real Kafka broker and the subprocess CLI, for end-to-end tests.
+ *
+ * `ensureBroker` finds a broker on KAFKA_TEST_BROKERS (default 127.0.0.1:9092), or starts the local
+ * one with kafka/start.sh when Java and Maven are there. It never skips: no broker fails the test.
+ * What landed in Kafka is read back with kcat, a client independent of the one under test.
+ */
+import denoJson from "../deno.json" with { type: "json" };
+
+/** The broker the end-to-end tests use. */
+export const BROKERS = Deno.env.get("KAFKA_TEST_BROKERS") ?? "127.0.0.1:9092";
+const ROOT = new URL("..", import.meta.url).pathname;
+
+let ready: Promise<void> | undefined;
+
+/** Resolves once a broker serves metadata, starting the local one if needed. */
+export function ensureBroker(): Promise<void> {
+  ready ??= (async () => {
+    if (await brokerAnswers()) return;
+    for (const tool of ["java", "mvn"]) {
+      if (!(await commandExists(tool))) {
+        throw new Error(
+          `no Kafka broker at ${BROKERS} and no ${tool} to start one: run 'deno task kafka:start' or set KAFKA_TEST_BROKERS`,
+        );
+      }
+    }
+    const start = await new Deno.Command("bash", {
+      args: [`${ROOT}kafka/start.sh`],
+      stdout: "inherit",
+      stderr: "inherit",
+    })
+      .output();
+    if (!start.success || !(await brokerAnswers())) {
+      throw new Error(`kafka/start.sh could not start a broker at ${BROKERS}`);
+    }
+  })();
+  return ready;
+}
+
+async function brokerAnswers(): Promise<boolean> {
+  if (!(await commandExists("kcat"))) throw new Error("kcat is needed to read back from Kafka: apt-get install kcat");
+  const { success } = await new Deno.Command("kcat", {
+    args: ["-L", "-b", BROKERS, "-m", "3"],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output();
+  return success;
+}
+
+async function commandExists(name: string): Promise<boolean> {
+  const { success } = await new Deno.Command("bash", { args: ["-c", `command -v ${name}`], stdout: "null" }).output();
+  return success;
+}
+
+/** A topic name no other test run uses. */
+export function uniqueTopic(prefix: string): string {
+  return `test.${prefix}.${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A record as kcat read it back. */
+export interface Consumed {
+  partition: number;
+  offset: number;
+  key: string;
+  timestampMs: number;
+  value: Record<string, unknown>;
+}
+
+/** Every record of `topic` from the beginning, in partition then offset order. */
+export async function consumeAll(topic: string): Promise<Consumed[]> {
+  const { success, stdout, stderr } = await new Deno.Command("kcat", {
+    args: ["-C", "-b", BROKERS, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%k\t%T\t%s\n"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!success) throw new Error(`kcat could not read ${topic}: ${new TextDecoder().decode(stderr)}`);
+  const records = new TextDecoder().decode(stdout).split("\n").filter(Boolean).map((line) => {
+    const [partition, offset, key, timestamp, value] = line.split("\t");
+    return {
+      partition: Number(partition),
+      offset: Number(offset),
+      key,
+      timestampMs: Number(timestamp),
+      value: JSON.parse(value),
+    };
+  });
+  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+/** The permission flags of `deno task sim` (the compiled binary gets the same ones). */
+export function simTaskFlags(): string[] {
+  const command = denoJson.tasks.sim.command.split(/\s+/);
+  return command.slice(command.indexOf("run") + 1, command.indexOf("main.ts"));
+}
+
+/** Starts the CLI as `deno task sim` would, with piped stdout and stderr. */
+export function spawnCli(
+  args: string[],
+  { flags = simTaskFlags(), env = {} }: { flags?: string[]; env?: Record<string, string> } = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, `${ROOT}main.ts`, ...args],
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Runs the CLI to its end. */
+export async function runCli(
+  args: string[],
+  options: { flags?: string[]; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await spawnCli(args, options).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}

@@ -1,0 +1,186 @@
+/**
+ * End to end against a real broker: what the simulator produced is read back with kcat.
+ */
+import assert from "node:assert/strict";
+import { ExitCode } from "../lib/errors.ts";
+import { resetLogging } from "../lib/log.ts";
+import { allSensors, buildPlant } from "../lib/plant.ts";
+import { Rng } from "../lib/random.ts";
+import type { Reading } from "../lib/simulation.ts";
+import { main } from "../main.ts";
+import { runVirtual, SAMPLE_CONFIG, textCollector } from "./_helpers.ts";
+import { BROKERS, consumeAll, type Consumed, ensureBroker, runCli, spawnCli, uniqueTopic } from "./_kafka.ts";
+
+const SAMPLE = new URL("../factory_config.json", import.meta.url).pathname;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const lineKey = (v: Record<string, unknown>) => `${v.factoryId}/${v.sodaName}`;
+
+/** Readings of each line in the order they sit in their partition. */
+function readingsByLine(records: Consumed[]): Map<string, Consumed[]> {
+  const lines = new Map<string, Consumed[]>();
+  for (const record of records) {
+    const key = lineKey(record.value);
+    lines.set(key, [...lines.get(key) ?? [], record]);
+  }
+  return lines;
+}
+
+Deno.test("a seeded accelerated run lands every reading exactly once, in order, with every heartbeat", async () => {
+  await ensureBroker();
+  const readingsTopic = uniqueTopic("readings");
+  const heartbeatTopic = uniqueTopic("heartbeats");
+  const stdout = textCollector();
+  let stderr = "";
+  let code;
+  try {
+    code = await main([
+      "--sink=kafka",
+      `--brokers=${BROKERS}`,
+      `--config=${SAMPLE}`,
+      "--seed=21",
+      "--speed=200",
+      `--readings-topic=${readingsTopic}`,
+      `--heartbeat-topic=${heartbeatTopic}`,
+    ], { env: {}, stdout: stdout.stream, writeStderr: (line) => stderr += line });
+  } finally {
+    await resetLogging();
+  }
+  assert.equal(code, ExitCode.ok, stderr);
+  assert.equal(stdout.text(), "", "nothing on stdout with the Kafka sink");
+
+  // What the seed must produce, computed on virtual time.
+  const plant = buildPlant(SAMPLE_CONFIG, { factoryCount: 3, rng: new Rng(21) }).plant;
+  const expected = (await runVirtual(plant, { seed: 21 })).events.filter((e): e is Reading => e.kind === "reading");
+  const readings = await consumeAll(readingsTopic);
+  const heartbeats = await consumeAll(heartbeatTopic);
+  assert.match(stderr, new RegExp(`delivered to kafka`));
+  assert.match(stderr, new RegExp(`; ${readings.length + heartbeats.length} records delivered to kafka`));
+
+  const landed = readings.map((
+    { value: v },
+  ) => [v.factoryId, v.sensorId, v.tier, v.sodaName, v.reading, v.count, v.total]);
+  const wanted = expected.map((r) => [r.factoryId, r.sensorId, r.tier, r.sodaName, r.reading, r.count, r.total]);
+  const order = (a: unknown[], b: unknown[]) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+  assert.deepEqual(landed.sort(order), wanted.sort(order), "every expected reading exactly once");
+
+  for (const record of readings) {
+    assert.deepEqual(Object.keys(record.value), [
+      "factoryId",
+      "sensorId",
+      "tier",
+      "sodaName",
+      "reading",
+      "count",
+      "total",
+      "timestamp",
+    ]);
+    assert.equal(record.key, record.value.sensorId);
+    assert.ok(Number.isInteger(record.value.reading) && Number.isInteger(record.value.count));
+    assert.match(record.value.timestamp as string, TIMESTAMP);
+    assert.equal(record.timestampMs, Date.parse(record.value.timestamp as string), "record time = event time");
+  }
+  for (const [line, records] of readingsByLine(readings)) {
+    assert.equal(new Set(records.map((r) => r.partition)).size, 1, `${line} stays in one partition`);
+    assert.deepEqual(records.map((r) => r.value.count), records.map((_, i) => i + 1), `${line} in order`);
+  }
+
+  const sensors = allSensors(plant).map((s) => s.sensorId).sort();
+  assert.deepEqual([...new Set(heartbeats.map((h) => h.key))].sort(), sensors, "every sensor heartbeats");
+  for (const sensorId of sensors) {
+    const beats = heartbeats.filter((h) => h.key === sensorId);
+    assert.deepEqual(Object.keys(beats[0].value), ["sensorId", "tier", "timestamp", "status"]);
+    const times = beats.map((b) => Date.parse(b.value.timestamp as string));
+    assert.deepEqual(times, [...times].sort((a, b) => a - b), `${sensorId} heartbeats in order`);
+    assert.ok(beats.every((b) => b.value.status === "active" && b.value.sensorId === sensorId));
+  }
+});
+
+Deno.test("SIGTERM mid-run stops within 5 s with everything produced flushed to Kafka", async () => {
+  await ensureBroker();
+  const readingsTopic = uniqueTopic("readings");
+  const heartbeatTopic = uniqueTopic("heartbeats");
+  const child = spawnCli([
+    "--sink=kafka",
+    `--brokers=${BROKERS}`,
+    "--seed=4",
+    "--speed=10",
+    `--readings-topic=${readingsTopic}`,
+    `--heartbeat-topic=${heartbeatTopic}`,
+  ]);
+  const stderrText = collect(child.stderr);
+  const stdoutText = collect(child.stdout);
+  await waitFor(() => stderrText.current.includes("connected to Kafka"), 20_000);
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const signalledAt = performance.now();
+  child.kill("SIGTERM");
+  const status = await child.status;
+  const stopSeconds = (performance.now() - signalledAt) / 1000;
+  const stderr = await stderrText.done;
+  await stdoutText.done;
+  assert.equal(status.code, ExitCode.sigterm, stderr);
+  assert.ok(stopSeconds < 5, `stopped in ${stopSeconds} s`);
+  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+
+  const summary = /^info: stopped: (\d+) readings and (\d+) heartbeats .*; (\d+) records delivered to kafka$/m.exec(
+    stderr,
+  );
+  assert.ok(summary, stderr);
+  const readings = await consumeAll(readingsTopic);
+  const heartbeats = await consumeAll(heartbeatTopic);
+  assert.equal(readings.length, Number(summary[1]), "every reading produced is in Kafka");
+  assert.equal(heartbeats.length, Number(summary[2]), "every heartbeat produced is in Kafka");
+  assert.equal(readings.length + heartbeats.length, Number(summary[3]));
+  assert.ok(readings.length > 0 && heartbeats.length > 0);
+  for (const [line, records] of readingsByLine(readings)) {
+    assert.deepEqual(records.map((r) => r.value.count), records.map((_, i) => i + 1), `${line} has no gap`);
+  }
+});
+
+Deno.test("with no broker, --sink auto warns and falls back to the console", async () => {
+  const started = performance.now();
+  const { code, stdout, stderr } = await runCli([
+    "--brokers=127.0.0.1:1",
+    "--seed=2",
+    "--speed=5000",
+    "--factories=1",
+    `--config=${SAMPLE}`,
+  ]);
+  assert.equal(code, ExitCode.ok, stderr);
+  assert.match(
+    stderr,
+    /^warning: Kafka at 127\.0\.0\.1:1 is unreachable \(gave up after 3 s\): .*; writing records to stdout instead \(--sink auto\)$/m,
+  );
+  assert.ok(performance.now() - started < 15_000);
+  const records = stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+  assert.equal(records.filter((r) => r.topic === "SENSOR_READINGS").length, 24, "F1's 10+8+6 readings");
+  assert.ok(records.every((r) => r.value.timestamp.match(TIMESTAMP)));
+});
+
+Deno.test("with no broker, --sink kafka exits 1 with a one-line reason", async () => {
+  const { code, stdout, stderr } = await runCli(["--sink=kafka", "--brokers=127.0.0.1:1", `--config=${SAMPLE}`]);
+  assert.equal(code, ExitCode.failure);
+  assert.equal(stdout, "");
+  const errors = stderr.split("\n").filter((line) => line.startsWith("error:"));
+  assert.equal(errors.length, 1, stderr);
+  assert.match(errors[0], /^error: Kafka at 127\.0\.0\.1:1 is unreachable \(gave up after 10 s\): .+/);
+  assert.doesNotMatch(stderr, /^\s+at /m);
+});
+
+function collect(stream: ReadableStream<Uint8Array>): { current: string; done: Promise<string> } {
+  const state = { current: "", done: Promise.resolve("") };
+  state.done = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) state.current += decoder.decode(chunk, { stream: true });
+    return state.current;
+  })();
+  return state;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { ExitCode } from "../lib/errors.ts";
+import { resetLogging } from "../lib/log.ts";
+import { handleStopSignals, main, VERSION } from "../main.ts";
+import { textCollector } from "./_helpers.ts";
+
+const SAMPLE = new URL("../factory_config.json", import.meta.url).pathname;
+
+async function runMain(args: string[], { signal }: { signal?: AbortSignal } = {}) {
+  const stdout = textCollector();
+  let stderr = "";
+  try {
+    const code = await main(args, { env: {}, stdout: stdout.stream, writeStderr: (line) => stderr += line, signal });
+    return { code, stdout: stdout.text(), stderr };
+  } finally {
+    await resetLogging();
+  }
+}
+
+Deno.test("a console run streams every reading and heartbeat as JSON lines, then exits 0", async () => {
+  const { code, stdout, stderr } = await runMain([
+    "--sink",
+    "console",
+    "--config",
+    SAMPLE,
+    "--speed",
+    "2000",
+    "--seed",
+    "7",
+  ]);
+  assert.equal(code, ExitCode.ok, stderr);
+  const records = stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+  const readings = records.filter((r) => r.topic === "SENSOR_READINGS");
+  assert.equal(readings.length, 62, "10+8+6 + 12+5 + 7+9+5 readings");
+  assert.ok(records.some((r) => r.topic === "SENSOR_HEARTBEAT"));
+  for (const record of records) {
+    assert.deepEqual(Object.keys(record), ["topic", "key", "value"]);
+    assert.equal(record.key, record.value.sensorId);
+  }
+  assert.match(stderr, /^info: 3 factories, \d+ sensors, 8 lines; seed 7; speed 2000$/m);
+  assert.match(
+    stderr,
+    /^info: done: 62 readings and \d+ heartbeats over [\d.]+ s of simulated time; \d+ records delivered to console$/m,
+  );
+});
+
+Deno.test("without --seed a fresh seed is drawn and logged so the run can be repeated", async () => {
+  const { code, stderr } = await runMain([
+    "--sink",
+    "console",
+    "--config",
+    SAMPLE,
+    "--speed",
+    "5000",
+    "--factories",
+    "1",
+  ]);
+  assert.equal(code, ExitCode.ok);
+  assert.match(stderr, /seed (\d+) \(repeat with --seed \1\)/);
+});
+
+Deno.test("a bad config exits 2 with every problem and nothing on stdout", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/bad.json`;
+    await Deno.writeTextFile(path, '{"F1": [{"sodaName": "", "number": -3, "sensorID": "S1-1"}], "F2": 7}');
+    const { code, stdout, stderr } = await runMain(["--sink", "console", "--config", path]);
+    assert.equal(code, ExitCode.usage);
+    assert.equal(stdout, "");
+    assert.equal(
+      stderr,
+      `error: ${path}: F1[0].sodaName must be a non-empty string: got ""\n` +
+        `error: ${path}: F1[0].number must be a positive integer: got -3\n` +
+        `error: ${path}: F2 must be an array of lines: got 7\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a bad flag exits 2 with one line naming it", async () => {
+  const { code, stdout, stderr } = await runMain(["--speed", "0"]);
+  assert.equal(code, ExitCode.usage);
+  assert.equal(stdout, "");
+  assert.equal(stderr, 'error: --speed must be a number greater than 0: got "0"\n');
+});
+
+Deno.test("--help and --version print on stdout and exit 0", async () => {
+  const help = await runMain(["--help"]);
+  assert.equal(help.code, ExitCode.ok);
+  assert.match(help.stdout, /^Usage: factory-sim \[options\]$/m);
+  const version = await runMain(["--version"]);
+  assert.equal(version.stdout, `factory-sim ${VERSION}\n`);
+});
+
+Deno.test("an abort stops the run, flushes and exits with the signal's code", async () => {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort("SIGTERM"), 300);
+  try {
+    const { code, stdout, stderr } = await runMain(
+      ["--sink", "console", "--config", SAMPLE, "--speed", "10", "--seed", "1"],
+      { signal: controller.signal },
+    );
+    assert.equal(code, ExitCode.sigterm);
+    assert.match(stderr, /^info: stopped: \d+ readings/m);
+    assert.ok(stdout.endsWith("\n"), "the last record is whole");
+    assert.ok(stdout.split("\n").filter(Boolean).every((line) => JSON.parse(line)));
+  } finally {
+    clearTimeout(timer);
+  }
+});
+
+Deno.test("the first stop signal aborts the run, a second exits at once", () => {
+  const handlers = new Map<string, () => void>();
+  const exits: number[] = [];
+  let stderr = "";
+  const controller = new AbortController();
+  handleStopSignals(controller, {
+    addSignalListener: (name, handler) => handlers.set(name, handler),
+    exit: (code) => exits.push(code),
+    writeStderr: (line) => stderr += line,
+  });
+  assert.deepEqual([...handlers.keys()], ["SIGINT", "SIGTERM"]);
+  handlers.get("SIGINT")!();
+  assert.equal(controller.signal.reason, "SIGINT");
+  assert.deepEqual(exits, []);
+  handlers.get("SIGTERM")!();
+  assert.deepEqual(exits, [ExitCode.sigterm]);
+  assert.equal(
+    stderr,
+    "info: SIGINT received: stopping and flushing (send it again to exit at once)\n" +
+      "error: second SIGTERM: exiting at once without flushing\n",
+  );
+});

@@ -1,0 +1,42 @@
+/**
+ * The tasks users run: the binary gets the permissions the tests exercise, and its module graph
+ * holds everything it needs. (`deno compile` itself downloads its runtime, which CI cannot; see
+ * the README for building offline with DENORT_BIN.)
+ */
+import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { simTaskFlags } from "./_kafka.ts";
+
+const tasks = denoJson.tasks as Record<string, string | { command?: string; dependencies?: string[] }>;
+const commandOf = (name: string) => {
+  const task = tasks[name];
+  return typeof task === "string" ? task : task.command ?? "";
+};
+
+Deno.test("the compiled binaries get exactly the permissions of deno task sim, for both targets", () => {
+  const sim = simTaskFlags();
+  assert.ok(sim.includes("--no-prompt") && sim.includes("--allow-net"));
+  assert.ok(!sim.includes("-A") && !sim.includes("--allow-all"), "no blanket permission");
+  const targets: string[] = [];
+  for (const name of (tasks.compile as { dependencies: string[] }).dependencies) {
+    const words = commandOf(name).split(/\s+/);
+    assert.deepEqual(words.filter((w) => w.startsWith("--allow-") || w === "--no-prompt"), sim, name);
+    targets.push(words[words.indexOf("--target") + 1]);
+    assert.equal(words.at(-1), "main.ts");
+  }
+  assert.deepEqual(targets, ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]);
+});
+
+Deno.test("the module graph the binary embeds holds the Kafka sink and its client", async () => {
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", new URL("../main.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+  const graph = JSON.parse(new TextDecoder().decode(stdout));
+  const specifiers: string[] = graph.modules.map((m: { specifier: string }) => m.specifier);
+  assert.ok(specifiers.some((s) => s.endsWith("/lib/sinks/kafka.ts")), "the dynamically imported Kafka sink");
+  assert.ok(Object.keys(graph.npmPackages).some((p) => p.startsWith("kafkajs@")), "kafkajs");
+  assert.ok(specifiers.some((s) => s.endsWith("/deno.json")), "deno.json, for --version");
+});
