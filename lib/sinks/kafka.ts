@@ -21,6 +21,12 @@ const HIGH_WATER_RECORDS = 50_000;
 const LOW_WATER_RECORDS = 10_000;
 /** Partitions of the topics the sink creates. */
 const CREATED_TOPIC_PARTITIONS = 3;
+/**
+ * Topic settings of the topics the sink creates. Accelerated runs stamp records with simulated
+ * time, which runs ahead of the broker's clock; Kafka 4 rejects records more than an hour ahead
+ * by default (`message.timestamp.after.max.ms`), so created topics lift that limit.
+ */
+const CREATED_TOPIC_CONFIG = [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }];
 
 const kafkaLog = log("kafka");
 
@@ -72,14 +78,24 @@ export async function connectKafkaSink(
     await admin.connect();
     try {
       const { brokers: live } = await admin.describeCluster();
-      const created = await admin.createTopics({
-        waitForLeaders: true,
-        topics: topics.map((topic) => ({
-          topic,
-          numPartitions: CREATED_TOPIC_PARTITIONS,
-          replicationFactor: Math.min(3, live.length),
-        })),
-      });
+      const create = (configEntries: typeof CREATED_TOPIC_CONFIG) =>
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: topics.map((topic) => ({
+            topic,
+            numPartitions: CREATED_TOPIC_PARTITIONS,
+            replicationFactor: Math.min(3, live.length),
+            configEntries,
+          })),
+        });
+      let created: boolean;
+      try {
+        created = await create(CREATED_TOPIC_CONFIG);
+      } catch (error) {
+        // Brokers before Kafka 3.6 do not know the setting (and have no such limit).
+        if (protocolErrorType(error) !== "INVALID_CONFIG") throw error;
+        created = await create([]);
+      }
       if (created) kafkaLog.info(`created topics ${topics.join(", ")}`);
     } catch (error) {
       // Not fatal: the topics may exist already, or the broker may create them on first use.
@@ -164,7 +180,7 @@ export class KafkaSink implements Sink {
         this.delivered += batch.length;
       } catch (error) {
         this.#lost = batch.length + this.#queue.length;
-        this.#failure = new RunError(`delivery to Kafka failed: ${describe(error)}`);
+        this.#failure = new RunError(`delivery to Kafka failed: ${describeDeliveryError(error)}`);
       }
       if (this.#queue.length < LOW_WATER_RECORDS || this.#failure) {
         for (const resolve of this.#waiters.splice(0)) resolve();
@@ -182,6 +198,27 @@ function byTopic(records: OutRecord[]): { topic: string; messages: Message[] }[]
     messages.push({ key: record.key, value: record.value, timestamp: String(record.timestampMs) });
   }
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function describeDeliveryError(error: unknown): string {
+  if (protocolErrorType(error) === "INVALID_TIMESTAMP") {
+    return "the broker rejected record timestamps as too far ahead of its clock (simulated time runs ahead " +
+      "of it at --speed above 1): raise the topics' message.timestamp.after.max.ms (Kafka 4 defaults to 1 h), " +
+      "lower --speed, or let factory-sim create the topics";
+  }
+  return describe(error);
+}
+
+/** The Kafka protocol error type (`INVALID_TIMESTAMP`...) inside a KafkaJS error, if any. */
+function protocolErrorType(error: unknown): string | undefined {
+  if (error === null || typeof error !== "object") return undefined;
+  const { type, cause, errors } = error as { type?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof type === "string") return type;
+  for (const inner of [cause, ...(Array.isArray(errors) ? errors : [])]) {
+    const found = protocolErrorType(inner);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function describe(error: unknown): string {
