@@ -16,7 +16,7 @@ import { randomSeed, Rng } from "./lib/random.ts";
 import { Scheduler } from "./lib/scheduler.ts";
 import { runSimulation } from "./lib/simulation.ts";
 import { ConsoleSink } from "./lib/sinks/console.ts";
-import type { Sink } from "./lib/sinks/sink.ts";
+import { closeSink, type Sink } from "./lib/sinks/sink.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -104,7 +104,7 @@ async function run(options: Options, io: MainIo): Promise<number> {
     await closeQuietly(sink);
     throw error;
   }
-  await closeSink(sink, signal?.aborted ? SHUTDOWN_FLUSH_TIMEOUT_MS : undefined);
+  await closeSink(sink, { signal, flushTimeoutMs: SHUTDOWN_FLUSH_TIMEOUT_MS });
 
   const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
   logger.info(
@@ -140,22 +140,6 @@ async function openSink(options: Options, io: MainIo): Promise<Sink> {
     if (!(error instanceof RunError) || signal?.aborted) throw error;
     log().warn(`${error.message}; writing records to stdout instead (--sink auto)`);
     return new ConsoleSink(io.stdout);
-  }
-}
-
-async function closeSink(sink: Sink, timeoutMs: number | undefined): Promise<void> {
-  if (timeoutMs === undefined) return await sink.close();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RunError(`could not flush to ${sink.name} within ${timeoutMs / 1000} s of the stop signal`)),
-      timeoutMs,
-    );
-  });
-  try {
-    await Promise.race([sink.close(), deadline]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

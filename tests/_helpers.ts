@@ -19,6 +19,7 @@ export const SAMPLE_CONFIG: FactoryConfig = JSON.parse(
 export class MemorySink implements Sink {
   readonly name = "memory";
   readonly records: OutRecord[] = [];
+  readonly pending = 0;
   closed = false;
   get delivered(): number {
     return this.records.length;

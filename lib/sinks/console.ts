@@ -9,6 +9,8 @@ import type { Sink } from "./sink.ts";
 export class ConsoleSink implements Sink {
   readonly name = "console";
   delivered = 0;
+  /** Records are written before `write` resolves, so none are ever pending. */
+  readonly pending = 0;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #encoder = new TextEncoder();
 

@@ -19,6 +19,14 @@ const MAX_REQUEST_RECORDS = 2_000;
 const HIGH_WATER_RECORDS = 50_000;
 /** Queue length at which a waiting `write` resumes. */
 const LOW_WATER_RECORDS = 10_000;
+/** Warn when a request has waited this long for its acknowledgement... */
+const SLOW_ACK_WARN_MS = 5_000;
+/** ...and again at this interval while it still waits. */
+const SLOW_ACK_REPEAT_MS = 30_000;
+/** Longest wait for the client to close its connections. */
+const DISCONNECT_TIMEOUT_MS = 5_000;
+/** Give up on a request not acknowledged within this time (the Java producer's delivery.timeout.ms). */
+const DELIVERY_TIMEOUT_MS = 120_000;
 /** Partitions of the topics the sink creates. */
 const CREATED_TOPIC_PARTITIONS = 3;
 /**
@@ -49,7 +57,7 @@ export interface KafkaSinkOptions {
 export async function connectKafkaSink(
   { brokers, topics, connectTimeoutMs, clientId = "factory-sim", signal }: KafkaSinkOptions,
 ): Promise<KafkaSink> {
-  let lastProblem = "";
+  const problems = { last: "" };
   const kafka = new Kafka({
     clientId,
     brokers,
@@ -62,7 +70,7 @@ export async function connectKafkaSink(
     logCreator: () => ({ namespace, log: entry }: LogEntry) => {
       const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
       const text = `${entry.message}${detail}`;
-      if (/connect|connection/i.test(text)) lastProblem = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
+      if (/connect|connection/i.test(text)) problems.last = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
       kafkaLog.debug(`${namespace}: ${entry.message}${detail}`);
     },
   });
@@ -121,7 +129,7 @@ export async function connectKafkaSink(
   } catch (error) {
     await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
     if (signal?.aborted) throw new RunError(`stopped while connecting to Kafka at ${brokers.join(",")}`);
-    const reason = lastProblem !== "" ? lastProblem : describe(error);
+    const reason = problems.last !== "" ? problems.last : describe(error);
     throw new RunError(
       `Kafka at ${brokers.join(",")} is unreachable (gave up after ${connectTimeoutMs / 1000} s): ${reason}`,
     );
@@ -130,7 +138,7 @@ export async function connectKafkaSink(
     if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
   kafkaLog.info(`connected to Kafka at ${brokers.join(",")}`);
-  return new KafkaSink(producer);
+  return new KafkaSink(producer, { lastProblem: () => problems.last });
 }
 
 /** A connected producer with its send queue. */
@@ -142,15 +150,30 @@ export class KafkaSink implements Sink {
   #pump: Promise<void> | undefined;
   #failure: RunError | undefined;
   #lost = 0;
+  #inFlight = 0;
   #waiters: (() => void)[] = [];
 
-  constructor(producer: Producer) {
+  readonly #lastProblem: () => string;
+  readonly #deliveryTimeoutMs: number;
+  readonly #slowAckWarnMs: number;
+
+  constructor(
+    producer: Producer,
+    { lastProblem = () => "", deliveryTimeoutMs = DELIVERY_TIMEOUT_MS, slowAckWarnMs = SLOW_ACK_WARN_MS }: {
+      lastProblem?: () => string;
+      deliveryTimeoutMs?: number;
+      slowAckWarnMs?: number;
+    } = {},
+  ) {
     this.#producer = producer;
+    this.#lastProblem = lastProblem;
+    this.#deliveryTimeoutMs = deliveryTimeoutMs;
+    this.#slowAckWarnMs = slowAckWarnMs;
   }
 
   /** Records accepted and not yet acknowledged. */
   get pending(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#inFlight;
   }
 
   write(records: OutRecord[]): void | Promise<void> {
@@ -164,7 +187,7 @@ export class KafkaSink implements Sink {
 
   async close(): Promise<void> {
     while (this.#pump) await this.#pump;
-    await this.#producer.disconnect();
+    await withTimeout(this.#producer.disconnect(), DISCONNECT_TIMEOUT_MS);
     if (this.#failure) {
       throw new RunError(`${this.#failure.message} (${this.#lost} records not delivered)`);
     }
@@ -175,18 +198,68 @@ export class KafkaSink implements Sink {
       const queue = this.#queue;
       const batch = queue.length <= MAX_REQUEST_RECORDS ? queue : queue.slice(0, MAX_REQUEST_RECORDS);
       this.#queue = queue.length <= MAX_REQUEST_RECORDS ? [] : queue.slice(MAX_REQUEST_RECORDS);
+      this.#inFlight = batch.length;
       try {
-        await this.#producer.sendBatch({ acks: -1, topicMessages: byTopic(batch) });
+        await this.#send(batch);
         this.delivered += batch.length;
       } catch (error) {
         this.#lost = batch.length + this.#queue.length;
         this.#failure = new RunError(`delivery to Kafka failed: ${describeDeliveryError(error)}`);
+      } finally {
+        this.#inFlight = 0;
       }
       if (this.#queue.length < LOW_WATER_RECORDS || this.#failure) {
         for (const resolve of this.#waiters.splice(0)) resolve();
       }
     }
     this.#pump = undefined;
+  }
+
+  /** One request, watched: a slow acknowledgement is logged, a missing one fails after the delivery timeout. */
+  async #send(batch: OutRecord[]): Promise<void> {
+    const started = Date.now();
+    let warned = false;
+    let watch: ReturnType<typeof setTimeout> | undefined;
+    const warn = () => {
+      const waitedMs = Date.now() - started;
+      const problem = this.#lastProblem();
+      kafkaLog.warn(
+        `Kafka has not acknowledged for ${Math.round(waitedMs / 1000)} s${problem ? ` (${problem})` : ""}: ` +
+          `${batch.length + this.#queue.length} records waiting; retrying until ${this.#deliveryTimeoutMs / 1000} s`,
+      );
+      warned = true;
+      watch = setTimeout(warn, SLOW_ACK_REPEAT_MS);
+    };
+    watch = setTimeout(warn, this.#slowAckWarnMs);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const problem = this.#lastProblem();
+        reject(
+          new Error(`no acknowledgement within ${this.#deliveryTimeoutMs / 1000} s${problem ? `: ${problem}` : ""}`),
+        );
+      }, this.#deliveryTimeoutMs);
+    });
+    try {
+      const sending = this.#producer.sendBatch({ acks: -1, topicMessages: byTopic(batch) });
+      // Past the deadline the request is abandoned; its late failure must not go unhandled.
+      sending.catch(() => {});
+      await Promise.race([sending, deadline]);
+      if (warned) kafkaLog.info(`Kafka acknowledges again after ${Math.round((Date.now() - started) / 1000)} s`);
+    } finally {
+      clearTimeout(watch);
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Waits for `promise`, but no longer than `ms` (a failure of it is ignored either way). */
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([promise.catch(() => {}), new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
