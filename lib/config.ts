@@ -166,19 +166,26 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
 
 /** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
 function badUtf8Offset(bytes: Uint8Array): number {
-  const decoder = new TextDecoder("utf-8", { fatal: true });
+  // A prefix "decodes" in stream mode unless it holds a bad byte (a sequence cut at its end is
+  // only buffered), so validity of prefixes is monotonic and the longest valid one is found by
+  // bisection. A fresh decoder each time: a streaming decoder keeps state between calls.
+  const decodes = (length: number) => {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, length), { stream: true });
+      return true;
+    } catch {
+      return false;
+    }
+  };
   let low = 0, high = bytes.length;
-  // The longest valid prefix is found by bisection: a prefix that cuts a sequence in two only
-  // fails with `stream: false`, so decode in stream mode to tell a cut from a bad byte.
   while (low < high) {
     const mid = (low + high + 1) >> 1;
-    try {
-      decoder.decode(bytes.subarray(0, mid), { stream: true });
-      decoder.decode();
-      low = mid;
-    } catch {
-      high = mid - 1;
-    }
+    if (decodes(mid)) low = mid;
+    else high = mid - 1;
   }
-  return low;
+  if (low < bytes.length) return low;
+  // Every byte is fine but the text ends inside a sequence: point at the sequence's first byte.
+  let start = bytes.length - 1;
+  while (start > 0 && (bytes[start] & 0xc0) === 0x80) start--;
+  return start;
 }

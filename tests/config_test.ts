@@ -56,6 +56,12 @@ Deno.test("every bad-input class gets one clear line naming the file and the pat
     ["invalid UTF-8", new Uint8Array([0x7b, 0x22, 0x46, 0xff, 0x22, 0x7d]), [
       `${FILE}: is not valid UTF-8 text (first bad byte at offset 3)`,
     ]],
+    ["invalid UTF-8 after multi-byte characters", new Uint8Array([0x7b, 0x22, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xff]), [
+      `${FILE}: is not valid UTF-8 text (first bad byte at offset 7)`,
+    ]],
+    ["UTF-8 cut off at the end", new Uint8Array([0x7b, 0x7d, 0x20, 0xe2, 0x82]), [
+      `${FILE}: is not valid UTF-8 text (first bad byte at offset 3)`,
+    ]],
     ["a top level that is an array", "[]", [
       `${FILE}: the top level must be an object mapping factory ids to arrays of lines (e.g. {"F1": [...]}): got []`,
     ]],
