@@ -71,7 +71,7 @@ export async function connectKafkaSink(
       const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
       const text = `${entry.message}${detail}`;
       if (/connect|connection/i.test(text)) problems.last = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
-      kafkaLog.debug(`${namespace}: ${entry.message}${detail}`);
+      kafkaLog.debug(`${namespace}: ${text}`);
     },
   });
   const admin = kafka.admin();
