@@ -130,3 +130,29 @@ stop_pid() { # PID TIMEOUT
   done
   echo term
 }
+
+# Resolves the Kafka $KAFKA_VERSION jars into $JARS_DIR with Maven (kafka/pom.xml), once.
+# Concurrent callers are safe: each resolves into its own temporary dir and renames it.
+ensure_jars() {
+  [[ -f "$JARS_DIR/.complete" ]] && return 0
+  command -v mvn >/dev/null 2>&1 ||
+    die "mvn not found on PATH: needed once to fetch the Kafka $KAFKA_VERSION jars (Debian: apt-get install maven)"
+  local t0 tmp_jars mvn_log
+  t0="$(now_ns)"
+  say "Kafka $KAFKA_VERSION jars missing: resolving them with Maven into $JARS_DIR (first run only)..."
+  tmp_jars="$JARS_DIR.tmp.$$"
+  rm -rf "$tmp_jars"
+  mkdir -p "$(dirname "$JARS_DIR")"
+  mvn_log="$(dirname "$JARS_DIR")/mvn-$KAFKA_VERSION.log"
+  if ! mvn -B -q -Dstyle.color=never -f "$KAFKA_DIR/pom.xml" dependency:copy-dependencies \
+    -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$tmp_jars" >"$mvn_log" 2>&1; then
+    tail -n 30 "$mvn_log" >&2
+    rm -rf "$tmp_jars"
+    die "Maven could not resolve the Kafka $KAFKA_VERSION jars (full log: $mvn_log)"
+  fi
+  touch "$tmp_jars/.complete"
+  [[ -f "$JARS_DIR/.complete" ]] && { rm -rf "$tmp_jars"; return 0; }
+  rm -rf "$JARS_DIR"
+  mv "$tmp_jars" "$JARS_DIR"
+  say "Kafka $KAFKA_VERSION jars ready ($(find "$JARS_DIR" -name '*.jar' | wc -l | tr -d ' ') jars, $(elapsed_since "$t0"))"
+}

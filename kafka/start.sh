@@ -54,25 +54,7 @@ mkdir -p "$LOGS_DIR"
 touch "$KAFKA_DATA_DIR/$MARKER"
 
 # --- Jars -----------------------------------------------------------------------------------
-if [[ ! -f "$JARS_DIR/.complete" ]]; then
-  command -v mvn >/dev/null 2>&1 ||
-    die "mvn not found on PATH: needed once to fetch the Kafka $KAFKA_VERSION jars (Debian: apt-get install maven)"
-  say "Kafka $KAFKA_VERSION jars missing: resolving them with Maven into $JARS_DIR (first run only)..."
-  tmp_jars="$JARS_DIR.tmp.$$"
-  rm -rf "$tmp_jars"
-  mkdir -p "$(dirname "$JARS_DIR")"
-  mvn_log="$(dirname "$JARS_DIR")/mvn-$KAFKA_VERSION.log"
-  if ! mvn -B -q -Dstyle.color=never -f "$KAFKA_DIR/pom.xml" dependency:copy-dependencies \
-    -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$tmp_jars" >"$mvn_log" 2>&1; then
-    tail -n 30 "$mvn_log" >&2
-    rm -rf "$tmp_jars"
-    die "Maven could not resolve the Kafka $KAFKA_VERSION jars (full log: $mvn_log)"
-  fi
-  touch "$tmp_jars/.complete"
-  rm -rf "$JARS_DIR"
-  mv "$tmp_jars" "$JARS_DIR"
-  say "Kafka $KAFKA_VERSION jars ready ($(find "$JARS_DIR" -name '*.jar' | wc -l | tr -d ' ') jars, $(elapsed))"
-fi
+ensure_jars
 
 # --- Effective config -----------------------------------------------------------------------
 {
