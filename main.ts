@@ -14,9 +14,11 @@ import { toRecord } from "./lib/messages.ts";
 import { allLines, allSensors, buildPlant } from "./lib/plant.ts";
 import { randomSeed, Rng } from "./lib/random.ts";
 import { Scheduler } from "./lib/scheduler.ts";
+import { describeSecurity, loadSecurity, parseSecurity, SECURITY_ENV, type SecurityEnv } from "./lib/security.ts";
 import { runSimulation } from "./lib/simulation.ts";
 import { ConsoleSink } from "./lib/sinks/console.ts";
 import { closeSink, type Sink } from "./lib/sinks/sink.ts";
+import { Spool } from "./lib/sinks/spool.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -30,7 +32,7 @@ const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
 
 /** The process state `main` works with, injectable for tests. */
 export interface MainIo {
-  env: { KAFKA_BROKERS?: string };
+  env: { KAFKA_BROKERS?: string } & SecurityEnv;
   /** Data: records from the console sink, `--help`, `--version`. */
   stdout: WritableStream<Uint8Array>;
   /** Logs, one line a call. */
@@ -107,9 +109,12 @@ async function run(options: Options, io: MainIo): Promise<number> {
   await closeSink(sink, { signal, flushTimeoutMs: SHUTDOWN_FLUSH_TIMEOUT_MS });
 
   const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
+  const spoolStats = "spooled" in sink && "replayed" in sink
+    ? ` (${sink.spooled} spooled while Kafka did not acknowledge, ${sink.replayed} replayed from the spool)`
+    : "";
   logger.info(
     `${result.completed ? "done" : "stopped"}: ${result.readings} readings and ${result.heartbeats} heartbeats ` +
-      `over ${seconds} s of simulated time; ${sink.delivered} records delivered to ${sink.name}`,
+      `over ${seconds} s of simulated time; ${sink.delivered} records delivered to ${sink.name}${spoolStats}`,
   );
   return signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
 }
@@ -124,20 +129,45 @@ function signalExitCode(signal: AbortSignal): number {
 
 async function openSink(options: Options, io: MainIo): Promise<Sink> {
   if (options.sink === "console") return new ConsoleSink(io.stdout);
+  const security = await loadSecurity(parseSecurity(io.env));
   for (const broker of options.brokers) io.checkNet?.(broker);
-  const topics = [options.topics.readings, options.topics.heartbeats];
-  const { brokers } = options;
+  const { brokers, producer } = options;
   const { signal } = io;
+  // Opened before connecting: a spool dir that cannot be used fails at once, not after the
+  // connect timeout, and what an earlier run left there is sent first.
+  const spool = options.spool.maxMb > 0
+    ? Spool.open(options.spool.dir, { maxBytes: options.spool.maxMb * 1024 * 1024 })
+    : undefined;
   // Loaded on demand: a console run does not pay for the Kafka client, and a missing permission
   // while the client loads becomes a PermissionError instead of an uncaught exception.
-  const { connectKafkaSink } = await import("./lib/sinks/kafka.ts");
-  if (options.sink === "kafka") {
-    return await connectKafkaSink({ brokers, topics, connectTimeoutMs: KAFKA_CONNECT_TIMEOUT_MS, signal });
-  }
+  let connectKafkaSink;
   try {
-    return await connectKafkaSink({ brokers, topics, connectTimeoutMs: AUTO_CONNECT_TIMEOUT_MS, signal });
+    ({ connectKafkaSink } = await import("./lib/sinks/kafka.ts"));
   } catch (error) {
-    if (!(error instanceof RunError) || signal?.aborted) throw error;
+    spool?.close();
+    throw error;
+  }
+  if (security.protocol !== "PLAINTEXT") log("kafka").info(`security: ${describeSecurity(security)}`);
+  const connect = (connectTimeoutMs: number) =>
+    connectKafkaSink({
+      brokers,
+      topics: [options.topics.readings, options.topics.heartbeats],
+      connectTimeoutMs,
+      signal,
+      clientId: producer.clientId,
+      acks: producer.acks,
+      idempotent: producer.idempotent,
+      compression: producer.compression,
+      partitions: producer.partitions,
+      replicationFactor: producer.replicationFactor,
+      security,
+      delivery: { lingerMs: producer.lingerMs, batchRecords: producer.batchRecords, spool },
+    });
+  try {
+    return await connect(options.sink === "kafka" ? KAFKA_CONNECT_TIMEOUT_MS : AUTO_CONNECT_TIMEOUT_MS);
+  } catch (error) {
+    spool?.close();
+    if (options.sink === "kafka" || !(error instanceof RunError) || signal?.aborted) throw error;
     log().warn(`${error.message}; writing records to stdout instead (--sink auto)`);
     return new ConsoleSink(io.stdout);
   }
@@ -223,7 +253,7 @@ if (import.meta.main) {
     writeStderr,
   });
   const code = await main(Deno.args, {
-    env: { KAFKA_BROKERS: readEnv("KAFKA_BROKERS") },
+    env: Object.fromEntries(["KAFKA_BROKERS", ...SECURITY_ENV].map((name) => [name, readEnv(name)])),
     stdout: Deno.stdout.writable,
     writeStderr,
     signal: controller.signal,

@@ -8,6 +8,13 @@ import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { DEFAULT_TOPICS, type Topics } from "./messages.ts";
 import { MAX_SEED } from "./random.ts";
 
+/** `--acks` values (all: every in-sync replica; leader: the leader only; none: no acknowledgement). */
+export const ACKS_CHOICES = ["all", "leader", "none"] as const;
+/** `--compression` values. */
+export const COMPRESSION_CHOICES = ["none", "gzip"] as const;
+/** Default `--spool-dir` (relative to the working directory). */
+export const DEFAULT_SPOOL_DIR = "factory-sim-spool";
+
 /** Where records go: Kafka, stdout, or Kafka when reachable and stdout otherwise. */
 export const SINK_KINDS = ["auto", "kafka", "console"] as const;
 /** A value of `--sink`. */
@@ -27,6 +34,24 @@ export interface Options {
   seed: number | undefined;
   topics: Topics;
   logLevel: LogLevel;
+  producer: ProducerOptions;
+  /** The store-and-forward spool; `maxMb` 0 turns it off. */
+  spool: { dir: string; maxMb: number };
+}
+
+/** How the Kafka producer sends, and how it creates topics. */
+export interface ProducerOptions {
+  clientId: string;
+  acks: typeof ACKS_CHOICES[number];
+  idempotent: boolean;
+  compression: typeof COMPRESSION_CHOICES[number];
+  lingerMs: number;
+  /** Most records of one topic in one request. */
+  batchRecords: number;
+  /** Partitions of the topics factory-sim creates. */
+  partitions: number;
+  /** Replication factor of the topics factory-sim creates; undefined: min(3, brokers). */
+  replicationFactor: number | undefined;
 }
 
 /** What the command line asks for. */
@@ -50,6 +75,16 @@ const FLAGS = {
   "readings-topic": { type: "string" },
   "heartbeat-topic": { type: "string" },
   "log-level": { type: "string" },
+  "client-id": { type: "string" },
+  acks: { type: "string" },
+  idempotent: { type: "boolean" },
+  compression: { type: "string" },
+  "linger-ms": { type: "string" },
+  "batch-records": { type: "string" },
+  partitions: { type: "string" },
+  "replication-factor": { type: "string" },
+  "spool-dir": { type: "string" },
+  "spool-max-mb": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -58,7 +93,7 @@ const FLAGS = {
 export function parseCommand(args: string[], env: OptionEnv = {}): Command {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: true, allowNegative: true });
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
@@ -87,7 +122,46 @@ export function parseCommand(args: string[], env: OptionEnv = {}): Command {
         heartbeats: parseTopic("--heartbeat-topic", values["heartbeat-topic"] ?? DEFAULT_TOPICS.heartbeats),
       },
       logLevel: parseChoice("--log-level", values["log-level"] ?? "info", LOG_LEVELS),
+      producer: parseProducer(values),
+      spool: {
+        dir: parseNonEmpty("--spool-dir", values["spool-dir"] ?? DEFAULT_SPOOL_DIR),
+        maxMb: parseInteger("--spool-max-mb", values["spool-max-mb"] ?? "512", 0, 1_048_576),
+      },
     },
+  };
+}
+
+function parseProducer(values: {
+  "client-id"?: string;
+  acks?: string;
+  idempotent?: boolean;
+  compression?: string;
+  "linger-ms"?: string;
+  "batch-records"?: string;
+  partitions?: string;
+  "replication-factor"?: string;
+}): ProducerOptions {
+  const acks = parseChoice("--acks", values.acks ?? "all", ACKS_CHOICES);
+  // As with Kafka's Java producer: idempotence is on by default, and off by default when
+  // --acks is not all (it needs every in-sync replica's acknowledgement).
+  if (values.idempotent === true && acks !== "all") {
+    throw new UsageError(`--idempotent needs --acks all: got --acks ${acks} (or add --no-idempotent)`);
+  }
+  const clientId = values["client-id"] ?? "factory-sim";
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(clientId)) {
+    throw new UsageError(`--client-id must be 1-249 of a-z A-Z 0-9 . _ -: got "${clientId}"`);
+  }
+  return {
+    clientId,
+    acks,
+    idempotent: values.idempotent ?? acks === "all",
+    compression: parseChoice("--compression", values.compression ?? "none", COMPRESSION_CHOICES),
+    lingerMs: parseInteger("--linger-ms", values["linger-ms"] ?? "5", 0, 60_000),
+    batchRecords: parseInteger("--batch-records", values["batch-records"] ?? "2000", 1, 100_000),
+    partitions: parseInteger("--partitions", values.partitions ?? "3", 1, 10_000),
+    replicationFactor: values["replication-factor"] === undefined
+      ? undefined
+      : parseInteger("--replication-factor", values["replication-factor"], 1, 32),
   };
 }
 
@@ -113,18 +187,48 @@ Options:
   --readings-topic NAME   topic for readings (default ${DEFAULT_TOPICS.readings})
   --heartbeat-topic NAME  topic for heartbeats (default ${DEFAULT_TOPICS.heartbeats})
   --log-level LEVEL       ${LOG_LEVELS.join(", ")} (default info); logs go to stderr
+
+Kafka producer:
+  --client-id ID          client.id the brokers see (default factory-sim)
+  --acks all|leader|none  acknowledgement to wait for (default all)
+  --idempotent, --no-idempotent
+                          idempotent producer: retries never duplicate or reorder
+                          (default on; needs --acks all, off by default otherwise)
+  --compression none|gzip record batch compression (default none)
+  --linger-ms N           longest a record waits for its batch, 0-60000 (default 5)
+  --batch-records N       most records of one topic per request, 1-100000 (default 2000)
+  --partitions N          partitions of topics factory-sim creates (default 3)
+  --replication-factor N  replication factor of topics factory-sim creates
+                          (default: 3, or the number of brokers when fewer)
+
+Store-and-forward (when Kafka does not acknowledge):
+  --spool-dir PATH        durable spool for unsent records; the next run sends what it
+                          holds first (default ./${DEFAULT_SPOOL_DIR})
+  --spool-max-mb N        bound of the spool; when full the simulation waits (nothing
+                          is dropped); 0 turns the spool off (default 512)
   -h, --help              show this help
   -V, --version           show the version
 
 Environment:
   KAFKA_BROKERS           brokers when --brokers is not given
+  KAFKA_SECURITY_PROTOCOL PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL
+  KAFKA_SASL_MECHANISM    PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+  KAFKA_SASL_USERNAME     SASL user
+  KAFKA_SASL_PASSWORD     SASL password (or KAFKA_SASL_PASSWORD_FILE: a file holding it)
+  KAFKA_SSL_CA_LOCATION   PEM file of the CA that signed the brokers' certificates
+                          (default: the system's trusted CAs)
+  KAFKA_SSL_CERTIFICATE_LOCATION, KAFKA_SSL_KEY_LOCATION
+                          PEM client certificate and key, for mutual TLS
+  KAFKA_SSL_KEY_PASSWORD  passphrase of an encrypted key (or KAFKA_SSL_KEY_PASSWORD_FILE)
 
 Exit codes:
   0    every line finished and every record was delivered
-  1    runtime failure: Kafka required but unreachable, delivery failed, stdout closed
+  1    runtime failure: Kafka required but unreachable, login, TLS or authorization
+       failed, delivery failed (unsent records stay in the spool), stdout closed
   2    bad flags or a bad config file
   3    a Deno permission the run needs was not granted
-  130  stopped by SIGINT, after flushing what was produced (143 for SIGTERM)
+  130  stopped by SIGINT, after flushing what was produced, or keeping it in the
+       spool when Kafka is down (143 for SIGTERM)
 `;
 }
 

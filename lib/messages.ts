@@ -21,7 +21,22 @@ export interface OutRecord {
   value: string;
   /** The event's simulated time, epoch milliseconds; Kafka's record timestamp. */
   timestampMs: number;
+  /** Kafka record headers (the console sink does not show them). */
+  headers?: Readonly<Record<string, string>>;
 }
+
+/** The header that names a record's type and version, so consumers can route and evolve. */
+export const MESSAGE_TYPE_HEADER = "message-type";
+/** Headers of every reading record. */
+export const READING_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  "content-type": "application/json",
+  [MESSAGE_TYPE_HEADER]: "factory-sim.reading.v1",
+});
+/** Headers of every heartbeat record. */
+export const HEARTBEAT_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  "content-type": "application/json",
+  [MESSAGE_TYPE_HEADER]: "factory-sim.heartbeat.v1",
+});
 
 /** RFC 3339 UTC with milliseconds and `Z`, e.g. `2025-12-03T14:30:45.123Z`. */
 export function formatTimestamp(timeMs: number): string {
@@ -55,6 +70,18 @@ export function heartbeatValue(event: Heartbeat): string {
 /** The record for one event. */
 export function toRecord(event: SimEvent, topics: Topics): OutRecord {
   return event.kind === "reading"
-    ? { topic: topics.readings, key: event.sensorId, value: readingValue(event), timestampMs: event.timeMs }
-    : { topic: topics.heartbeats, key: event.sensorId, value: heartbeatValue(event), timestampMs: event.timeMs };
+    ? {
+      topic: topics.readings,
+      key: event.sensorId,
+      value: readingValue(event),
+      timestampMs: event.timeMs,
+      headers: READING_HEADERS,
+    }
+    : {
+      topic: topics.heartbeats,
+      key: event.sensorId,
+      value: heartbeatValue(event),
+      timestampMs: event.timeMs,
+      headers: HEARTBEAT_HEADERS,
+    };
 }

@@ -97,22 +97,38 @@ export function simTaskFlags(): string[] {
 /** Starts the CLI as `deno task sim` would, with piped stdout and stderr. */
 export function spawnCli(
   args: string[],
-  { flags = simTaskFlags(), env = {} }: { flags?: string[]; env?: Record<string, string> } = {},
+  { flags = simTaskFlags(), env = {}, spoolDir }: {
+    flags?: string[];
+    env?: Record<string, string>;
+    spoolDir?: string;
+  } = {},
 ): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, `${ROOT}main.ts`, ...args],
+  // Each run gets a spool of its own (a temporary one unless the test names it), so what one test
+  // leaves in a spool cannot reach another; the task's write permission follows it.
+  const ownSpool = spoolDir === undefined && !args.some((arg) => arg.startsWith("--spool-"));
+  const dir = spoolDir ?? (ownSpool ? Deno.makeTempDirSync({ prefix: "factory-sim-spool-" }) : undefined);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...flags.map((flag) => flag.startsWith("--allow-write=") && dir ? `--allow-write=${dir}` : flag),
+      `${ROOT}main.ts`,
+      ...args,
+      ...(dir && !args.some((arg) => arg.startsWith("--spool-dir")) ? [`--spool-dir=${dir}`] : []),
+    ],
     cwd: ROOT,
     env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  if (ownSpool && dir) child.status.finally(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+  return child;
 }
 
 /** Runs the CLI to its end. */
 export async function runCli(
   args: string[],
-  options: { flags?: string[]; env?: Record<string, string> } = {},
+  options: { flags?: string[]; env?: Record<string, string>; spoolDir?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const { code, stdout, stderr } = await spawnCli(args, options).output();
   const decoder = new TextDecoder();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { helpText, parseCommand } from "../lib/cli.ts";
+import { helpText, parseCommand, type ProducerOptions } from "../lib/cli.ts";
 import { ExitCode, UsageError } from "../lib/errors.ts";
 
 function usageError(args: string[], env = {}): string {
@@ -25,6 +25,17 @@ Deno.test("no flags give the documented defaults", () => {
       seed: undefined,
       topics: { readings: "SENSOR_READINGS", heartbeats: "SENSOR_HEARTBEAT" },
       logLevel: "info",
+      producer: {
+        clientId: "factory-sim",
+        acks: "all",
+        idempotent: true,
+        compression: "none",
+        lingerMs: 5,
+        batchRecords: 2000,
+        partitions: 3,
+        replicationFactor: undefined,
+      },
+      spool: { dir: "factory-sim-spool", maxMb: 512 },
     },
   });
 });
@@ -48,6 +59,16 @@ Deno.test("every flag is read", () => {
     "plant.heartbeats",
     "--log-level",
     "debug",
+    "--client-id=gateway-7",
+    "--acks=all",
+    "--no-idempotent",
+    "--compression=gzip",
+    "--linger-ms=0",
+    "--batch-records=500",
+    "--partitions=6",
+    "--replication-factor=2",
+    "--spool-dir=/var/lib/factory-sim",
+    "--spool-max-mb=0",
   ]);
   assert.deepEqual(command, {
     kind: "run",
@@ -60,6 +81,17 @@ Deno.test("every flag is read", () => {
       seed: 4294967295,
       topics: { readings: "plant.readings", heartbeats: "plant.heartbeats" },
       logLevel: "debug",
+      producer: {
+        clientId: "gateway-7",
+        acks: "all",
+        idempotent: false,
+        compression: "gzip",
+        lingerMs: 0,
+        batchRecords: 500,
+        partitions: 6,
+        replicationFactor: 2,
+      },
+      spool: { dir: "/var/lib/factory-sim", maxMb: 0 },
     },
   });
 });
@@ -77,11 +109,41 @@ Deno.test("brokers come from KAFKA_BROKERS unless --brokers is given", () => {
   );
 });
 
+Deno.test("idempotence follows --acks as in Kafka's Java producer, and cannot be forced without acks=all", () => {
+  const producer = (args: string[]) =>
+    (parseCommand(args) as { options: { producer: ProducerOptions } }).options.producer;
+  assert.equal(producer([]).idempotent, true);
+  assert.equal(producer(["--acks=leader"]).idempotent, false);
+  assert.equal(producer(["--acks=none"]).idempotent, false);
+  assert.equal(producer(["--idempotent"]).idempotent, true);
+  assert.equal(
+    usageError(["--acks=leader", "--idempotent"]),
+    "--idempotent needs --acks all: got --acks leader (or add --no-idempotent)",
+  );
+});
+
 Deno.test("--help and --version win over everything else", () => {
   assert.deepEqual(parseCommand(["--factories", "x", "--help"]), { kind: "help" });
   assert.deepEqual(parseCommand(["-V"]), { kind: "version" });
   const help = helpText("1.2.3");
-  for (const flag of ["--factories", "--config", "--sink", "--brokers", "--speed", "--seed", "--readings-topic"]) {
+  for (
+    const flag of [
+      "--factories",
+      "--config",
+      "--sink",
+      "--brokers",
+      "--speed",
+      "--seed",
+      "--readings-topic",
+      "--acks",
+      "--no-idempotent",
+      "--linger-ms",
+      "--spool-dir",
+      "--spool-max-mb",
+      "KAFKA_SASL_PASSWORD_FILE",
+      "KAFKA_SSL_CA_LOCATION",
+    ]
+  ) {
     assert.ok(help.includes(flag), flag);
   }
   for (const code of ["0 ", "1 ", "2 ", "3 ", "130"]) assert.match(help, new RegExp(`^  ${code}`, "m"));
@@ -120,6 +182,16 @@ Deno.test("bad flags name the flag", async (t) => {
       '--heartbeat-topic must be a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -): got ".."',
     ],
     [["--config", ""], "--config must not be empty"],
+    [["--acks=1"], '--acks must be one of all, leader, none: got "1"'],
+    [["--compression=zstd"], '--compression must be one of none, gzip: got "zstd"'],
+    [["--linger-ms=-1"], '--linger-ms must be an integer from 0 to 60000: got "-1"'],
+    [["--batch-records=0"], '--batch-records must be an integer from 1 to 100000: got "0"'],
+    [["--partitions=0"], '--partitions must be an integer from 1 to 10000: got "0"'],
+    [["--replication-factor=0"], '--replication-factor must be an integer from 1 to 32: got "0"'],
+    [["--spool-max-mb=lots"], '--spool-max-mb must be an integer from 0 to 1048576: got "lots"'],
+    [["--spool-dir="], "--spool-dir must not be empty"],
+    [["--client-id=my client"], '--client-id must be 1-249 of a-z A-Z 0-9 . _ -: got "my client"'],
+    [["--idempotent=no"], "--idempotent takes no value"],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" ") || "(empty)", () => assert.equal(usageError(args), message));

@@ -22,6 +22,7 @@ Deno.test("a reading becomes a record keyed by sensor, fields in contract order"
     value:
       '{"factoryId":"F1","sensorId":"S1-1","tier":"1.1","sodaName":"Coca-Cola","reading":42,"count":5,"total":10,"timestamp":"2025-12-03T14:30:45.123Z"}',
     timestampMs: TIME,
+    headers: { "content-type": "application/json", "message-type": "factory-sim.reading.v1" },
   });
 });
 
@@ -39,6 +40,7 @@ Deno.test("a heartbeat becomes a record keyed by sensor, fields in contract orde
     key: "S1-1",
     value: '{"sensorId":"S1-1","tier":"1.1","timestamp":"2025-12-03T14:30:45.123Z","status":"active"}',
     timestampMs: TIME,
+    headers: { "content-type": "application/json", "message-type": "factory-sim.heartbeat.v1" },
   });
 });
 

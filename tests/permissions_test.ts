@@ -19,7 +19,7 @@ Deno.test("each missing permission names the flag to grant and exits 3", async (
     ],
     [
       "the environment the Kafka client reads",
-      ["--no-prompt", "--allow-read", "--allow-net"],
+      ["--no-prompt", "--allow-read", "--allow-net", "--allow-write"],
       ["--sink=auto"],
       /^error: missing permission: Requires env access to "NODE_ENV": grant --allow-env=NODE_ENV$/m,
     ],

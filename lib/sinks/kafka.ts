@@ -1,34 +1,34 @@
 /**
- * The Kafka sink: a KafkaJS producer. This is the only module that imports the Kafka client.
- *
- * Records are queued and sent by one pump, one request at a time, so each sensor's records reach
- * their partition in order (KafkaJS's idempotent producer needs at most one request in flight).
- * Whatever arrives while a request is in flight goes out in the next one, so batches grow with
- * the rate. When the queue is long, `write` returns a promise: back-pressure on the simulation
- * instead of an unbounded queue.
+ * The Kafka sink: a KafkaJS producer behind the delivery pipeline (`delivery.ts`). This is the
+ * only module that imports the Kafka client: it connects (with SASL and TLS when asked),
+ * creates the topics, sends requests and says in one line what a client error means.
  */
-import { Kafka, type LogEntry, logLevel, type Message, Partitioners, type Producer } from "kafkajs";
-import { RunError } from "../errors.ts";
+import {
+  CompressionTypes,
+  type IHeaders,
+  Kafka,
+  type LogEntry,
+  logLevel,
+  type Message,
+  Partitioners,
+  type Producer,
+  type SASLOptions,
+} from "kafkajs";
+import { type ExitError, PermissionError, RunError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { OutRecord } from "../messages.ts";
-import type { Sink } from "./sink.ts";
+import type { Security } from "../security.ts";
+import { type DeliveryOptions, DeliverySink, type Transport } from "./delivery.ts";
 
-/** Most records in one produce request (keeps each partition's batch well under 1 MB). */
-const MAX_REQUEST_RECORDS = 2_000;
-/** Queue length at which `write` starts to wait. */
-const HIGH_WATER_RECORDS = 50_000;
-/** Queue length at which a waiting `write` resumes. */
-const LOW_WATER_RECORDS = 10_000;
-/** Warn when a request has waited this long for its acknowledgement... */
-const SLOW_ACK_WARN_MS = 5_000;
-/** ...and again at this interval while it still waits. */
-const SLOW_ACK_REPEAT_MS = 30_000;
-/** Longest wait for the client to close its connections. */
-const DISCONNECT_TIMEOUT_MS = 5_000;
-/** Give up on a request not acknowledged within this time (the Java producer's delivery.timeout.ms). */
-const DELIVERY_TIMEOUT_MS = 120_000;
-/** Partitions of the topics the sink creates. */
-const CREATED_TOPIC_PARTITIONS = 3;
+/** `--acks` values and what they mean on the wire. */
+export const ACKS = { all: -1, leader: 1, none: 0 } as const;
+/** A value of `--acks`. */
+export type Acks = keyof typeof ACKS;
+/** `--compression` values (gzip is built into KafkaJS). */
+export const COMPRESSIONS = ["none", "gzip"] as const;
+/** A value of `--compression`. */
+export type Compression = typeof COMPRESSIONS[number];
+
 /**
  * Topic settings of the topics the sink creates. Accelerated runs stamp records with simulated
  * time, which runs ahead of the broker's clock; Kafka 4 rejects records more than an hour ahead
@@ -38,76 +38,92 @@ const CREATED_TOPIC_CONFIG = [{ name: "message.timestamp.after.max.ms", value: "
 
 const kafkaLog = log("kafka");
 
-/** How to reach Kafka. */
+/** How to reach Kafka and how to produce. */
 export interface KafkaSinkOptions {
   brokers: string[];
   /** Topics to create when missing. */
   topics: string[];
   /** Give up connecting after this long. */
   connectTimeoutMs: number;
-  clientId?: string;
   /** Gives up connecting when aborted (a stop signal during start-up). */
   signal?: AbortSignal;
+  clientId?: string;
+  acks?: Acks;
+  /** The idempotent producer (needs `acks: "all"`). */
+  idempotent?: boolean;
+  compression?: Compression;
+  /** Partitions of the topics the sink creates. */
+  partitions?: number;
+  /** Replication factor of the topics the sink creates (default: min(3, brokers in the cluster)). */
+  replicationFactor?: number;
+  security?: Security;
+  /** Linger, batch size and the spool: see `DeliveryOptions`. */
+  delivery?: DeliveryOptions;
 }
 
 /**
- * Connects a producer to `brokers` and creates the missing topics. Throws `RunError` with a
- * one-line reason when no broker answers within `connectTimeoutMs`.
+ * Connects a producer to `brokers`, creates the missing topics and returns the sink. Throws a
+ * one-line `RunError` when no broker answers within `connectTimeoutMs`, the login or the TLS
+ * handshake fails, or the topics cannot be used; `PermissionError` when Deno may not connect.
  */
-export async function connectKafkaSink(
-  { brokers, topics, connectTimeoutMs, clientId = "factory-sim", signal }: KafkaSinkOptions,
-): Promise<KafkaSink> {
+export async function connectKafkaSink(options: KafkaSinkOptions): Promise<DeliverySink> {
+  const {
+    brokers,
+    topics,
+    connectTimeoutMs,
+    signal,
+    clientId = "factory-sim",
+    acks = "all",
+    idempotent = true,
+    compression = "none",
+    partitions = 3,
+    replicationFactor,
+    security = { protocol: "PLAINTEXT" },
+    delivery = {},
+  } = options;
+  const where = `Kafka at ${brokers.join(",")}`;
   const problems = { last: "" };
+  let onFatal: (error: ExitError) => void = () => {};
+  const fatal = new Promise<never>((_, reject) => onFatal = reject);
+  fatal.catch(() => {});
   const kafka = new Kafka({
     clientId,
     brokers,
+    ssl: security.tls ? { ...security.tls, rejectUnauthorized: true } : undefined,
+    sasl: security.sasl ? saslOptions(security.sasl) : undefined,
     connectionTimeout: Math.min(connectTimeoutMs, 3_000),
+    authenticationTimeout: Math.min(connectTimeoutMs, 10_000),
     requestTimeout: 30_000,
     retry: { initialRetryTime: 250, retries: 8 },
     logLevel: logLevel.INFO,
     // KafkaJS logs every retry at error level; the sink reports outcomes itself, so the client's
-    // own lines go to debug, and the last connection problem is kept for the error message.
+    // own lines go to debug, and the last connection problem is kept for messages.
     logCreator: () => ({ namespace, log: entry }: LogEntry) => {
       const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
       const text = `${entry.message}${detail}`;
-      if (/connect|connection/i.test(text)) problems.last = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
       kafkaLog.debug(`${namespace}: ${text}`);
+      if (!/connect|connection|ssl|tls|certificate|requires net access/i.test(text)) return;
+      problems.last = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
+      const known = explainConnectionProblem(problems.last, where, security);
+      if (known) onFatal(known);
     },
   });
   const admin = kafka.admin();
   const producer = kafka.producer({
-    idempotent: true,
+    idempotent,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: true,
+    // Retriable failures (a broker down, a leader moving) are retried for as long as it takes:
+    // the pipeline spools meanwhile. Retrying the same request keeps its sequence numbers, so the
+    // idempotent producer cannot write it twice.
+    retry: { initialRetryTime: 250, maxRetryTime: 5_000, retries: Number.MAX_SAFE_INTEGER },
   });
 
   const attempt = (async () => {
     await admin.connect();
     try {
-      const { brokers: live } = await admin.describeCluster();
-      const create = (configEntries: typeof CREATED_TOPIC_CONFIG) =>
-        admin.createTopics({
-          waitForLeaders: true,
-          topics: topics.map((topic) => ({
-            topic,
-            numPartitions: CREATED_TOPIC_PARTITIONS,
-            replicationFactor: Math.min(3, live.length),
-            configEntries,
-          })),
-        });
-      let created: boolean;
-      try {
-        created = await create(CREATED_TOPIC_CONFIG);
-      } catch (error) {
-        // Brokers before Kafka 3.6 do not know the setting (and have no such limit).
-        if (protocolErrorType(error) !== "INVALID_CONFIG") throw error;
-        created = await create([]);
-      }
-      if (created) kafkaLog.info(`created topics ${topics.join(", ")}`);
-    } catch (error) {
-      // Not fatal: the topics may exist already, or the broker may create them on first use.
-      kafkaLog.warn(`could not create topics ${topics.join(", ")}: ${describe(error)}`);
+      await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username });
     } finally {
       await admin.disconnect();
     }
@@ -125,161 +141,209 @@ export async function connectKafkaSink(
   });
   try {
     if (signal?.aborted) throw new Error("stopped");
-    await Promise.race([attempt, timeout]);
+    await Promise.race([attempt, timeout, fatal]);
   } catch (error) {
     await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
-    if (signal?.aborted) throw new RunError(`stopped while connecting to Kafka at ${brokers.join(",")}`);
-    const reason = problems.last !== "" ? problems.last : describe(error);
-    throw new RunError(
-      `Kafka at ${brokers.join(",")} is unreachable (gave up after ${connectTimeoutMs / 1000} s): ${reason}`,
-    );
+    if (signal?.aborted) throw new RunError(`stopped while connecting to ${where}`);
+    const explained = explainError(error, { where, topics, security, idempotent });
+    if (explained.exitError) throw explained.exitError;
+    if (explained.final) throw new RunError(`${where}: ${explained.message}`);
+    const reason = problems.last !== "" ? problems.last : explained.message;
+    throw new RunError(`${where} is unreachable (gave up after ${connectTimeoutMs / 1000} s): ${reason}`);
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
-  kafkaLog.info(`connected to Kafka at ${brokers.join(",")}`);
-  return new KafkaSink(producer, { lastProblem: () => problems.last });
+  kafkaLog.info(`connected to ${where}`);
+  const transport = kafkaTransport(producer, {
+    acks: ACKS[acks],
+    compression: compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
+    explain: (error) => explainError(error, { where, topics, security, idempotent }),
+    lastProblem: () => problems.last,
+  });
+  return new DeliverySink(transport, delivery);
 }
 
-/** A connected producer with its send queue. */
-export class KafkaSink implements Sink {
-  readonly name = "kafka";
-  delivered = 0;
-  readonly #producer: Producer;
-  #queue: OutRecord[] = [];
-  #pump: Promise<void> | undefined;
-  #failure: RunError | undefined;
-  #lost = 0;
-  #inFlight = 0;
-  #waiters: (() => void)[] = [];
-
-  readonly #lastProblem: () => string;
-  readonly #deliveryTimeoutMs: number;
-  readonly #slowAckWarnMs: number;
-
-  constructor(
-    producer: Producer,
-    { lastProblem = () => "", deliveryTimeoutMs = DELIVERY_TIMEOUT_MS, slowAckWarnMs = SLOW_ACK_WARN_MS }: {
-      lastProblem?: () => string;
-      deliveryTimeoutMs?: number;
-      slowAckWarnMs?: number;
-    } = {},
-  ) {
-    this.#producer = producer;
-    this.#lastProblem = lastProblem;
-    this.#deliveryTimeoutMs = deliveryTimeoutMs;
-    this.#slowAckWarnMs = slowAckWarnMs;
+/** Creates the topics that are missing; fails when one is missing and cannot be created. */
+async function prepareTopics(
+  admin: ReturnType<Kafka["admin"]>,
+  { topics, partitions, replicationFactor, user }: {
+    topics: string[];
+    partitions: number;
+    replicationFactor?: number;
+    user?: string;
+  },
+): Promise<void> {
+  const { brokers: live } = await admin.describeCluster();
+  const replicas = replicationFactor ?? Math.min(3, live.length);
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((topic) => !existing.has(topic));
+  if (missing.length === 0) return;
+  if (replicas > live.length) {
+    throw new UsageError(
+      `--replication-factor ${replicas} is more than the ${live.length} broker(s) of the cluster ` +
+        `(topics to create: ${missing.join(", ")})`,
+    );
   }
-
-  /** Records accepted and not yet acknowledged. */
-  get pending(): number {
-    return this.#queue.length + this.#inFlight;
-  }
-
-  write(records: OutRecord[]): void | Promise<void> {
-    if (this.#failure) throw this.#failure;
-    for (const record of records) this.#queue.push(record);
-    this.#pump ??= this.#run();
-    if (this.#queue.length >= HIGH_WATER_RECORDS) {
-      return new Promise((resolve) => this.#waiters.push(resolve));
-    }
-  }
-
-  async close(): Promise<void> {
-    while (this.#pump) await this.#pump;
-    await withTimeout(this.#producer.disconnect(), DISCONNECT_TIMEOUT_MS);
-    if (this.#failure) {
-      throw new RunError(`${this.#failure.message} (${this.#lost} records not delivered)`);
-    }
-  }
-
-  async #run(): Promise<void> {
-    while (this.#queue.length > 0 && !this.#failure) {
-      const queue = this.#queue;
-      const batch = queue.length <= MAX_REQUEST_RECORDS ? queue : queue.slice(0, MAX_REQUEST_RECORDS);
-      this.#queue = queue.length <= MAX_REQUEST_RECORDS ? [] : queue.slice(MAX_REQUEST_RECORDS);
-      this.#inFlight = batch.length;
-      try {
-        await this.#send(batch);
-        this.delivered += batch.length;
-      } catch (error) {
-        this.#lost = batch.length + this.#queue.length;
-        this.#failure = new RunError(`delivery to Kafka failed: ${describeDeliveryError(error)}`);
-      } finally {
-        this.#inFlight = 0;
-      }
-      if (this.#queue.length < LOW_WATER_RECORDS || this.#failure) {
-        for (const resolve of this.#waiters.splice(0)) resolve();
-      }
-    }
-    this.#pump = undefined;
-  }
-
-  /** One request, watched: a slow acknowledgement is logged, a missing one fails after the delivery timeout. */
-  async #send(batch: OutRecord[]): Promise<void> {
-    const started = Date.now();
-    let warned = false;
-    let watch: ReturnType<typeof setTimeout> | undefined;
-    const warn = () => {
-      const waitedMs = Date.now() - started;
-      const problem = this.#lastProblem();
-      kafkaLog.warn(
-        `Kafka has not acknowledged for ${Math.round(waitedMs / 1000)} s${problem ? ` (${problem})` : ""}: ` +
-          `${batch.length + this.#queue.length} records waiting; retrying until ${this.#deliveryTimeoutMs / 1000} s`,
-      );
-      warned = true;
-      watch = setTimeout(warn, SLOW_ACK_REPEAT_MS);
-    };
-    watch = setTimeout(warn, this.#slowAckWarnMs);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const problem = this.#lastProblem();
-        reject(
-          new Error(`no acknowledgement within ${this.#deliveryTimeoutMs / 1000} s${problem ? `: ${problem}` : ""}`),
-        );
-      }, this.#deliveryTimeoutMs);
+  const create = (configEntries: typeof CREATED_TOPIC_CONFIG) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: partitions,
+        replicationFactor: replicas,
+        configEntries,
+      })),
     });
-    try {
-      const sending = this.#producer.sendBatch({ acks: -1, topicMessages: byTopic(batch) });
-      // Past the deadline the request is abandoned; its late failure must not go unhandled.
-      sending.catch(() => {});
-      await Promise.race([sending, deadline]);
-      if (warned) kafkaLog.info(`Kafka acknowledges again after ${Math.round((Date.now() - started) / 1000)} s`);
-    } finally {
-      clearTimeout(watch);
-      clearTimeout(timer);
-    }
-  }
-}
-
-/** Waits for `promise`, but no longer than `ms` (a failure of it is ignored either way). */
-async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([promise.catch(() => {}), new Promise((resolve) => timer = setTimeout(resolve, ms))]);
-  } finally {
-    clearTimeout(timer);
+    try {
+      await create(CREATED_TOPIC_CONFIG);
+    } catch (error) {
+      // Brokers before Kafka 3.6 do not know the setting (and have no such limit).
+      if (protocolErrorType(error) !== "INVALID_CONFIG") throw error;
+      await create([]);
+    }
+    kafkaLog.info(
+      `created topics ${missing.join(", ")} (${partitions} partitions, replication factor ${replicas})`,
+    );
+  } catch (error) {
+    // Another client may have created them meanwhile; only a topic still missing is a problem.
+    const still = new Set(await admin.listTopics());
+    const absent = missing.filter((topic) => !still.has(topic));
+    if (absent.length === 0) return;
+    const type = protocolErrorType(error);
+    const reason = type === "TOPIC_AUTHORIZATION_FAILED" || type === "CLUSTER_AUTHORIZATION_FAILED"
+      ? `${user ? `user "${user}"` : "this client"} may not create topics (${type})`
+      : describe(error);
+    throw new RunError(
+      `topic ${absent.join(", ")} does not exist and could not be created: ${reason}; create ` +
+        `${absent.length === 1 ? "it" : "them"} (or grant CREATE) and run again`,
+    );
   }
 }
 
-function byTopic(records: OutRecord[]): { topic: string; messages: Message[] }[] {
+/** The transport the delivery pipeline drives: one `sendBatch` per request. */
+function kafkaTransport(
+  producer: Producer,
+  { acks, compression, explain, lastProblem }: {
+    acks: number;
+    compression: CompressionTypes;
+    explain: Transport["explain"];
+    lastProblem: () => string;
+  },
+): Transport {
+  return {
+    async send(records) {
+      await producer.sendBatch({ acks, compression, topicMessages: byTopic(records) });
+    },
+    explain,
+    lastProblem,
+    close: () => producer.disconnect(),
+  };
+}
+
+function saslOptions({ mechanism, username, password }: NonNullable<Security["sasl"]>): SASLOptions {
+  switch (mechanism) {
+    case "PLAIN":
+      return { mechanism: "plain", username, password };
+    case "SCRAM-SHA-256":
+      return { mechanism: "scram-sha-256", username, password };
+    case "SCRAM-SHA-512":
+      return { mechanism: "scram-sha-512", username, password };
+  }
+}
+
+function byTopic(records: readonly OutRecord[]): { topic: string; messages: Message[] }[] {
   const topics = new Map<string, Message[]>();
   for (const record of records) {
     let messages = topics.get(record.topic);
     if (messages === undefined) topics.set(record.topic, messages = []);
-    messages.push({ key: record.key, value: record.value, timestamp: String(record.timestampMs) });
+    messages.push({
+      key: record.key,
+      value: record.value,
+      timestamp: String(record.timestampMs),
+      headers: record.headers as IHeaders | undefined,
+    });
   }
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
 }
 
-function describeDeliveryError(error: unknown): string {
-  if (protocolErrorType(error) === "INVALID_TIMESTAMP") {
-    return "the broker rejected record timestamps as too far ahead of its clock (simulated time runs ahead " +
-      "of it at --speed above 1): raise the topics' message.timestamp.after.max.ms (Kafka 4 defaults to 1 h), " +
-      "lower --speed, or let factory-sim create the topics";
+/** A connection problem that retrying cannot fix: a refused permission or a failed TLS handshake. */
+function explainConnectionProblem(problem: string, where: string, security: Security): ExitError | undefined {
+  const denied = /Requires net access to "([^"]+)"/.exec(problem);
+  if (denied) {
+    return new PermissionError(
+      `missing permission: network access to ${denied[1]} (a broker of the cluster): grant --allow-net=${denied[1]}`,
+    );
   }
-  return describe(error);
+  if (security.tls && /certificate|UnknownIssuer|handshake|alert|tls|ssl/i.test(problem)) {
+    return new RunError(
+      `TLS with ${where} failed: ${problem}: check KAFKA_SSL_CA_LOCATION` +
+        (security.tls.cert ? " and the client certificate" : ""),
+    );
+  }
+  return undefined;
+}
+
+/** What a client error means, in one line, and whether retrying can help. */
+function explainError(
+  error: unknown,
+  { where, topics, security, idempotent }: { where: string; topics: string[]; security: Security; idempotent: boolean },
+): { final: boolean; message: string; exitError?: ExitError } {
+  const message = describe(error);
+  const user = security.sasl ? `user "${security.sasl.username}"` : "this client";
+  if (error instanceof UsageError || error instanceof RunError || error instanceof PermissionError) {
+    return { final: true, message, exitError: error };
+  }
+  const denied = /Requires net access to "([^"]+)"/.exec(messagesOf(error).join("\n"));
+  if (denied) {
+    const exitError = explainConnectionProblem(denied[0], where, security);
+    return { final: true, message, exitError };
+  }
+  if (nameOf(error) === "KafkaJSSASLAuthenticationError") {
+    return {
+      final: true,
+      message,
+      exitError: new RunError(
+        `${where} rejected the ${security.sasl?.mechanism ?? "SASL"} login of ${user}: check KAFKA_SASL_USERNAME ` +
+          "and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)",
+      ),
+    };
+  }
+  const type = protocolErrorType(error);
+  switch (type) {
+    case "TOPIC_AUTHORIZATION_FAILED":
+      return {
+        final: true,
+        message: `${where} denied ${user} writing to ${
+          topics.join(", ")
+        } (${type}): grant it WRITE and DESCRIBE on them`,
+      };
+    case "CLUSTER_AUTHORIZATION_FAILED":
+      return {
+        final: true,
+        message: `${where} denied ${user} ${idempotent ? "the idempotent producer" : "access"} (${type}): ` +
+          (idempotent ? "grant it IDEMPOTENT_WRITE on the cluster, or run with --no-idempotent" : "check its ACLs"),
+      };
+    case "SASL_AUTHENTICATION_FAILED":
+      return { final: true, message: `${where} rejected the login of ${user} (${type})` };
+    case "INVALID_TIMESTAMP":
+      return {
+        final: true,
+        message: "the broker rejected record timestamps as too far ahead of its clock (simulated time runs ahead " +
+          "of it at --speed above 1): raise the topics' message.timestamp.after.max.ms (Kafka 4 defaults to 1 h), " +
+          "lower --speed, or let factory-sim create the topics",
+      };
+    case "MESSAGE_TOO_LARGE":
+    case "RECORD_LIST_TOO_LARGE":
+    case "INVALID_RECORD":
+    case "UNSUPPORTED_COMPRESSION_TYPE":
+    case "INVALID_REQUIRED_ACKS":
+    case "POLICY_VIOLATION":
+      return { final: true, message: `the broker rejected the records (${type}): ${message}` };
+  }
+  const retriable = (error as { retriable?: unknown })?.retriable;
+  return { final: retriable === false && type !== undefined, message };
 }
 
 /** The Kafka protocol error type (`INVALID_TIMESTAMP`...) inside a KafkaJS error, if any. */
@@ -292,6 +356,19 @@ function protocolErrorType(error: unknown): string | undefined {
     if (found) return found;
   }
   return undefined;
+}
+
+function nameOf(error: unknown): string | undefined {
+  if (error === null || typeof error !== "object") return undefined;
+  const { name, cause } = error as { name?: unknown; cause?: unknown };
+  if (name === "KafkaJSSASLAuthenticationError") return name;
+  return cause ? nameOf(cause) : typeof name === "string" ? name : undefined;
+}
+
+function messagesOf(error: unknown): string[] {
+  if (error === null || typeof error !== "object") return [String(error)];
+  const { message, cause } = error as { message?: unknown; cause?: unknown };
+  return [String(message ?? ""), ...(cause ? messagesOf(cause) : [])];
 }
 
 function describe(error: unknown): string {

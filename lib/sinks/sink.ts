@@ -19,37 +19,56 @@ export interface Sink {
   readonly delivered: number;
   /** Records accepted and not delivered yet. */
   readonly pending: number;
+  /**
+   * Sinks with durable storage: stop delivering, keep what is unsent for the next run and release
+   * the sink. Resolves to the number of records kept.
+   */
+  park?(): Promise<number>;
+  /** Whether the destination has stopped acknowledging (a sink with `park` parks at once on a stop). */
+  readonly stalled?: boolean;
 }
 
 /**
  * Closes `sink`, delivering what it holds. Once `signal` is aborted (a stop signal, before or
- * during the close) the flush gets `flushTimeoutMs` more, then fails with a `RunError` saying how
- * many records were not delivered, so a stopped process exits in bounded time.
+ * during the close) the flush gets `flushTimeoutMs` more; then a sink that can keep what is
+ * unsent (`park`) keeps it, and any other fails with a `RunError` saying how many records were
+ * not delivered, so a stopped process exits in bounded time. A sink whose destination is already
+ * down when the stop comes parks at once.
  */
 export async function closeSink(
   sink: Sink,
   { signal, flushTimeoutMs }: { signal?: AbortSignal; flushTimeoutMs: number },
 ): Promise<void> {
+  if (signal?.aborted && sink.park && sink.stalled) {
+    await sink.park();
+    return;
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
-  const deadline = new Promise<never>((_, reject) => {
+  const deadline = new Promise<"deadline">((resolve) => {
     onAbort = () => {
-      timer = setTimeout(() => {
-        reject(
-          new RunError(
-            `could not flush to ${sink.name} within ${flushTimeoutMs / 1000} s of the stop signal: ` +
-              `${sink.pending} records not delivered`,
-          ),
-        );
-      }, flushTimeoutMs);
+      timer = setTimeout(() => resolve("deadline"), flushTimeoutMs);
     };
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
   });
+  const closing = sink.close();
+  // Past the deadline the close is abandoned (or parked); its late failure must not go unhandled.
+  closing.catch(() => {});
+  let outcome;
   try {
-    await Promise.race([sink.close(), deadline]);
+    outcome = await Promise.race([closing, deadline]);
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
+  if (outcome !== "deadline") return;
+  if (sink.park) {
+    await sink.park();
+    return;
+  }
+  throw new RunError(
+    `could not flush to ${sink.name} within ${flushTimeoutMs / 1000} s of the stop signal: ` +
+      `${sink.pending} records not delivered`,
+  );
 }

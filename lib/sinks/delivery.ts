@@ -1,0 +1,484 @@
+/**
+ * The delivery pipeline between the simulation and a Kafka client: a linger accumulator, one
+ * request in flight, retries, back-pressure and the store-and-forward spool. It knows nothing of
+ * the client; `kafka.ts` supplies the `Transport`.
+ *
+ * Records wait per topic until a topic has a full batch or the oldest has waited `lingerMs`, then
+ * go out in one request. Only one request is in flight, so each sensor's records reach their
+ * partition in order and the idempotent producer's retries cannot reorder or duplicate them.
+ *
+ * When a request is not acknowledged within `spoolAfterMs`, Kafka counts as down: from then on
+ * every linger window is committed to the spool on disk instead of waiting in memory. Once Kafka
+ * acknowledges again, the spool is replayed oldest first, and new records keep going through the
+ * spool until it is empty, so no sensor's new records overtake its spooled ones.
+ */
+import { type ExitError, RunError } from "../errors.ts";
+import { log } from "../log.ts";
+import type { OutRecord } from "../messages.ts";
+import type { Sink } from "./sink.ts";
+import type { Spool, SpoolBatch } from "./spool.ts";
+
+/** What the pipeline needs of a Kafka client. */
+export interface Transport {
+  /** Sends one request; resolves once it is acknowledged (as `--acks` asks). */
+  send(records: readonly OutRecord[]): Promise<void>;
+  /**
+   * Whether an error of `send` is final (retrying cannot help: bad credentials, no authorization,
+   * rejected records) and how to say it in one line. `exitError` overrides the default exit 1.
+   */
+  explain(error: unknown): { final: boolean; message: string; exitError?: ExitError };
+  /** The client's last connection problem, for warnings ("" when none). */
+  lastProblem(): string;
+  /** Releases the client's connections. */
+  close(): Promise<void>;
+}
+
+/** Tuning of the pipeline; the defaults are the product's. */
+export interface DeliveryOptions {
+  /** Longest a record waits for its batch to fill (`--linger-ms`). */
+  lingerMs?: number;
+  /** Most records of one topic in one request. */
+  batchRecords?: number;
+  /** Where unacknowledged records go; without one they wait in memory. */
+  spool?: Spool;
+  /** Kafka counts as down when a request waits this long for its acknowledgement. */
+  spoolAfterMs?: number;
+  /** First warning about a missing acknowledgement... */
+  slowAckWarnMs?: number;
+  /** ...then again at this interval. */
+  slowAckRepeatMs?: number;
+  /**
+   * Without a spool: give up on a request not acknowledged within this time. With one: at the end
+   * of a run, give up waiting for Kafka after this long without an acknowledgement (what is unsent
+   * stays in the spool).
+   */
+  deliveryTimeoutMs?: number;
+  /** Pause before a failed request is sent again. */
+  retryBackoffMs?: number;
+  /** Records waiting in memory at which `write` makes the writer wait (no spool, or Kafka up). */
+  highWaterRecords?: number;
+  /** ...and at which a waiting writer resumes. */
+  lowWaterRecords?: number;
+}
+
+/** One request: records and, when they come from the spool, the batch to remove once acknowledged. */
+interface Request {
+  records: readonly OutRecord[];
+  fromSpool?: SpoolBatch;
+}
+
+const kafkaLog = log("kafka");
+
+/** A sink that delivers through a `Transport`, spooling what Kafka does not take. */
+export class DeliverySink implements Sink {
+  readonly name: string;
+  delivered = 0;
+  /** Records this run put in the spool because Kafka did not acknowledge. */
+  spooled = 0;
+  /** Records sent from the spool (this run's and an earlier run's). */
+  replayed = 0;
+
+  readonly #transport: Transport;
+  readonly #spool: Spool | undefined;
+  readonly #lingerMs: number;
+  readonly #batchRecords: number;
+  readonly #spoolAfterMs: number;
+  readonly #slowAckWarnMs: number;
+  readonly #slowAckRepeatMs: number;
+  readonly #deliveryTimeoutMs: number;
+  readonly #retryBackoffMs: number;
+  readonly #highWater: number;
+  readonly #lowWater: number;
+
+  /** Records waiting for their request, per topic, in arrival order. */
+  #pending = new Map<string, OutRecord[]>();
+  #pendingCount = 0;
+  /** When the oldest waiting record arrived. */
+  #pendingSinceMs = 0;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight: Request | undefined;
+  #pumping = false;
+  /** Kafka has not acknowledged within `spoolAfterMs`; cleared by the next acknowledgement. */
+  #down = false;
+  #downSinceMs = 0;
+  #lastAckMs = Date.now();
+  #closing = false;
+  #parked = false;
+  #onPark: (() => void) | undefined;
+  readonly #parkedSignal: Promise<void>;
+  #failure: ExitError | undefined;
+  #lost = 0;
+  #writers: (() => void)[] = [];
+  #watchers: (() => void)[] = [];
+
+  constructor(
+    transport: Transport,
+    {
+      lingerMs = 5,
+      batchRecords = 2_000,
+      spool,
+      spoolAfterMs = 2_000,
+      slowAckWarnMs = 5_000,
+      slowAckRepeatMs = 30_000,
+      deliveryTimeoutMs = 120_000,
+      retryBackoffMs = 1_000,
+      highWaterRecords = 50_000,
+      lowWaterRecords = 10_000,
+    }: DeliveryOptions = {},
+    name = "kafka",
+  ) {
+    this.name = name;
+    this.#transport = transport;
+    this.#spool = spool;
+    this.#lingerMs = lingerMs;
+    this.#batchRecords = batchRecords;
+    this.#spoolAfterMs = spoolAfterMs;
+    this.#slowAckWarnMs = slowAckWarnMs;
+    this.#slowAckRepeatMs = slowAckRepeatMs;
+    this.#deliveryTimeoutMs = deliveryTimeoutMs;
+    this.#retryBackoffMs = retryBackoffMs;
+    this.#highWater = highWaterRecords;
+    this.#lowWater = lowWaterRecords;
+    this.#parkedSignal = new Promise((resolve) => this.#onPark = resolve);
+    if (spool && spool.count > 0) {
+      kafkaLog.info(`the spool holds ${spool.count} records from an earlier run: sending them first (${spool.path})`);
+      this.#pump();
+    }
+  }
+
+  /** Records accepted and not acknowledged yet (in memory, in flight or in the spool). */
+  get pending(): number {
+    const inFlight = this.#inFlight && !this.#inFlight.fromSpool ? this.#inFlight.records.length : 0;
+    return this.#pendingCount + inFlight + (this.#spool?.count ?? 0);
+  }
+
+  /** Whether Kafka has stopped acknowledging (records are being spooled or wait in memory). */
+  get stalled(): boolean {
+    return this.#down;
+  }
+
+  write(records: OutRecord[]): void | Promise<void> {
+    if (this.#failure) {
+      // The run stops on this error; its last events are kept with the others.
+      if (this.#spool && !this.#parked) this.#toSpool(records);
+      throw this.#failure;
+    }
+    if (this.#parked) throw new RunError(`the ${this.name} sink is closed`);
+    if (records.length === 0) return;
+    if (this.#pendingCount === 0) this.#pendingSinceMs = Date.now();
+    for (const record of records) {
+      let queue = this.#pending.get(record.topic);
+      if (queue === undefined) this.#pending.set(record.topic, queue = []);
+      queue.push(record);
+    }
+    this.#pendingCount += records.length;
+    this.#advance();
+    if (this.#mustHoldWriter()) return new Promise((resolve) => this.#writers.push(resolve));
+  }
+
+  /** Delivers everything accepted, then releases the client and the spool. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    try {
+      while (!this.#failure && !this.#parked && this.#hasWork()) {
+        this.#advance();
+        if (this.#spool && Date.now() - this.#lastAckMs >= this.#deliveryTimeoutMs) {
+          const kept = await this.park();
+          throw new RunError(
+            `Kafka has not acknowledged for ${Math.round((Date.now() - this.#lastAckMs) / 1000)} s at the end of ` +
+              `the run${this.#problemSuffix()}: ${kept} unsent records kept in ${this.#spool.path}; ` +
+              `the next run sends them first`,
+          );
+        }
+        await this.#nextChange(this.#spool ? this.#deliveryTimeoutMs : undefined);
+      }
+    } finally {
+      if (!this.#parked) await this.#release();
+    }
+    if (this.#failure) throw this.#failure;
+  }
+
+  /**
+   * Stops delivering and keeps what is unsent in the spool for the next run (a stop signal while
+   * Kafka is down). Resolves to the number of records the spool holds.
+   */
+  async park(): Promise<number> {
+    if (this.#parked) return this.#spool?.count ?? 0;
+    this.#parked = true;
+    this.#onPark?.();
+    clearTimeout(this.#lingerTimer);
+    const unsent = [
+      ...(this.#inFlight && !this.#inFlight.fromSpool ? this.#inFlight.records : []),
+      ...this.#takePending(Infinity),
+    ];
+    let kept = 0;
+    if (this.#spool) {
+      this.#spool.append(unsent);
+      this.spooled += unsent.length;
+      kept = this.#spool.count;
+      kafkaLog.info(`kept ${kept} unsent records in the spool (${this.#spool.path}): the next run sends them first`);
+    } else {
+      this.#lost += unsent.length;
+    }
+    this.#notify();
+    await this.#release();
+    return kept;
+  }
+
+  /** Sends what is due, or commits it to the spool while Kafka is down. */
+  #advance(): void {
+    if (this.#parked || this.#failure) return;
+    if (this.#pendingCount > 0 && this.#spoolsNew()) {
+      if (this.#closing || this.#fullBatchWaits() || this.#lingered()) {
+        this.#toSpool(this.#takePending(Infinity));
+      } else {
+        this.#armLinger();
+      }
+    }
+    this.#pump();
+  }
+
+  /** New records go to the spool while Kafka is down and until the spool has been replayed. */
+  #spoolsNew(): boolean {
+    return this.#spool !== undefined && (this.#down || this.#spool.count > 0);
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (!this.#failure && !this.#parked) {
+        const request = this.#nextRequest();
+        if (request === undefined) break;
+        this.#inFlight = request;
+        try {
+          await this.#deliver(request);
+        } finally {
+          this.#inFlight = undefined;
+        }
+        this.#notify();
+      }
+    } catch (error) {
+      // The spool failed (a full disk, a lost file): nothing more can be kept safe.
+      this.#failure ??= error instanceof RunError ? error : new RunError(`delivery failed: ${String(error)}`);
+      this.#notify();
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #nextRequest(): Request | undefined {
+    if (this.#spool && this.#spool.count > 0) {
+      const batch = this.#spool.peek(this.#batchRecords);
+      return { records: batch.records, fromSpool: batch };
+    }
+    if (this.#pendingCount === 0) return undefined;
+    if (this.#closing || this.#fullBatchWaits() || this.#lingered()) {
+      return { records: this.#takePending(this.#batchRecords) };
+    }
+    this.#armLinger();
+    return undefined;
+  }
+
+  /** Sends `request` until Kafka acknowledges it, the error is final, or the sink is parked. */
+  async #deliver(request: Request): Promise<void> {
+    const startedMs = Date.now();
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const warn = () => {
+      const waitedS = Math.round((Date.now() - startedMs) / 1000);
+      const where = this.#spool
+        ? `${this.#spool.count} records in the spool`
+        : `${request.records.length + this.#pendingCount} records waiting; giving up at ${
+          this.#deliveryTimeoutMs / 1000
+        } s`;
+      kafkaLog.warn(`Kafka has not acknowledged for ${waitedS} s${this.#problemSuffix()}: ${where}; retrying`);
+      timers.push(setTimeout(warn, this.#slowAckRepeatMs));
+    };
+    timers.push(setTimeout(() => this.#markDown(), this.#spoolAfterMs));
+    timers.push(setTimeout(warn, this.#slowAckWarnMs));
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      if (!this.#spool) deadline = setTimeout(() => resolve("timeout"), this.#deliveryTimeoutMs);
+    });
+    try {
+      for (;;) {
+        let outcome: "acked" | "parked" | "timeout" | { error: unknown };
+        const sending = this.#transport.send(request.records).then(() => "acked" as const, (error) => ({ error }));
+        outcome = await Promise.race([sending, this.#parkedSignal.then(() => "parked" as const), timedOut]);
+        if (outcome === "parked") return;
+        if (outcome === "timeout") {
+          this.#fail(
+            request,
+            new RunError(
+              `delivery to Kafka failed: no acknowledgement within ${this.#deliveryTimeoutMs / 1000} s` +
+                this.#problemSuffix(),
+            ),
+          );
+          return;
+        }
+        if (outcome === "acked") break;
+        const { final, message, exitError } = this.#transport.explain(outcome.error);
+        if (final) {
+          this.#fail(request, exitError ?? new RunError(`delivery to Kafka failed: ${message}`));
+          return;
+        }
+        kafkaLog.debug(`request failed, sending it again: ${message}`);
+        this.#markDown();
+        outcome = await Promise.race([
+          new Promise<"acked">((resolve) => timers.push(setTimeout(() => resolve("acked"), this.#retryBackoffMs))),
+          this.#parkedSignal.then(() => "parked" as const),
+          timedOut,
+        ]);
+        if (outcome === "parked") return;
+        if (outcome === "timeout") continue; // reported by the next round
+      }
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
+      clearTimeout(deadline);
+    }
+    this.#acknowledged(request, startedMs);
+  }
+
+  #acknowledged(request: Request, startedMs: number): void {
+    this.#lastAckMs = Date.now();
+    this.delivered += request.records.length;
+    if (request.fromSpool) {
+      this.#spool!.remove(request.fromSpool);
+      this.replayed += request.records.length;
+    }
+    if (this.#down) {
+      this.#down = false;
+      const spooled = this.#spool?.count ?? 0;
+      kafkaLog.info(
+        `Kafka acknowledges again after ${Math.round((Date.now() - Math.min(startedMs, this.#downSinceMs)) / 1000)} s` +
+          (spooled > 0 ? `: replaying ${spooled} spooled records` : ""),
+      );
+    }
+    if (request.fromSpool && this.#spool!.count === 0) {
+      kafkaLog.info(`the spool is empty: ${this.replayed} records replayed`);
+    }
+  }
+
+  #markDown(): void {
+    if (this.#down || this.#parked) return;
+    this.#down = true;
+    this.#downSinceMs = Date.now();
+    if (!this.#spool) return;
+    kafkaLog.warn(
+      `Kafka has not acknowledged for ${this.#spoolAfterMs / 1000} s${this.#problemSuffix()}: ` +
+        `spooling records to ${this.#spool.path} until it does`,
+    );
+    this.#advance();
+  }
+
+  #fail(request: Request, error: ExitError): void {
+    const unsent = [...(request.fromSpool ? [] : request.records), ...this.#takePending(Infinity)];
+    if (this.#spool) {
+      this.#toSpool(unsent);
+      const kept = this.#spool.count;
+      this.#failure = new RunError(
+        `${error.message}; ${kept} unsent records kept in ${this.#spool.path}: the next run sends them first ` +
+          "(delete the file to discard them)",
+      );
+      if (error.exitCode !== this.#failure.exitCode) this.#failure = error;
+    } else {
+      this.#lost += unsent.length;
+      this.#failure = new RunError(`${error.message} (${this.#lost} records not delivered)`);
+      if (error.exitCode !== this.#failure.exitCode) this.#failure = error;
+    }
+    this.#notify();
+  }
+
+  #toSpool(records: readonly OutRecord[]): void {
+    if (records.length === 0) return;
+    this.#spool!.append(records);
+    this.spooled += records.length;
+    this.#notify();
+  }
+
+  /** Up to `perTopic` records of each topic, oldest first. */
+  #takePending(perTopic: number): OutRecord[] {
+    const taken: OutRecord[] = [];
+    for (const [topic, queue] of this.#pending) {
+      if (queue.length <= perTopic) {
+        taken.push(...queue);
+        this.#pending.delete(topic);
+      } else {
+        taken.push(...queue.splice(0, perTopic));
+      }
+    }
+    this.#pendingCount -= taken.length;
+    this.#pendingSinceMs = Date.now();
+    return taken;
+  }
+
+  #fullBatchWaits(): boolean {
+    for (const queue of this.#pending.values()) if (queue.length >= this.#batchRecords) return true;
+    return false;
+  }
+
+  #lingered(): boolean {
+    return Date.now() - this.#pendingSinceMs >= this.#lingerMs;
+  }
+
+  #armLinger(): void {
+    if (this.#lingerTimer !== undefined) return;
+    const waitMs = Math.max(1, this.#lingerMs - (Date.now() - this.#pendingSinceMs));
+    this.#lingerTimer = setTimeout(() => {
+      this.#lingerTimer = undefined;
+      this.#advance();
+    }, waitMs);
+  }
+
+  #hasWork(): boolean {
+    return this.#pendingCount > 0 || this.#inFlight !== undefined || (this.#spool?.count ?? 0) > 0;
+  }
+
+  #mustHoldWriter(): boolean {
+    if (this.#failure || this.#parked) return false;
+    if (this.#spoolsNew()) return this.#spool!.full;
+    return this.#pendingCount >= this.#highWater;
+  }
+
+  /** Wakes writers held back once there is room again, and whoever waits for a change. */
+  #notify(): void {
+    const room = this.#failure !== undefined || this.#parked ||
+      (this.#spoolsNew() ? !this.#spool!.full : this.#pendingCount < this.#lowWater);
+    if (room) { for (const resolve of this.#writers.splice(0)) resolve(); }
+    for (const resolve of this.#watchers.splice(0)) resolve();
+  }
+
+  /** Resolves at the next acknowledgement, failure or park, or after `timeoutMs`. */
+  #nextChange(timeoutMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#watchers.push(done);
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+    });
+  }
+
+  async #release(): Promise<void> {
+    clearTimeout(this.#lingerTimer);
+    await withTimeout(this.#transport.close(), 5_000);
+    this.#spool?.close();
+  }
+
+  #problemSuffix(): string {
+    const problem = this.#transport.lastProblem();
+    return problem ? ` (${problem})` : "";
+  }
+}
+
+/** Waits for `promise`, but no longer than `ms` (a failure of it is ignored either way). */
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([promise.catch(() => {}), new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
