@@ -110,7 +110,7 @@ async function run(options: Options, io: MainIo): Promise<number> {
 
   const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
   const spoolStats = "spooled" in sink && "replayed" in sink
-    ? ` (${sink.spooled} spooled while Kafka did not acknowledge, ${sink.replayed} replayed from the spool)`
+    ? ` (${sink.spooled} spooled, ${sink.replayed} replayed from the spool)`
     : "";
   logger.info(
     `${result.completed ? "done" : "stopped"}: ${result.readings} readings and ${result.heartbeats} heartbeats ` +

@@ -38,6 +38,9 @@
 #   KAFKA_STOP_TIMEOUT          seconds `stop` waits after SIGTERM before SIGKILL (default 20)
 #
 # Needs java 17+ (keytool), openssl and kcat; mvn once, to fetch the Kafka jars and kafka-tools.
+# Note: kcat with librdkafka < 2.6.1 (Debian 12: 2.0.2) cannot log in with SCRAM to Kafka 4.x (the
+# broker answers "invalid credentials"); with kcat use PLAIN, mTLS or PLAINTEXT. Readiness = kcat
+# metadata over PLAINTEXT + PLAIN over SASL_SSL, then one SCRAM-SHA-256 login with the Java client.
 set -euo pipefail
 
 KAFKA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -71,6 +74,7 @@ CONTROLLER_PORT=$((BASE_PORT + 3))
 SASL_SSL_ADDR="127.0.0.1:$SASL_SSL_PORT"
 SSL_ADDR="127.0.0.1:$SSL_PORT"
 PLAINTEXT_ADDR="127.0.0.1:$PLAINTEXT_PORT"
+LISTENERS_LINE="listeners=SASL_SSL://$SASL_SSL_ADDR,SSL://$SSL_ADDR,PLAINTEXT://$PLAINTEXT_ADDR,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
 
 # Own cluster id (base64url of "factory-sim-secr"), so it is never mistaken for the main broker.
 SECURE_CLUSTER_ID="ZmFjdG9yeS1zaW0tc2Vjcg"
@@ -305,7 +309,7 @@ write_props() {
     echo "# --- set by kafka/secure.sh ---"
     echo "log.dirs=$KRAFT_DIR"
     echo "controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT"
-    echo "listeners=SASL_SSL://$SASL_SSL_ADDR,SSL://$SSL_ADDR,PLAINTEXT://$PLAINTEXT_ADDR,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
+    echo "$LISTENERS_LINE"
     echo "advertised.listeners=SASL_SSL://$SASL_SSL_ADDR,SSL://$SSL_ADDR,PLAINTEXT://$PLAINTEXT_ADDR"
     echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL"
     echo "controller.listener.names=CONTROLLER"
@@ -417,7 +421,7 @@ cmd_start() {
   fi
 
   if broker_ready; then
-    # (The SCRAM login used this dir's CA and passwords, so the broker is this dir's one.)
+    # (The login used this dir's CA and password, so the broker serves this dir's certificates.)
     if pid="$(secure_pid)"; then
       apply_acls
       say "already running: SASL_SSL $SASL_SSL_ADDR, SSL $SSL_ADDR, PLAINTEXT $PLAINTEXT_ADDR (pid $pid, dir $SECURE_DIR)"
@@ -425,6 +429,19 @@ cmd_start() {
       say "already running on SASL_SSL $SASL_SSL_ADDR (not started by this script: no live pid in $PID_FILE)"
     fi
     return 0
+  fi
+
+  # Fail fast, before making certificates, when the broker cannot start here.
+  pid="$(secure_pid || true)"
+  if [[ -n "$pid" ]]; then
+    # Same dir, other KAFKA_SECURE_BASE_PORT: waiting for it on these ports would never succeed.
+    grep -qxF "$LISTENERS_LINE" "$PROPS_FILE" ||
+      die "the broker of $SECURE_DIR (pid $pid) runs with other ports ($(grep '^listeners=' "$PROPS_FILE" | tail -n 1 || true)); stop it first: bash kafka/secure.sh stop"
+  else
+    local p
+    for p in "$SASL_SSL_PORT" "$SSL_PORT" "$PLAINTEXT_PORT" "$CONTROLLER_PORT"; do
+      port_open "$p" && die "port $p on 127.0.0.1 is in use by something that is not a ready broker of $SECURE_DIR; free it or set KAFKA_SECURE_BASE_PORT"
+    done
   fi
 
   ensure_jars
@@ -445,16 +462,11 @@ cmd_start() {
   done
   pki_complete || make_pki
 
-  pid="$(secure_pid || true)"
   if [[ -n "$pid" ]]; then
     say "broker (pid $pid) is already starting; waiting for it"
     log_offset=0
     out_offset=0
   else
-    local p
-    for p in "$SASL_SSL_PORT" "$SSL_PORT" "$PLAINTEXT_PORT" "$CONTROLLER_PORT"; do
-      port_open "$p" && die "port $p on 127.0.0.1 is in use by something other than this script's broker; free it or set KAFKA_SECURE_BASE_PORT"
-    done
     rm -f "$PID_FILE"
     write_props
 

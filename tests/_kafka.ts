@@ -68,9 +68,9 @@ export interface Consumed {
 }
 
 /** Every record of `topic` from the beginning, in partition then offset order. */
-export async function consumeAll(topic: string): Promise<Consumed[]> {
+export async function consumeAll(topic: string, brokers = BROKERS): Promise<Consumed[]> {
   const { success, stdout, stderr } = await new Deno.Command("kcat", {
-    args: ["-C", "-b", BROKERS, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%k\t%T\t%s\n"],
+    args: ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%k\t%T\t%s\n"],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -133,4 +133,24 @@ export async function runCli(
   const { code, stdout, stderr } = await spawnCli(args, options).output();
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** A child's output as it arrives (`current`) and in full once the stream ends (`done`). */
+export function collect(stream: ReadableStream<Uint8Array>): { current: string; done: Promise<string> } {
+  const state = { current: "", done: Promise.resolve("") };
+  state.done = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) state.current += decoder.decode(chunk, { stream: true });
+    return state.current;
+  })();
+  return state;
+}
+
+/** Polls `condition` every 50 ms; throws after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

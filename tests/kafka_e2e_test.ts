@@ -9,7 +9,17 @@ import { Rng } from "../lib/random.ts";
 import type { Reading } from "../lib/simulation.ts";
 import { main } from "../main.ts";
 import { runVirtual, SAMPLE_CONFIG, textCollector } from "./_helpers.ts";
-import { BROKERS, consumeAll, type Consumed, ensureBroker, runCli, spawnCli, uniqueTopic } from "./_kafka.ts";
+import {
+  BROKERS,
+  collect,
+  consumeAll,
+  type Consumed,
+  ensureBroker,
+  runCli,
+  spawnCli,
+  uniqueTopic,
+  waitFor,
+} from "./_kafka.ts";
 
 const SAMPLE = new URL("../factory_config.json", import.meta.url).pathname;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -123,9 +133,10 @@ Deno.test("SIGTERM mid-run stops within 5 s with everything produced flushed to 
   assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
 
   const summary =
-    /^info: stopped: (\d+) readings and (\d+) heartbeats .*; (\d+) records delivered to kafka \(0 spooled.*\)$/m.exec(
-      stderr,
-    );
+    /^info: stopped: (\d+) readings and (\d+) heartbeats .*; (\d+) records delivered to kafka \(0 spooled, 0 replayed from the spool\)$/m
+      .exec(
+        stderr,
+      );
   assert.ok(summary, stderr);
   const readings = await consumeAll(readingsTopic);
   const heartbeats = await consumeAll(heartbeatTopic);
@@ -167,24 +178,6 @@ Deno.test("with no broker, --sink kafka exits 1 with a one-line reason", async (
   assert.match(errors[0], /^error: Kafka at 127\.0\.0\.1:1 is unreachable \(gave up after 10 s\): .+/);
   assert.doesNotMatch(stderr, /^\s+at /m);
 });
-
-function collect(stream: ReadableStream<Uint8Array>): { current: string; done: Promise<string> } {
-  const state = { current: "", done: Promise.resolve("") };
-  state.done = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) state.current += decoder.decode(chunk, { stream: true });
-    return state.current;
-  })();
-  return state;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /**
  * Runs one line of 3000 readings (about 3 hours of simulated time) into Kafka at speed 100000, so

@@ -207,18 +207,9 @@ export class DeliverySink implements Sink {
     this.#parked = true;
     this.#onPark?.();
     clearTimeout(this.#lingerTimer);
-    const unsent = [
-      ...(this.#inFlight && !this.#inFlight.fromSpool ? this.#inFlight.records : []),
-      ...this.#takePending(Infinity),
-    ];
-    let kept = 0;
+    const kept = this.#keepUnsent(this.#inFlight);
     if (this.#spool) {
-      this.#spool.append(unsent);
-      this.spooled += unsent.length;
-      kept = this.#spool.count;
       kafkaLog.info(`kept ${kept} unsent records in the spool (${this.#spool.path}): the next run sends them first`);
-    } else {
-      this.#lost += unsent.length;
     }
     this.#notify();
     await this.#release();
@@ -372,21 +363,33 @@ export class DeliverySink implements Sink {
   }
 
   #fail(request: Request, error: ExitError): void {
-    const unsent = [...(request.fromSpool ? [] : request.records), ...this.#takePending(Infinity)];
-    if (this.#spool) {
-      this.#toSpool(unsent);
-      const kept = this.#spool.count;
-      this.#failure = new RunError(
+    const kept = this.#keepUnsent(request);
+    this.#failure = this.#spool
+      ? new RunError(
         `${error.message}; ${kept} unsent records kept in ${this.#spool.path}: the next run sends them first ` +
           "(delete the file to discard them)",
-      );
-      if (error.exitCode !== this.#failure.exitCode) this.#failure = error;
-    } else {
-      this.#lost += unsent.length;
-      this.#failure = new RunError(`${error.message} (${this.#lost} records not delivered)`);
-      if (error.exitCode !== this.#failure.exitCode) this.#failure = error;
-    }
+      )
+      : new RunError(`${error.message} (${this.#lost} records not delivered)`);
+    if (error.exitCode !== this.#failure.exitCode) this.#failure = error;
     this.#notify();
+  }
+
+  /**
+   * Puts what is not acknowledged in the spool, in order: the request in flight goes before what
+   * the spool holds (it is older), the records still in memory after it. Without a spool they
+   * count as lost. Returns the number of records the spool holds.
+   */
+  #keepUnsent(request: Request | undefined): number {
+    const inFlight = request && !request.fromSpool ? request.records : [];
+    const pending = this.#takePending(Infinity);
+    if (!this.#spool) {
+      this.#lost += inFlight.length + pending.length;
+      return 0;
+    }
+    this.#spool.prepend(inFlight);
+    this.#spool.append(pending);
+    this.spooled += inFlight.length + pending.length;
+    return this.#spool.count;
   }
 
   #toSpool(records: readonly OutRecord[]): void {
@@ -408,7 +411,7 @@ export class DeliverySink implements Sink {
       }
     }
     this.#pendingCount -= taken.length;
-    this.#pendingSinceMs = Date.now();
+    this.#notify();
     return taken;
   }
 

@@ -28,6 +28,7 @@ export class Spool {
   readonly maxBytes: number;
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
+  readonly #insertAt: StatementSync;
   readonly #peek: StatementSync;
   readonly #remove: StatementSync;
   #count: number;
@@ -38,6 +39,9 @@ export class Spool {
     this.maxBytes = maxBytes;
     this.#db = db;
     this.#insert = db.prepare("INSERT INTO records (topic, key, value, ts, headers) VALUES (?, ?, ?, ?, ?)");
+    this.#insertAt = db.prepare(
+      "INSERT INTO records (id, topic, key, value, ts, headers) VALUES (?, ?, ?, ?, ?, ?)",
+    );
     this.#peek = db.prepare("SELECT id, topic, key, value, ts, headers FROM records ORDER BY id LIMIT ?");
     this.#remove = db.prepare("DELETE FROM records WHERE id <= ?");
     this.#count = Number((db.prepare("SELECT COUNT(*) AS n FROM records").get() as { n: number }).n);
@@ -102,6 +106,23 @@ export class Spool {
       for (const { topic, key, value, timestampMs, headers } of records) {
         this.#insert.run(topic, key, value, timestampMs, headers ? JSON.stringify(headers) : null);
       }
+    });
+    this.#count += records.length;
+    this.#measure();
+  }
+
+  /**
+   * Puts `records` before everything the spool holds, in their order: for records that are older
+   * than the spooled ones (a request that was in flight when Kafka went away).
+   */
+  prepend(records: readonly OutRecord[]): void {
+    if (records.length === 0) return;
+    const { first } = this.#db.prepare("SELECT MIN(id) AS first FROM records").get() as { first: number | null };
+    const start = Number(first ?? 1) - records.length;
+    this.#transaction(() => {
+      records.forEach(({ topic, key, value, timestampMs, headers }, i) => {
+        this.#insertAt.run(start + i, topic, key, value, timestampMs, headers ? JSON.stringify(headers) : null);
+      });
     });
     this.#count += records.length;
     this.#measure();

@@ -1,0 +1,152 @@
+/**
+ * Fault-test helpers: brokers of a test's own that it may stop and start, and the completeness
+ * check every fault test applies from the consumer side.
+ */
+import type { Consumed } from "./_kafka.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** A single-node broker in a temporary data dir, on ports of its own, for a test to stop and start. */
+export class ScratchBroker {
+  readonly brokers: string;
+  readonly #env: Record<string, string>;
+
+  constructor({ port }: { port: number }) {
+    this.brokers = `127.0.0.1:${port}`;
+    this.#env = {
+      KAFKA_PORT: String(port),
+      KAFKA_CONTROLLER_PORT: String(port + 1),
+      KAFKA_DATA_DIR: Deno.makeTempDirSync({ prefix: "factory-sim-kafka-" }),
+      KAFKA_HEAP_OPTS: "-Xmx384m",
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.#script("start.sh");
+    try {
+      Deno.statSync(`${this.#env.KAFKA_DATA_DIR}/kafka.pid`);
+    } catch {
+      throw new Error(`port ${this.#env.KAFKA_PORT} is taken by a broker this test did not start: stop it first`);
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.#script("stop.sh");
+  }
+
+  /** Stops the broker and deletes its data. */
+  async dispose(): Promise<void> {
+    await this.#script("stop.sh");
+    await Deno.remove(this.#env.KAFKA_DATA_DIR, { recursive: true });
+  }
+
+  async #script(name: string, ...args: string[]): Promise<void> {
+    const { success, stdout, stderr } = await new Deno.Command("bash", {
+      args: [`${ROOT}kafka/${name}`, ...args],
+      env: this.#env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!success) {
+      const decoder = new TextDecoder();
+      throw new Error(`kafka/${name} failed:\n${decoder.decode(stdout)}${decoder.decode(stderr)}`);
+    }
+  }
+}
+
+/** The figures a fault test reports: what was sent, what a consumer received, and what went wrong. */
+export interface Tally {
+  sent: number;
+  received: number;
+  lost: number;
+  duplicated: number;
+  /** Records of a line seen after a later one of the same line (in partition order). */
+  outOfOrder: number;
+}
+
+/** One production line's readings: `factoryId/sodaName`. */
+export function lineOf(value: Record<string, unknown>): string {
+  return `${value.factoryId}/${value.sodaName}`;
+}
+
+/**
+ * Checks `readings` against `expected` (line → the number of readings it must have, counts 1..n):
+ * every (factoryId, sodaName, count) exactly once, each line's counts in order within its partition.
+ */
+export function tallyReadings(readings: Consumed[], expected: Map<string, number>): Tally {
+  const seen = new Map<string, number>();
+  const lastCount = new Map<string, number>();
+  let outOfOrder = 0;
+  for (const record of readings) {
+    const line = lineOf(record.value);
+    const count = Number(record.value.count);
+    const id = `${line}#${count}`;
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+    if (count < (lastCount.get(line) ?? 0)) outOfOrder++;
+    lastCount.set(line, Math.max(count, lastCount.get(line) ?? 0));
+  }
+  let sent = 0;
+  let lost = 0;
+  for (const [line, total] of expected) {
+    sent += total;
+    for (let count = 1; count <= total; count++) if (!seen.has(`${line}#${count}`)) lost++;
+  }
+  let duplicated = 0;
+  for (const n of seen.values()) duplicated += n - 1;
+  return { sent, received: readings.length, lost, duplicated, outOfOrder };
+}
+
+/** The longest gap between two heartbeats of one sensor, and whether each sensor's are in order. */
+export function heartbeatGaps(
+  heartbeats: Consumed[],
+): { maxGapMs: number; inOrder: boolean; sensors: number; where: string } {
+  const bySensor = new Map<string, number[]>();
+  for (const beat of heartbeats) {
+    const times = bySensor.get(beat.key) ?? [];
+    times.push(Date.parse(String(beat.value.timestamp)));
+    bySensor.set(beat.key, times);
+  }
+  let maxGapMs = 0;
+  let inOrder = true;
+  let where = "";
+  for (const [sensor, times] of bySensor) {
+    for (let i = 1; i < times.length; i++) {
+      if (times[i] < times[i - 1]) inOrder = false;
+      if (times[i] - times[i - 1] > maxGapMs) {
+        maxGapMs = times[i] - times[i - 1];
+        where = `${sensor} between ${new Date(times[i - 1]).toISOString()} and ${new Date(times[i]).toISOString()}`;
+      }
+    }
+  }
+  return { maxGapMs, inOrder, sensors: bySensor.size, where };
+}
+
+/** The lines of `factory_config.json` (the CLI's default config) with their totals. */
+export function configuredLines(): Map<string, number> {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}factory_config.json`)) as Record<
+    string,
+    { sodaName: string; number: number }[]
+  >;
+  const lines = new Map<string, number>();
+  for (const [factoryId, entries] of Object.entries(config)) {
+    for (const { sodaName, number } of entries) lines.set(`${factoryId}/${sodaName}`, number);
+  }
+  return lines;
+}
+
+/** The lines and counts seen per line, for a stopped run whose lines did not finish. */
+export function producedPrefixes(readings: Consumed[]): Map<string, number> {
+  const lines = new Map<string, number>();
+  for (const record of readings) {
+    const line = lineOf(record.value);
+    lines.set(line, Math.max(lines.get(line) ?? 0, Number(record.value.count)));
+  }
+  return lines;
+}
+
+/** Prints a fault test's figures on the test output (stderr): `[fault] NAME: sent ..., lost ...`. */
+export function reportTally(name: string, tally: Tally): void {
+  const line = `[fault] ${name}: sent ${tally.sent}, received ${tally.received}, lost ${tally.lost}, ` +
+    `duplicated ${tally.duplicated}, out of order ${tally.outOfOrder}\n`;
+  Deno.stderr.writeSync(new TextEncoder().encode(line));
+}

@@ -1,0 +1,84 @@
+/**
+ * Against a three-broker KRaft cluster on loopback (kafka/cluster.sh: replication factor 3,
+ * min.insync.replicas=2): the leader of the readings partition killed mid-run loses and
+ * duplicates nothing; a run granted network access to one broker only cannot reach the others.
+ */
+import assert from "node:assert/strict";
+import { ExitCode } from "../lib/errors.ts";
+import { CLUSTER_BROKERS, killNode, leaderOf, startCluster, stopCluster } from "./_cluster.ts";
+import { configuredLines, heartbeatGaps, reportTally, tallyReadings } from "./_faults.ts";
+import { collect, consumeAll, runCli, simTaskFlags, spawnCli, uniqueTopic, waitFor } from "./_kafka.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test({
+  name: "a three-broker cluster",
+  sanitizeResources: false,
+  async fn(t) {
+    await startCluster();
+    try {
+      await t.step("a run granted only one broker's address cannot open the others", async () => {
+        const [first] = CLUSTER_BROKERS.split(",");
+        const flags = simTaskFlags().map((flag) => flag === "--allow-net" ? `--allow-net=${first}` : flag);
+        const started = performance.now();
+        const { code, stderr } = await runCli([
+          "--sink=kafka",
+          `--brokers=${first}`,
+          `--readings-topic=${uniqueTopic("scoped.readings")}`,
+          `--heartbeat-topic=${uniqueTopic("scoped.heartbeats")}`,
+        ], { flags });
+        assert.equal(code, ExitCode.permission, stderr);
+        assert.match(
+          stderr,
+          /^error: missing permission: network access to 127\.0\.0\.1:1909[34] \(a broker of the cluster\): grant --allow-net=127\.0\.0\.1:1909[34]$/m,
+        );
+        assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+        assert.ok(performance.now() - started < 10_000, "a refusal, not a hang until the connect timeout");
+      });
+
+      await t.step("the readings partition's leader killed mid-run: nothing lost or duplicated", async () => {
+        const readingsTopic = uniqueTopic("leaderkill.readings");
+        const heartbeatTopic = uniqueTopic("leaderkill.heartbeats");
+        const child = spawnCli([
+          "--sink=kafka",
+          `--brokers=${CLUSTER_BROKERS}`,
+          "--seed=23",
+          "--speed=2",
+          "--partitions=1",
+          "--replication-factor=3",
+          `--readings-topic=${readingsTopic}`,
+          `--heartbeat-topic=${heartbeatTopic}`,
+        ]);
+        const stderr = collect(child.stderr);
+        const stdout = collect(child.stdout);
+        await waitFor(() => stderr.current.includes("connected to Kafka"), 30_000);
+        await sleep(3_000);
+        const leader = await leaderOf(readingsTopic, 0);
+        await killNode(leader);
+        const status = await child.status;
+        const log = await stderr.done;
+        await stdout.done;
+        assert.equal(status.code, ExitCode.ok, log);
+        assert.match(log, /replication factor 3/);
+
+        const readings = await consumeAll(readingsTopic, CLUSTER_BROKERS);
+        const heartbeats = await consumeAll(heartbeatTopic, CLUSTER_BROKERS);
+        const tally = tallyReadings(readings, configuredLines());
+        reportTally(`leader (node ${leader}) of the readings partition killed`, tally);
+        assert.deepEqual({ ...tally, sent: 0, received: 0 }, {
+          sent: 0,
+          received: 0,
+          lost: 0,
+          duplicated: 0,
+          outOfOrder: 0,
+        });
+        assert.notEqual(await leaderOf(readingsTopic, 0), leader, "another broker leads now");
+        const gaps = heartbeatGaps(heartbeats);
+        assert.ok(gaps.inOrder, "each sensor's heartbeats in order");
+        assert.ok(gaps.maxGapMs <= 2_000, `longest heartbeat gap ${gaps.maxGapMs} ms: ${gaps.where}`);
+      });
+    } finally {
+      await stopCluster({ wipe: true });
+    }
+  },
+});

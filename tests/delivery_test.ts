@@ -1,0 +1,340 @@
+/**
+ * The delivery pipeline: linger batches, one request in flight, back-pressure, spooling while
+ * Kafka does not acknowledge and replay after, against a fake transport on fake time.
+ */
+import assert from "node:assert/strict";
+// @ts-types="@types/sinonjs__fake-timers"
+import FakeTimers from "@sinonjs/fake-timers";
+import { ExitCode, PermissionError, RunError } from "../lib/errors.ts";
+import { resetLogging, setupLogging } from "../lib/log.ts";
+import type { OutRecord } from "../lib/messages.ts";
+import { type DeliveryOptions, DeliverySink, type Transport } from "../lib/sinks/delivery.ts";
+import { Spool } from "../lib/sinks/spool.ts";
+
+/** A transport whose requests the test acknowledges or fails by hand. */
+class FakeTransport implements Transport {
+  readonly requests: OutRecord[][] = [];
+  readonly #replies: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  closed = false;
+  problem = "";
+  send(records: readonly OutRecord[]): Promise<void> {
+    this.requests.push([...records]);
+    return new Promise((resolve, reject) => this.#replies.push({ resolve, reject }));
+  }
+  get waiting(): number {
+    return this.#replies.length;
+  }
+  acknowledge(): void {
+    this.#replies.shift()!.resolve();
+  }
+  fail(error: unknown): void {
+    this.#replies.shift()!.reject(error);
+  }
+  explain(error: unknown) {
+    const final = (error as { final?: boolean }).final === true;
+    const exitError = error instanceof PermissionError ? error : undefined;
+    return { final: final || exitError !== undefined, message: String((error as Error).message), exitError };
+  }
+  lastProblem(): string {
+    return this.problem;
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+function records(n: number, topic = "R", from = 0): OutRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    topic,
+    key: `S1-${(from + i) % 3}`,
+    value: `{"i":${from + i}}`,
+    timestampMs: from + i,
+    headers: { "message-type": "t.v1" },
+  }));
+}
+
+const values = (batch: readonly OutRecord[]) => batch.map((r) => r.value);
+
+/** Lets the promise chains that an acknowledgement starts run to their end, without moving time. */
+async function settle(clock: FakeTimers.InstalledClock): Promise<void> {
+  for (let i = 0; i < 10; i++) await clock.tickAsync(0);
+}
+
+/** Runs `body` on fake time with logs collected, and a temporary spool dir. */
+async function withFakeTime(
+  body: (t: { clock: FakeTimers.InstalledClock; logs: string[]; dir: string }) => Promise<void>,
+): Promise<void> {
+  const logs: string[] = [];
+  await setupLogging({ level: "info", write: (line) => logs.push(line) });
+  const dir = Deno.makeTempDirSync({ prefix: "delivery-test-" });
+  const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  try {
+    await body({ clock, logs, dir });
+  } finally {
+    clock.uninstall();
+    await resetLogging();
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+function sinkOf(transport: FakeTransport, options: DeliveryOptions = {}): DeliverySink {
+  return new DeliverySink(transport, { lingerMs: 5, batchRecords: 100, ...options });
+}
+
+Deno.test("records linger until a batch fills or the linger time passes, then go in one request", async () => {
+  await withFakeTime(async ({ clock }) => {
+    const transport = new FakeTransport();
+    const sink = sinkOf(transport);
+    sink.write(records(2));
+    sink.write(records(1, "H", 2));
+    assert.equal(transport.requests.length, 0, "nothing is sent before the linger time");
+    await clock.tickAsync(5);
+    assert.equal(transport.requests.length, 1);
+    assert.deepEqual(values(transport.requests[0]), ['{"i":0}', '{"i":1}', '{"i":2}']);
+    assert.deepEqual(transport.requests[0][0].headers, { "message-type": "t.v1" }, "headers travel with records");
+    sink.write(records(150, "R", 3));
+    assert.equal(transport.requests.length, 1, "one request in flight at a time");
+    transport.acknowledge();
+    await settle(clock);
+    assert.equal(transport.requests.length, 2, "a full batch goes at once after the acknowledgement");
+    assert.equal(transport.requests[1].length, 100, "at most --batch-records of a topic per request");
+    transport.acknowledge();
+    await settle(clock);
+    await clock.tickAsync(5);
+    assert.equal(transport.requests[2].length, 50);
+    transport.acknowledge();
+    await sink.close();
+    assert.equal(sink.delivered, 153);
+    assert.ok(transport.closed);
+  });
+});
+
+Deno.test("a full batch of one topic does not wait for the linger time", async () => {
+  await withFakeTime(async () => {
+    const transport = new FakeTransport();
+    const sink = sinkOf(transport, { lingerMs: 1_000 });
+    sink.write(records(100));
+    assert.equal(transport.requests.length, 1);
+    transport.acknowledge();
+    await sink.close();
+  });
+});
+
+Deno.test("without a spool, a long queue holds the writer back until it drains", async () => {
+  await withFakeTime(async ({ clock }) => {
+    const transport = new FakeTransport();
+    const sink = sinkOf(transport, { batchRecords: 10_000, highWaterRecords: 500, lowWaterRecords: 100 });
+    assert.equal(sink.write(records(10)), undefined);
+    await clock.tickAsync(5);
+    const held = sink.write(records(600, "R", 10));
+    assert.ok(held instanceof Promise, "back-pressure at the high-water mark");
+    let released = false;
+    held.then(() => released = true);
+    transport.acknowledge();
+    await settle(clock);
+    await clock.tickAsync(5);
+    assert.ok(released, "released once the queue is below the low-water mark");
+    transport.acknowledge();
+    await sink.close();
+    assert.equal(sink.delivered, 610);
+  });
+});
+
+Deno.test("while Kafka does not acknowledge, records go to the spool and are replayed in order after", async () => {
+  await withFakeTime(async ({ clock, logs, dir }) => {
+    const transport = new FakeTransport();
+    transport.problem = "connect ECONNREFUSED 127.0.0.1:9092";
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    const sink = sinkOf(transport, { spool, spoolAfterMs: 2_000 });
+    sink.write(records(3));
+    await clock.tickAsync(5);
+    assert.equal(transport.requests.length, 1, "the first request goes out, then Kafka goes quiet");
+    sink.write(records(4, "R", 3));
+    await clock.tickAsync(2_000);
+    assert.ok(sink.stalled);
+    assert.ok(
+      logs.some((l) => /^warning: Kafka has not acknowledged for 2 s \(connect ECONNREFUSED/.test(l)),
+      logs.join(""),
+    );
+    assert.equal(spool.count, 4, "what waited in memory is in the spool");
+    for (let i = 0; i < 10; i++) {
+      sink.write(records(1, "R", 7 + i));
+      await clock.tickAsync(5);
+    }
+    assert.equal(spool.count, 14, "each linger window is committed to the spool");
+    assert.equal(transport.requests.length, 1, "nothing else is sent while the request waits");
+    transport.acknowledge();
+    await clock.tickAsync(0);
+    assert.ok(!sink.stalled);
+    assert.ok(logs.some((l) => /^info: Kafka acknowledges again after \d+ s: replaying 14 spooled records/.test(l)));
+    assert.equal(transport.requests.length, 2);
+    assert.deepEqual(values(transport.requests[1]), values(records(14, "R", 3)), "replayed oldest first");
+    sink.write(records(1, "R", 17));
+    transport.acknowledge();
+    await clock.tickAsync(10);
+    assert.equal(spool.count, 0);
+    assert.deepEqual(values(transport.requests[2]), ['{"i":17}'], "new records after the spooled ones");
+    transport.acknowledge();
+    await sink.close();
+    assert.equal(sink.delivered, 18);
+    assert.equal(sink.spooled, 14);
+    assert.equal(sink.replayed, 14);
+    assert.ok(logs.some((l) => /^info: the spool is empty: 14 records replayed/.test(l)));
+  });
+});
+
+Deno.test("a failed request is sent again, with the same records, until Kafka takes it", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const transport = new FakeTransport();
+    const sink = sinkOf(transport, { spool: Spool.open(dir, { maxBytes: 1 << 30 }), retryBackoffMs: 1_000 });
+    sink.write(records(3));
+    await clock.tickAsync(5);
+    transport.fail(new Error("connection closed"));
+    await clock.tickAsync(999);
+    assert.equal(transport.requests.length, 1);
+    await clock.tickAsync(1);
+    assert.equal(transport.requests.length, 2);
+    assert.deepEqual(transport.requests[1], transport.requests[0]);
+    transport.acknowledge();
+    await sink.close();
+    assert.equal(sink.delivered, 3);
+  });
+});
+
+Deno.test("parking keeps the request in flight and the waiting records in the spool for the next run", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const transport = new FakeTransport();
+    const sink = sinkOf(transport, { spool: Spool.open(dir, { maxBytes: 1 << 30 }), spoolAfterMs: 60_000 });
+    sink.write(records(3));
+    await clock.tickAsync(5);
+    sink.write(records(2, "R", 3));
+    assert.equal(await sink.park(), 5);
+    assert.ok(transport.closed);
+    assert.throws(() => sink.write(records(1)), RunError);
+
+    const next = new FakeTransport();
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    assert.equal(spool.count, 5);
+    const resumed = sinkOf(next, { spool });
+    assert.deepEqual(values(next.requests[0]), values(records(5)), "the next run sends them first, in order");
+    resumed.write(records(1, "R", 5));
+    next.acknowledge();
+    await clock.tickAsync(10);
+    next.acknowledge();
+    await resumed.close();
+    assert.equal(resumed.delivered, 6);
+    assert.equal(resumed.replayed, 5);
+  });
+});
+
+Deno.test("a final error keeps every unsent record, including the batch that failed, and names the spool", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const transport = new FakeTransport();
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    const sink = sinkOf(transport, { spool });
+    sink.write(records(3));
+    await clock.tickAsync(5);
+    sink.write(records(2, "R", 3));
+    transport.fail(Object.assign(new Error("denied writing (TOPIC_AUTHORIZATION_FAILED)"), { final: true }));
+    await clock.tickAsync(0);
+    assert.throws(() => sink.write(records(4, "R", 5)), (error: RunError) => {
+      assert.equal(error.exitCode, ExitCode.failure);
+      assert.match(error.message, /^delivery to Kafka failed: denied writing \(TOPIC_AUTHORIZATION_FAILED\); /);
+      assert.match(error.message, /5 unsent records kept in .*spool\.db: the next run sends them first/);
+      return true;
+    });
+    await assert.rejects(sink.close(), RunError);
+    const reopened = Spool.open(dir, { maxBytes: 1 << 30 });
+    assert.deepEqual(values(reopened.peek(100).records), values(records(9)), "the last batch too, in order");
+    reopened.close();
+  });
+});
+
+Deno.test("a permission refused by Deno ends the run with its own exit code", async () => {
+  await withFakeTime(async ({ clock }) => {
+    const transport = new FakeTransport();
+    const sink = sinkOf(transport);
+    sink.write(records(1));
+    await clock.tickAsync(5);
+    transport.fail(new PermissionError("missing permission: network access to 10.0.0.2:9092"));
+    await clock.tickAsync(0);
+    await assert.rejects(sink.close(), (error: PermissionError) => error.exitCode === ExitCode.permission);
+  });
+});
+
+Deno.test("without a spool, a request not acknowledged within the delivery timeout fails the run", async () => {
+  await withFakeTime(async ({ clock }) => {
+    const transport = new FakeTransport();
+    const sink = sinkOf(transport, { deliveryTimeoutMs: 120_000 });
+    sink.write(records(3));
+    await clock.tickAsync(5);
+    sink.write(records(2, "R", 3));
+    await clock.tickAsync(120_000);
+    assert.throws(() => sink.write(records(1)), /no acknowledgement within 120 s \(5 records not delivered\)/);
+  });
+});
+
+Deno.test("with a spool, the end of a run waits for Kafka up to the delivery timeout, then keeps the rest", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const transport = new FakeTransport();
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    const sink = sinkOf(transport, { spool, deliveryTimeoutMs: 120_000 });
+    sink.write(records(3));
+    const closing = sink.close();
+    closing.catch(() => {});
+    await clock.tickAsync(60_000);
+    assert.equal(spool.count, 0, "the request in flight is still Kafka's");
+    await clock.tickAsync(60_000);
+    await assert.rejects(closing, /Kafka has not acknowledged for 120 s at the end of the run: 3 unsent records kept/);
+  });
+});
+
+Deno.test("a full spool holds the writer back until replay makes room; nothing is dropped", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const transport = new FakeTransport();
+    const spool = Spool.open(dir, { maxBytes: 64 * 1024 });
+    const sink = sinkOf(transport, { spool, spoolAfterMs: 10, batchRecords: 10_000 });
+    sink.write(records(1));
+    await clock.tickAsync(20);
+    assert.ok(sink.stalled);
+    let held: void | Promise<void> = undefined;
+    let written = 1;
+    while (!(held instanceof Promise)) {
+      held = sink.write(records(200, "R", written));
+      written += 200;
+      await clock.tickAsync(5);
+    }
+    assert.ok(spool.full);
+    let released = false;
+    held.then(() => released = true);
+    await clock.tickAsync(10_000);
+    assert.ok(!released, "still held while Kafka is down");
+    transport.acknowledge();
+    for (let i = 0; i < 20 && spool.count > 0; i++) {
+      await clock.tickAsync(0);
+      if (transport.waiting > 0) transport.acknowledge();
+    }
+    await clock.tickAsync(0);
+    assert.ok(released);
+    await sink.close();
+    assert.equal(sink.delivered, written, "every record delivered");
+  });
+});
+
+Deno.test("the request in flight when Kafka went away is kept before what was spooled after it", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const transport = new FakeTransport();
+    const sink = sinkOf(transport, { spool: Spool.open(dir, { maxBytes: 1 << 30 }), spoolAfterMs: 2_000 });
+    sink.write(records(3));
+    await clock.tickAsync(5);
+    await clock.tickAsync(2_000);
+    sink.write(records(2, "R", 3));
+    await clock.tickAsync(5);
+    sink.write(records(1, "R", 5));
+    await sink.park();
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    assert.deepEqual(values(spool.peek(100).records), values(records(6)), "oldest first, as produced");
+    spool.close();
+  });
+});
