@@ -64,24 +64,27 @@ export interface Consumed {
   offset: number;
   key: string;
   timestampMs: number;
+  /** Record headers as kcat prints them: `name=value,name=value` ("" when none). */
+  headers: string;
   value: Record<string, unknown>;
 }
 
 /** Every record of `topic` from the beginning, in partition then offset order. */
 export async function consumeAll(topic: string, brokers = BROKERS): Promise<Consumed[]> {
   const { success, stdout, stderr } = await new Deno.Command("kcat", {
-    args: ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%k\t%T\t%s\n"],
+    args: ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%k\t%T\t%h\t%s\n"],
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!success) throw new Error(`kcat could not read ${topic}: ${new TextDecoder().decode(stderr)}`);
   const records = new TextDecoder().decode(stdout).split("\n").filter(Boolean).map((line) => {
-    const [partition, offset, key, timestamp, value] = line.split("\t");
+    const [partition, offset, key, timestamp, headers, value] = line.split("\t");
     return {
       partition: Number(partition),
       offset: Number(offset),
       key,
       timestampMs: Number(timestamp),
+      headers,
       value: JSON.parse(value),
     };
   });

@@ -86,6 +86,7 @@ Deno.test("a seeded accelerated run lands every reading exactly once, in order, 
       "timestamp",
     ]);
     assert.equal(record.key, record.value.sensorId);
+    assert.equal(record.headers, "content-type=application/json,message-type=factory-sim.reading.v1");
     assert.ok(Number.isInteger(record.value.reading) && Number.isInteger(record.value.count));
     assert.match(record.value.timestamp as string, TIMESTAMP);
     assert.equal(record.timestampMs, Date.parse(record.value.timestamp as string), "record time = event time");
@@ -100,6 +101,7 @@ Deno.test("a seeded accelerated run lands every reading exactly once, in order, 
   for (const sensorId of sensors) {
     const beats = heartbeats.filter((h) => h.key === sensorId);
     assert.deepEqual(Object.keys(beats[0].value), ["sensorId", "tier", "timestamp", "status"]);
+    assert.equal(beats[0].headers, "content-type=application/json,message-type=factory-sim.heartbeat.v1");
     const times = beats.map((b) => Date.parse(b.value.timestamp as string));
     assert.deepEqual(times, [...times].sort((a, b) => a - b), `${sensorId} heartbeats in order`);
     assert.ok(beats.every((b) => b.value.status === "active" && b.value.sensorId === sensorId));

@@ -12,7 +12,7 @@
  * acknowledges again, the spool is replayed oldest first, and new records keep going through the
  * spool until it is empty, so no sensor's new records overtake its spooled ones.
  */
-import { type ExitError, RunError } from "../errors.ts";
+import { ExitCode, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { OutRecord } from "../messages.ts";
 import type { Sink } from "./sink.ts";
@@ -161,7 +161,7 @@ export class DeliverySink implements Sink {
     if (this.#failure) {
       // The run stops on this error; its last events are kept with the others.
       if (this.#spool && !this.#parked) this.#toSpool(records);
-      throw this.#failure;
+      throw this.#failureError();
     }
     if (this.#parked) throw new RunError(`the ${this.name} sink is closed`);
     if (records.length === 0) return;
@@ -195,7 +195,7 @@ export class DeliverySink implements Sink {
     } finally {
       if (!this.#parked) await this.#release();
     }
-    if (this.#failure) throw this.#failure;
+    if (this.#failure) throw this.#failureError();
   }
 
   /**
@@ -363,15 +363,21 @@ export class DeliverySink implements Sink {
   }
 
   #fail(request: Request, error: ExitError): void {
-    const kept = this.#keepUnsent(request);
-    this.#failure = this.#spool
+    this.#keepUnsent(request);
+    this.#failure = error;
+    this.#notify();
+  }
+
+  /** The error that ends the run, saying where the unsent records are (counted now). */
+  #failureError(): ExitError {
+    const error = this.#failure!;
+    if (error.exitCode !== ExitCode.failure) return error;
+    return this.#spool
       ? new RunError(
-        `${error.message}; ${kept} unsent records kept in ${this.#spool.path}: the next run sends them first ` +
-          "(delete the file to discard them)",
+        `${error.message}; ${this.#spool.count} unsent records kept in ${this.#spool.path}: the next run sends ` +
+          "them first (delete the file to discard them)",
       )
       : new RunError(`${error.message} (${this.#lost} records not delivered)`);
-    if (error.exitCode !== this.#failure.exitCode) this.#failure = error;
-    this.#notify();
   }
 
   /**
