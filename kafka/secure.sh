@@ -161,7 +161,7 @@ scram_login_ok() {
     echo "ssl.truststore.type=PEM"
     echo "ssl.truststore.location=$CA_PEM"
   } >"$conf"
-  run_with_timeout 60 "${TOOL_JAVA[@]}" org.apache.kafka.tools.BrokerApiVersionsCommand \
+  run_with_timeout 60 "${TOOL_JAVA[@]}" "$ADMIN_PKG.BrokerApiVersionsCommand" \
     --bootstrap-server "$SASL_SSL_ADDR" --command-config "$conf" >"$DATA_DIR/scram-check.log" 2>&1 &&
     grep -q "^$SASL_SSL_ADDR" "$DATA_DIR/scram-check.log"
 }
@@ -207,6 +207,9 @@ ensure_tools_jar() {
 
 # Runs a Kafka CLI class against the jars. Its log4j output goes to logs/tools/server.log, not to
 # the broker's server.log (two processes must not share one rolling file).
+# Kafka 4 moved AclCommand and BrokerApiVersionsCommand from kafka.admin (core jar) to
+# org.apache.kafka.tools (kafka-tools jar).
+if [[ "$KAFKA_VERSION" == 3.* ]]; then ADMIN_PKG=kafka.admin; else ADMIN_PKG=org.apache.kafka.tools; fi
 TOOL_JAVA=(java "${TOOL_JAVA_OPTS[@]}" "-Dkafka.logs.dir=$LOGS_DIR/tools"
   "-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2.properties" -cp "$JARS_DIR/*:$TOOLS_JAR")
 kafka_tool() { "${TOOL_JAVA[@]}" "$@"; } # CLASS ARGS...
@@ -383,7 +386,7 @@ apply_acls() {
   for p in "${ACL_PRINCIPALS[@]}"; do principal_args+=(--allow-principal "$p"); done
   for i in "${!ACL_SPECS[@]}"; do
     # shellcheck disable=SC2086  # each spec is a list of flags without spaces in their values
-    kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$PLAINTEXT_ADDR" --add \
+    kafka_tool "$ADMIN_PKG.AclCommand" --bootstrap-server "$PLAINTEXT_ADDR" --add \
       "${principal_args[@]}" ${ACL_SPECS[$i]} >"$DATA_DIR/acl-$i.log" 2>&1 &
     pids+=($!)
   done

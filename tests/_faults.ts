@@ -6,12 +6,15 @@ import type { Consumed } from "./_kafka.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
+/** The client port of scratch brokers (the controller's is the next one); KAFKA_SCRATCH_PORT moves them. */
+export const SCRATCH_PORT = Number(Deno.env.get("KAFKA_SCRATCH_PORT") || 9392);
+
 /** A single-node broker in a temporary data dir, on ports of its own, for a test to stop and start. */
 export class ScratchBroker {
   readonly brokers: string;
   readonly #env: Record<string, string>;
 
-  constructor({ port }: { port: number }) {
+  constructor({ port = SCRATCH_PORT }: { port?: number } = {}) {
     this.brokers = `127.0.0.1:${port}`;
     this.#env = {
       KAFKA_PORT: String(port),

@@ -25,7 +25,7 @@ Deno.test({
   name: "a broker stopped for 10 s mid-run and started again: no reading lost or duplicated",
   sanitizeResources: false,
   async fn() {
-    const broker = new ScratchBroker({ port: 9392 });
+    const broker = new ScratchBroker();
     await broker.start();
     const spoolDir = Deno.makeTempDirSync({ prefix: "factory-sim-spool-" });
     try {
@@ -83,7 +83,7 @@ Deno.test({
   name: "SIGTERM while the broker is down keeps everything in the spool; the next run sends it first",
   sanitizeResources: false,
   async fn() {
-    const broker = new ScratchBroker({ port: 9392 });
+    const broker = new ScratchBroker();
     await broker.start();
     const spoolDir = Deno.makeTempDirSync({ prefix: "factory-sim-spool-" });
     try {
