@@ -267,7 +267,7 @@ format_nodes() { # N...
 # Makes sure node N runs: leaves a running one alone, else launches it (launch_nodes checked
 # its ports, wrote its config and formatted it before).
 launch_node() { # N
-  local n="$1" dir pid log_opts launcher
+  local n="$1" dir pid
   dir="$(node_dir "$n")"
   if pid="$(node_pid "$n")"; then
     say "node $n already running (pid $pid, 127.0.0.1:$(client_port "$n"))"
@@ -281,24 +281,9 @@ launch_node() { # N
   # Only log lines written from now on count for the error output.
   LOG_OFFSET[$n]="$(file_size "$dir/logs/server.log")"
   OUT_OFFSET[$n]="$(file_size "$dir/kafka.out")"
-  {
-    echo
-    echo "=== $(date '+%F %T') kafka/cluster.sh: starting node $n, Kafka $KAFKA_VERSION ==="
-  } >>"$dir/kafka.out"
 
-  mapfile -t log_opts < <(java_log_opts "$n")
-  launcher=(nohup)
-  command -v setsid >/dev/null 2>&1 && launcher=(setsid nohup)
-  (
-    exec 9>&- # the node must not inherit (and hold) the lock
-    cd "$dir" # hs_err_pid*.log and the like land here
-    # shellcheck disable=SC2086  # HEAP_OPTS is a list of flags
-    exec "${launcher[@]}" java $HEAP_OPTS \
-      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-      -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-      "${log_opts[@]}" -cp "$JARS_DIR/*" kafka.Kafka "$dir/server.properties"
-  ) >>"$dir/kafka.out" 2>&1 </dev/null &
-  pid=$!
+  launch_kafka "$dir/server.properties" "$dir" "$dir/kafka.out" "$dir/logs" "$HEAP_OPTS"
+  pid="$KAFKA_LAUNCHED"
   echo "$pid" >"$dir/kafka.pid"
   LAUNCHED_PID[$n]="$pid"
   say "node $n starting (pid $pid, 127.0.0.1:$(client_port "$n"), controller :$(controller_port "$n"))"
@@ -328,17 +313,12 @@ launch_nodes() { # N...
   for n in "$@"; do launch_node "$n"; done
 }
 
-since() { # FILE OFFSET: the part of FILE written after OFFSET bytes
-  [[ -f "$1" ]] || return 0
-  if (($(file_size "$1") < $2)); then cat "$1"; else tail -c +"$(($2 + 1))" "$1"; fi
-}
-
 # Prints node N's log lines from this start, then exits.
 fail_node() { # N MESSAGE
   local dir server_lines out_lines
   dir="$(node_dir "$1")"
-  server_lines="$(since "$dir/logs/server.log" "${LOG_OFFSET[$1]:-0}" | tail -n 30)"
-  out_lines="$(since "$dir/kafka.out" "${OUT_OFFSET[$1]:-0}" | grep -v '^$' | tail -n 15 || true)"
+  server_lines="$(file_since "$dir/logs/server.log" "${LOG_OFFSET[$1]:-0}" | tail -n 30)"
+  out_lines="$(file_since "$dir/kafka.out" "${OUT_OFFSET[$1]:-0}" | grep -v '^$' | tail -n 15 || true)"
   {
     echo "[kafka-cluster] error: $2"
     echo "--- last 30 lines of $dir/logs/server.log from this start ---"

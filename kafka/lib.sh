@@ -156,3 +156,54 @@ ensure_jars() {
   mv "$tmp_jars" "$JARS_DIR"
   say "Kafka $KAFKA_VERSION jars ready ($(find "$JARS_DIR" -name '*.jar' | wc -l | tr -d ' ') jars, $(elapsed_since "$t0"))"
 }
+
+# The part of FILE written after its first OFFSET bytes (all of it if it has shrunk since).
+file_since() { # FILE OFFSET
+  [[ -f "$1" ]] || return 0
+  if (($(file_size "$1") < $2)); then cat "$1"; else tail -c +"$(($2 + 1))" "$1"; fi
+}
+
+# Starts a Kafka JVM for PROPS in the background, detached from this shell so it outlives it:
+# working dir WORK (hs_err files land there), stdout/stderr appended to OUT, log4j output in
+# LOGS, HEAP a list of JVM heap flags. Sets KAFKA_LAUNCHED. The JVM does not inherit fd 9 (the
+# scripts' start lock).
+launch_kafka() { # PROPS WORK OUT LOGS HEAP
+  local props="$1" work="$2" out="$3" logs="$4" heap="$5" launcher=(nohup)
+  command -v setsid >/dev/null 2>&1 && launcher=(setsid nohup)
+  printf '\n=== %s kafka/%s: starting Kafka %s ===\n' "$(date '+%F %T')" "$(basename "$0")" "$KAFKA_VERSION" >>"$out"
+  (
+    exec 9>&-
+    cd "$work" || exit 1
+    # shellcheck disable=SC2086  # heap is a list of flags
+    exec "${launcher[@]}" java $heap \
+      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+      -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+      "-Dkafka.logs.dir=$logs" "-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2.properties" \
+      -cp "$JARS_DIR/*" kafka.Kafka "$props"
+  ) >>"$out" 2>&1 </dev/null &
+  KAFKA_LAUNCHED=$!
+}
+
+# Stops the broker PID (SIGTERM, then SIGKILL after KAFKA_STOP_TIMEOUT s) and says how it went.
+stop_broker() { # PID
+  local t0 how
+  t0="$(now_ns)"
+  how="$(stop_pid "$1" "$KAFKA_STOP_TIMEOUT")"
+  if [[ "$how" == kill ]]; then
+    say "Kafka (pid $1) ignored SIGTERM for ${KAFKA_STOP_TIMEOUT}s: killed with SIGKILL"
+  else
+    say "Kafka stopped (pid $1, $(elapsed_since "$t0"))"
+  fi
+}
+
+# Deletes DIR, but only if it holds MARKER (so it was made by one of these scripts).
+wipe_dir() { # DIR MARKER SCRIPT
+  if [[ ! -d "$1" ]]; then
+    say "nothing to wipe: $1 does not exist"
+  elif [[ ! -f "$1/$2" ]]; then
+    die "not wiping $1: it has no $2 file, so $3 did not create it"
+  else
+    rm -rf "$1"
+    say "wiped $1"
+  fi
+}

@@ -483,36 +483,17 @@ cmd_start() {
 
     log_offset="$(file_size "$SERVER_LOG")"
     out_offset="$(file_size "$OUT_FILE")"
-    {
-      echo
-      echo "=== $(date '+%F %T') kafka/secure.sh: starting Kafka $KAFKA_VERSION ==="
-    } >>"$OUT_FILE"
 
-    local launcher=(nohup)
-    command -v setsid >/dev/null 2>&1 && launcher=(setsid nohup)
-    # shellcheck disable=SC2086  # SECURE_HEAP_OPTS is a list of flags
-    (
-      exec 9>&-        # the broker must not inherit (and hold) the start lock
-      cd "$DATA_DIR" # hs_err_pid*.log and the like land here
-      exec "${launcher[@]}" java $SECURE_HEAP_OPTS \
-        -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-        -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-        "-Dkafka.logs.dir=$LOGS_DIR" "-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2.properties" \
-        -cp "$JARS_DIR/*" kafka.Kafka "$PROPS_FILE"
-    ) >>"$OUT_FILE" 2>&1 </dev/null &
-    pid=$!
+    launch_kafka "$PROPS_FILE" "$DATA_DIR" "$OUT_FILE" "$LOGS_DIR" "$SECURE_HEAP_OPTS"
+    pid="$KAFKA_LAUNCHED"
     echo "$pid" >"$PID_FILE"
   fi
 
-  since() { # FILE OFFSET: the part of FILE written after OFFSET bytes
-    [[ -f "$1" ]] || return 0
-    if (($(file_size "$1") < $2)); then cat "$1"; else tail -c +"$(($2 + 1))" "$1"; fi
-  }
   fail() {
     local server_lines out_lines
-    server_lines="$(since "$SERVER_LOG" "$log_offset" | grep -E ' (ERROR|WARN|FATAL) ' | tail -n 20 || true)"
-    [[ -n "$server_lines" ]] || server_lines="$(since "$SERVER_LOG" "$log_offset" | tail -n 20)"
-    out_lines="$(since "$OUT_FILE" "$out_offset" | grep -v '^$' | tail -n 15)"
+    server_lines="$(file_since "$SERVER_LOG" "$log_offset" | grep -E ' (ERROR|WARN|FATAL) ' | tail -n 20 || true)"
+    [[ -n "$server_lines" ]] || server_lines="$(file_since "$SERVER_LOG" "$log_offset" | tail -n 20)"
+    out_lines="$(file_since "$OUT_FILE" "$out_offset" | grep -v '^$' | tail -n 15)"
     {
       echo "[kafka-secure] error: $1"
       echo "--- $SERVER_LOG from this start (errors/warnings, else the last lines) ---"
@@ -567,15 +548,8 @@ cmd_stop() {
   done
 
   if pid="$(secure_pid)"; then
-    local t0 how
-    t0="$(now_ns)"
-    how="$(stop_pid "$pid" "$KAFKA_STOP_TIMEOUT")"
+    stop_broker "$pid"
     rm -f "$PID_FILE"
-    if [[ "$how" == kill ]]; then
-      say "Kafka (pid $pid) ignored SIGTERM for ${KAFKA_STOP_TIMEOUT}s: killed with SIGKILL"
-    else
-      say "Kafka stopped (pid $pid, $(elapsed_since "$t0"))"
-    fi
   else
     rm -f "$PID_FILE"
     if plaintext_ready; then
@@ -585,16 +559,7 @@ cmd_stop() {
     fi
   fi
 
-  if ((wipe)); then
-    if [[ ! -d "$SECURE_DIR" ]]; then
-      say "nothing to wipe: $SECURE_DIR does not exist"
-    elif [[ ! -f "$SECURE_DIR/$SECURE_MARKER" ]]; then
-      die "not wiping $SECURE_DIR: it has no $SECURE_MARKER file, so secure.sh did not create it"
-    else
-      rm -rf "$SECURE_DIR"
-      say "wiped $SECURE_DIR (data, certificates, secrets)"
-    fi
-  fi
+  if ((wipe)); then wipe_dir "$SECURE_DIR" "$SECURE_MARKER" secure.sh; fi
 }
 
 case "${1:-}" in

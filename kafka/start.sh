@@ -105,36 +105,17 @@ else
   # Only log lines written from now on count for the readiness check and error output.
   log_offset="$(file_size "$SERVER_LOG")"
   out_offset="$(file_size "$OUT_FILE")"
-  {
-    echo
-    echo "=== $(date '+%F %T') kafka/start.sh: starting Kafka $KAFKA_VERSION ==="
-  } >>"$OUT_FILE"
 
-  # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS is a list of flags
-  launcher=(nohup)
-  command -v setsid >/dev/null 2>&1 && launcher=(setsid nohup)
-  (
-    exec 9>&-            # the broker must not inherit (and hold) the start lock
-    cd "$KAFKA_DATA_DIR" # hs_err_pid*.log and the like land here
-    exec "${launcher[@]}" java $KAFKA_HEAP_OPTS \
-      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-      -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-      "${JAVA_LOG_OPTS[@]}" -cp "$JARS_DIR/*" kafka.Kafka "$PROPS_FILE"
-  ) >>"$OUT_FILE" 2>&1 </dev/null &
-  pid=$!
+  launch_kafka "$PROPS_FILE" "$KAFKA_DATA_DIR" "$OUT_FILE" "$LOGS_DIR" "$KAFKA_HEAP_OPTS"
+  pid="$KAFKA_LAUNCHED"
   echo "$pid" >"$PID_FILE"
 fi
 
 # --- Wait until it serves metadata --------------------------------------------------------
-since() { # FILE OFFSET: the part of FILE written after OFFSET bytes
-  [[ -f "$1" ]] || return 0
-  if (($(file_size "$1") < $2)); then cat "$1"; else tail -c +"$(($2 + 1))" "$1"; fi
-}
-
 fail() {
   local server_lines out_lines
-  server_lines="$(since "$SERVER_LOG" "$log_offset" | tail -n 30)"
-  out_lines="$(since "$OUT_FILE" "$out_offset" | grep -v '^$' | tail -n 15)"
+  server_lines="$(file_since "$SERVER_LOG" "$log_offset" | tail -n 30)"
+  out_lines="$(file_since "$OUT_FILE" "$out_offset" | grep -v '^$' | tail -n 15)"
   {
     echo "[kafka] error: $1"
     echo "--- last 30 lines of $SERVER_LOG from this start ---"
@@ -149,7 +130,7 @@ fail() {
 
 server_started_logged() {
   # (not `since | grep -q`: with pipefail, grep quitting early can fail the pipeline)
-  grep -q "Kafka Server started" < <(since "$SERVER_LOG" "$log_offset")
+  grep -q "Kafka Server started" < <(file_since "$SERVER_LOG" "$log_offset")
 }
 
 ready() {

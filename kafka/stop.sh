@@ -25,14 +25,8 @@ for arg in "$@"; do
 done
 
 if pid="$(own_pid)"; then
-  t0="$(now_ns)"
-  how="$(stop_pid "$pid" "$KAFKA_STOP_TIMEOUT")"
+  stop_broker "$pid"
   rm -f "$PID_FILE"
-  if [[ "$how" == kill ]]; then
-    say "Kafka (pid $pid) ignored SIGTERM for ${KAFKA_STOP_TIMEOUT}s: killed with SIGKILL"
-  else
-    say "Kafka stopped (pid $pid, $(elapsed_since "$t0"))"
-  fi
 else
   rm -f "$PID_FILE"
   if broker_serves_metadata; then
@@ -43,12 +37,5 @@ else
 fi
 
 if ((wipe)); then
-  if [[ ! -d "$KAFKA_DATA_DIR" ]]; then
-    say "nothing to wipe: $KAFKA_DATA_DIR does not exist"
-  elif [[ ! -f "$KAFKA_DATA_DIR/$MARKER" ]]; then
-    die "not wiping $KAFKA_DATA_DIR: it has no $MARKER file, so start.sh did not create it"
-  else
-    rm -rf "$KAFKA_DATA_DIR"
-    say "wiped $KAFKA_DATA_DIR"
-  fi
+  wipe_dir "$KAFKA_DATA_DIR" "$MARKER" start.sh
 fi

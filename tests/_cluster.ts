@@ -6,31 +6,17 @@
  * (broker.session.timeout.ms, 9 s; about 11 s when the active controller died with it): poll `leaderOf` until it
  * differs. `startNode` right after a kill waits out that same session before the node can register again.
  */
+import { runKafkaScript } from "./_kafka.ts";
 
 /** The cluster's bootstrap list (nodes 1, 2, 3; KAFKA_CLUSTER_BASE_PORT moves all of them). */
 export const CLUSTER_BROKERS: string = clusterBrokers(Number(Deno.env.get("KAFKA_CLUSTER_BASE_PORT") || 19092));
-
-const ROOT = new URL("..", import.meta.url).pathname;
 
 function clusterBrokers(basePort: number): string {
   return [0, 1, 2].map((i) => `127.0.0.1:${basePort + i}`).join(",");
 }
 
-/** Runs kafka/cluster.sh with `args` and returns its stdout; throws with its stderr when it fails. */
-async function cluster(...args: string[]): Promise<string> {
-  const { success, code, stdout, stderr } = await new Deno.Command("bash", {
-    args: [`${ROOT}kafka/cluster.sh`, ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  if (!success) {
-    const detail = decoder.decode(stderr).trim() || decoder.decode(stdout).trim();
-    throw new Error(`kafka/cluster.sh ${args.join(" ")} failed (exit ${code}): ${detail}`);
-  }
-  return decoder.decode(stdout);
+function cluster(...args: string[]): Promise<string> {
+  return runKafkaScript("cluster.sh", args);
 }
 
 /** Starts every node that is not running and resolves once all three serve metadata. */

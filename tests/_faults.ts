@@ -2,7 +2,8 @@
  * Fault-test helpers: brokers of a test's own that it may stop and start, and the completeness
  * check every fault test applies from the consumer side.
  */
-import type { Consumed } from "./_kafka.ts";
+import assert from "node:assert/strict";
+import { collect, type Consumed, runKafkaScript, spawnCli, uniqueTopic, waitFor } from "./_kafka.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -44,16 +45,22 @@ export class ScratchBroker {
   }
 
   async #script(name: string, ...args: string[]): Promise<void> {
-    const { success, stdout, stderr } = await new Deno.Command("bash", {
-      args: [`${ROOT}kafka/${name}`, ...args],
-      env: this.#env,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!success) {
-      const decoder = new TextDecoder();
-      throw new Error(`kafka/${name} failed:\n${decoder.decode(stdout)}${decoder.decode(stderr)}`);
-    }
+    await runKafkaScript(name, args, { env: this.#env });
+  }
+}
+
+/** Runs `body` with a scratch broker started and a spool dir of its own; removes both after. */
+export async function withScratchBroker(
+  body: (broker: ScratchBroker, spoolDir: string) => Promise<void>,
+): Promise<void> {
+  const broker = new ScratchBroker();
+  await broker.start();
+  const spoolDir = Deno.makeTempDirSync({ prefix: "factory-sim-spool-" });
+  try {
+    await body(broker, spoolDir);
+  } finally {
+    await broker.dispose();
+    Deno.removeSync(spoolDir, { recursive: true });
   }
 }
 
@@ -152,4 +159,58 @@ export function reportTally(name: string, tally: Tally): void {
   const line = `[fault] ${name}: sent ${tally.sent}, received ${tally.received}, lost ${tally.lost}, ` +
     `duplicated ${tally.duplicated}, out of order ${tally.outOfOrder}\n`;
   Deno.stderr.writeSync(new TextEncoder().encode(line));
+}
+
+/** Heartbeats come every 1-2 s of simulated time; a longer gap means some were lost. */
+export const MAX_HEARTBEAT_GAP_MS = 2_000;
+
+/** Asserts that a tally found nothing lost, duplicated or out of order. */
+export function assertComplete(tally: Tally): void {
+  assert.deepEqual(
+    { lost: tally.lost, duplicated: tally.duplicated, outOfOrder: tally.outOfOrder },
+    { lost: 0, duplicated: 0, outOfOrder: 0 },
+  );
+}
+
+/** Asserts each sensor's heartbeats are in order and none is missing (no gap over 2 s). */
+export function assertHeartbeatsComplete(heartbeats: Consumed[]): void {
+  const gaps = heartbeatGaps(heartbeats);
+  assert.ok(gaps.inOrder, "each sensor's heartbeats in order");
+  assert.ok(gaps.maxGapMs <= MAX_HEARTBEAT_GAP_MS, `longest heartbeat gap ${gaps.maxGapMs} ms: ${gaps.where}`);
+}
+
+/** A simulator run on topics of its own, its output collected as it arrives. */
+export interface LiveRun {
+  child: Deno.ChildProcess;
+  stderr: { current: string; done: Promise<string> };
+  stdout: { current: string; done: Promise<string> };
+  readingsTopic: string;
+  heartbeatTopic: string;
+}
+
+/** Starts a `--sink=kafka` run against `brokers` and resolves once it has connected. */
+export async function startRun(
+  brokers: string,
+  { name, args, spoolDir }: { name: string; args: string[]; spoolDir?: string },
+): Promise<LiveRun> {
+  const readingsTopic = uniqueTopic(`${name}.readings`);
+  const heartbeatTopic = uniqueTopic(`${name}.heartbeats`);
+  const child = spawnCli([
+    "--sink=kafka",
+    `--brokers=${brokers}`,
+    ...args,
+    `--readings-topic=${readingsTopic}`,
+    `--heartbeat-topic=${heartbeatTopic}`,
+  ], { spoolDir });
+  const run = { child, stderr: collect(child.stderr), stdout: collect(child.stdout), readingsTopic, heartbeatTopic };
+  await waitFor(() => run.stderr.current.includes("connected to Kafka"), 30_000);
+  return run;
+}
+
+/** Waits for the run to end; its exit code and its log. */
+export async function finishRun(run: LiveRun): Promise<{ code: number; log: string }> {
+  const { code } = await run.child.status;
+  const log = await run.stderr.done;
+  await run.stdout.done;
+  return { code, log };
 }

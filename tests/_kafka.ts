@@ -157,3 +157,28 @@ export async function waitFor(condition: () => boolean, timeoutMs: number): Prom
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * Runs `bash kafka/<script> args...` from the repository root and returns its stdout; throws an
+ * Error carrying its output when it fails.
+ */
+export async function runKafkaScript(
+  script: string,
+  args: string[],
+  { env = {} }: { env?: Record<string, string> } = {},
+): Promise<string> {
+  const { success, code, stdout, stderr } = await new Deno.Command("bash", {
+    args: [`${ROOT}kafka/${script}`, ...args],
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  if (!success) {
+    const detail = decoder.decode(stderr).trim() || decoder.decode(stdout).trim();
+    throw new Error(`kafka/${script} ${args.join(" ")} failed (exit ${code}): ${detail}`);
+  }
+  return decoder.decode(stdout);
+}

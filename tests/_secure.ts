@@ -12,6 +12,7 @@
  * Each function runs `bash kafka/secure.sh ...` and throws an Error carrying the script's stderr when it fails.
  * kcat (librdkafka < 2.6.1) cannot log in with SCRAM to this Kafka 4.x broker: read back over `plaintext`.
  */
+import { runKafkaScript } from "./_kafka.ts";
 
 /** A user of the SASL_SSL listener; its password is random, made on the broker's first start. */
 export type SecureUser = "sim" | "admin" | "outsider";
@@ -42,24 +43,10 @@ export interface SecureBroker {
   password(user: SecureUser): string;
 }
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const USERS: readonly SecureUser[] = ["sim", "admin", "outsider"];
 
-/** Runs kafka/secure.sh with `args` and returns its stdout; throws with its stderr when it fails. */
-async function secure(...args: string[]): Promise<string> {
-  const { success, code, stdout, stderr } = await new Deno.Command("bash", {
-    args: [`${ROOT}kafka/secure.sh`, ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  if (!success) {
-    const detail = decoder.decode(stderr).trim() || decoder.decode(stdout).trim();
-    throw new Error(`kafka/secure.sh ${args.join(" ")} failed (exit ${code}): ${detail}`);
-  }
-  return decoder.decode(stdout);
+function secure(...args: string[]): Promise<string> {
+  return runKafkaScript("secure.sh", args);
 }
 
 /** The KEY=value lines of `kafka/secure.sh env`. */

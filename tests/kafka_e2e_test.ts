@@ -240,3 +240,27 @@ Deno.test("an existing topic that refuses future timestamps stops the run with a
   assert.match(errors[0], /message\.timestamp\.after\.max\.ms/);
   assert.doesNotMatch(stderr, /^\s+at /m);
 });
+
+Deno.test("gzip batches, acks from the leader only and no linger land every record intact", async () => {
+  await ensureBroker();
+  const readingsTopic = uniqueTopic("gzip.readings");
+  const { code, stderr } = await runCli([
+    "--sink=kafka",
+    `--brokers=${BROKERS}`,
+    "--factories=1",
+    "--speed=500",
+    "--compression=gzip",
+    "--acks=leader",
+    "--linger-ms=0",
+    "--batch-records=7",
+    "--client-id=e2e-gzip",
+    `--readings-topic=${readingsTopic}`,
+    `--heartbeat-topic=${uniqueTopic("gzip.heartbeats")}`,
+  ]);
+  assert.equal(code, ExitCode.ok, stderr);
+  const readings = await consumeAll(readingsTopic);
+  assert.equal(readings.length, 24, "factory F1's 10 + 8 + 6 readings");
+  for (const [line, records] of readingsByLine(readings)) {
+    assert.deepEqual(records.map((r) => r.value.count), records.map((_, i) => i + 1), `${line} in order`);
+  }
+});
