@@ -157,12 +157,13 @@ Deno.test("while Kafka does not acknowledge, records go to the spool and are rep
       logs.some((l) => /^warning: Kafka has not acknowledged for 2 s \(connect ECONNREFUSED/.test(l)),
       logs.join(""),
     );
-    assert.equal(spool.count, 4, "what waited in memory is in the spool");
+    assert.equal(spool.count, 7, "the request in flight and what waited in memory are in the spool");
+    assert.deepEqual(values(spool.peek(100).records), values(records(7)), "the request in flight first");
     for (let i = 0; i < 10; i++) {
       sink.write(records(1, "R", 7 + i));
       await clock.tickAsync(5);
     }
-    assert.equal(spool.count, 14, "each linger window is committed to the spool");
+    assert.equal(spool.count, 17, "each linger window is committed to the spool");
     assert.equal(transport.requests.length, 1, "nothing else is sent while the request waits");
     transport.acknowledge();
     await clock.tickAsync(0);
@@ -288,7 +289,7 @@ Deno.test("with a spool, the end of a run waits for Kafka up to the delivery tim
     const closing = sink.close();
     closing.catch(() => {});
     await clock.tickAsync(60_000);
-    assert.equal(spool.count, 0, "the request in flight is still Kafka's");
+    assert.equal(spool.count, 3, "the request in flight is on disk while Kafka does not acknowledge it");
     await clock.tickAsync(60_000);
     await assert.rejects(closing, /Kafka has not acknowledged for 120 s at the end of the run: 3 unsent records kept/);
   });
@@ -340,5 +341,37 @@ Deno.test("the request in flight when Kafka went away is kept before what was sp
     const spool = Spool.open(dir, { maxBytes: 1 << 30 });
     assert.deepEqual(values(spool.peek(100).records), values(records(6)), "oldest first, as produced");
     spool.close();
+  });
+});
+
+Deno.test("while Kafka is down, only the current linger window is not yet on disk", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const transport = new FakeTransport();
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    const sink = sinkOf(transport, { spool, spoolAfterMs: 2_000, lingerMs: 5 });
+    sink.write(records(3));
+    await clock.tickAsync(5);
+    await clock.tickAsync(2_000);
+    assert.deepEqual(values(spool.peek(100).records), values(records(3)), "the request in flight is on disk");
+    sink.write(records(2, "R", 3));
+    await clock.tickAsync(5);
+    sink.write(records(1, "R", 5));
+    assert.deepEqual(
+      values(spool.peek(100).records),
+      values(records(5)),
+      "all but the last linger window is committed: a crash now loses one record",
+    );
+    transport.acknowledge();
+    await clock.tickAsync(0);
+    assert.deepEqual(values(transport.requests[1]), values(records(2, "R", 3)), "acknowledged after all: not resent");
+    await clock.tickAsync(5);
+    transport.acknowledge();
+    await clock.tickAsync(0);
+    assert.deepEqual(values(transport.requests[2]), values(records(1, "R", 5)));
+    transport.acknowledge();
+    await sink.close();
+    assert.equal(sink.delivered, 6);
+    assert.equal(sink.spooled, 3, "the request acknowledged after all does not count as spooled");
+    assert.equal(sink.replayed, 3);
   });
 });

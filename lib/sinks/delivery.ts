@@ -64,7 +64,10 @@ export interface DeliveryOptions {
 /** One request: records and, when they come from the spool, the batch to remove once acknowledged. */
 interface Request {
   records: readonly OutRecord[];
+  /** Where the records are in the spool: they came from it, or were put there while in flight. */
   fromSpool?: SpoolBatch;
+  /** Put in the spool while in flight (not replayed from it). */
+  inDoubt?: boolean;
 }
 
 const kafkaLog = log("kafka");
@@ -335,7 +338,9 @@ export class DeliverySink implements Sink {
     this.delivered += request.records.length;
     if (request.fromSpool) {
       this.#spool!.remove(request.fromSpool);
-      this.replayed += request.records.length;
+      // Records spooled while in flight and acknowledged after all were never sent from the spool.
+      if (request.inDoubt) this.spooled -= request.records.length;
+      else this.replayed += request.records.length;
     }
     if (this.#down) {
       this.#down = false;
@@ -359,6 +364,15 @@ export class DeliverySink implements Sink {
       `Kafka has not acknowledged for ${this.#spoolAfterMs / 1000} s${this.#problemSuffix()}: ` +
         `spooling records to ${this.#spool.path} until it does`,
     );
+    // The request in flight goes to the spool too (first: it is the oldest), so a crash while
+    // Kafka is down loses no more than the current linger window. It stays in flight; if Kafka
+    // acknowledges it after all, it leaves the spool again.
+    const request = this.#inFlight;
+    if (request && !request.fromSpool) {
+      request.fromSpool = this.#spool.prepend(request.records);
+      request.inDoubt = true;
+      this.spooled += request.records.length;
+    }
     this.#advance();
   }
 

@@ -17,7 +17,7 @@ export const SPOOL_FILE = "spool.db";
 
 /** A batch read from the spool: its records, oldest first, and the id to remove them up to. */
 export interface SpoolBatch {
-  records: OutRecord[];
+  records: readonly OutRecord[];
   lastId: number;
 }
 
@@ -113,10 +113,11 @@ export class Spool {
 
   /**
    * Puts `records` before everything the spool holds, in their order: for records that are older
-   * than the spooled ones (a request that was in flight when Kafka went away).
+   * than the spooled ones (a request that was in flight when Kafka went away). Returns them as a
+   * batch, for `remove` once Kafka acknowledges them after all.
    */
-  prepend(records: readonly OutRecord[]): void {
-    if (records.length === 0) return;
+  prepend(records: readonly OutRecord[]): SpoolBatch {
+    if (records.length === 0) return { records, lastId: 0 };
     const { first } = this.#db.prepare("SELECT MIN(id) AS first FROM records").get() as { first: number | null };
     const start = Number(first ?? 1) - records.length;
     this.#transaction(() => {
@@ -126,6 +127,7 @@ export class Spool {
     });
     this.#count += records.length;
     this.#measure();
+    return { records, lastId: start + records.length - 1 };
   }
 
   /** The oldest `limit` records, without removing them. */
