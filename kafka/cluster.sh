@@ -419,7 +419,7 @@ cmd_stop() { # [--wipe]
     esac
   done
   if [[ ! -d "$CLUSTER_DIR" ]]; then
-    say "cluster not running; nothing to wipe: $CLUSTER_DIR does not exist"
+    say "cluster not running$( ((wipe)) && echo "; nothing to wipe: $CLUSTER_DIR does not exist")"
     return 0
   fi
   take_lock
