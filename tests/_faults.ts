@@ -203,7 +203,17 @@ export async function startRun(
     `--heartbeat-topic=${heartbeatTopic}`,
   ], { spoolDir });
   const run = { child, stderr: collect(child.stderr), stdout: collect(child.stdout), readingsTopic, heartbeatTopic };
-  await waitFor(() => run.stderr.current.includes("connected to Kafka"), 30_000);
+  try {
+    await waitFor(() => run.stderr.current.includes("connected to Kafka"), 30_000);
+  } catch {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone: its output says why.
+    }
+    await finishRun(run);
+    throw new Error(`the run did not connect within 30 s:\n${run.stderr.current}`);
+  }
   return run;
 }
 

@@ -185,9 +185,12 @@ async function prepareTopics(
         `(topics to create: ${missing.join(", ")})`,
     );
   }
+  // Not waiting for leaders: on a cluster that has just formed, the broker asked may not know the
+  // new partitions yet and the wait fails although the topics exist; the producer retries until
+  // their leaders are known.
   const create = (configEntries: typeof CREATED_TOPIC_CONFIG) =>
     admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: missing.map((topic) => ({
         topic,
         numPartitions: partitions,
@@ -207,12 +210,18 @@ async function prepareTopics(
       `created topics ${missing.join(", ")} (${partitions} partitions, replication factor ${replicas})`,
     );
   } catch (error) {
-    // Another client may have created them meanwhile; only a topic still missing is a problem.
-    const still = new Set(await admin.listTopics());
-    const absent = missing.filter((topic) => !still.has(topic));
-    if (absent.length === 0) return;
+    // Another client may have created them meanwhile, or they were created and the broker asked
+    // does not list them yet: only a topic still missing after a short wait is a problem.
     const type = protocolErrorType(error);
-    const reason = type === "TOPIC_AUTHORIZATION_FAILED" || type === "CLUSTER_AUTHORIZATION_FAILED"
+    const denied = type === "TOPIC_AUTHORIZATION_FAILED" || type === "CLUSTER_AUTHORIZATION_FAILED";
+    let absent = missing;
+    for (let attempt = 0; attempt < (denied ? 1 : 6) && absent.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+      const listed = new Set(await admin.listTopics());
+      absent = missing.filter((topic) => !listed.has(topic));
+    }
+    if (absent.length === 0) return;
+    const reason = denied
       ? `${user ? `user "${user}"` : "this client"} may not create topics (${type})`
       : describe(error);
     throw new RunError(
