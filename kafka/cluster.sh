@@ -315,20 +315,9 @@ launch_nodes() { # N...
 
 # Prints node N's log lines from this start, then exits.
 fail_node() { # N MESSAGE
-  local dir server_lines out_lines
+  local dir
   dir="$(node_dir "$1")"
-  server_lines="$(file_since "$dir/logs/server.log" "${LOG_OFFSET[$1]:-0}" | tail -n 30)"
-  out_lines="$(file_since "$dir/kafka.out" "${OUT_OFFSET[$1]:-0}" | grep -v '^$' | tail -n 15 || true)"
-  {
-    echo "[kafka-cluster] error: $2"
-    echo "--- last 30 lines of $dir/logs/server.log from this start ---"
-    echo "${server_lines:-(none)}"
-    if [[ -n "$out_lines" ]]; then
-      echo "--- JVM stdout/stderr ($dir/kafka.out) from this start ---"
-      echo "$out_lines"
-    fi
-  } >&2
-  exit 1
+  report_start_failure "$2" "$dir/logs/server.log" "${LOG_OFFSET[$1]:-0}" "$dir/kafka.out" "${OUT_OFFSET[$1]:-0}"
 }
 
 # Waits until each given node serves metadata and, with --all, until node 1's metadata

@@ -207,3 +207,22 @@ wipe_dir() { # DIR MARKER SCRIPT
     say "wiped $1"
   fi
 }
+
+# Reports a broker that failed to start, then exits 1: MESSAGE, the server log's errors and
+# warnings written since LOG_OFFSET (else its last lines), and the JVM's output since OUT_OFFSET.
+report_start_failure() { # MESSAGE SERVER_LOG LOG_OFFSET OUT_FILE OUT_OFFSET
+  local server_lines out_lines
+  server_lines="$(file_since "$2" "$3" | grep -E ' (ERROR|WARN|FATAL) ' | tail -n 20 || true)"
+  [[ -n "$server_lines" ]] || server_lines="$(file_since "$2" "$3" | tail -n 20)"
+  out_lines="$(file_since "$4" "$5" | grep -v '^$' | tail -n 15 || true)"
+  {
+    say "error: $1"
+    echo "--- $2 from this start (errors and warnings, else the last lines) ---"
+    echo "${server_lines:-(none)}"
+    if [[ -n "$out_lines" ]]; then
+      echo "--- JVM stdout/stderr ($4) from this start ---"
+      echo "$out_lines"
+    fi
+  } >&2
+  exit 1
+}

@@ -489,22 +489,7 @@ cmd_start() {
     echo "$pid" >"$PID_FILE"
   fi
 
-  fail() {
-    local server_lines out_lines
-    server_lines="$(file_since "$SERVER_LOG" "$log_offset" | grep -E ' (ERROR|WARN|FATAL) ' | tail -n 20 || true)"
-    [[ -n "$server_lines" ]] || server_lines="$(file_since "$SERVER_LOG" "$log_offset" | tail -n 20)"
-    out_lines="$(file_since "$OUT_FILE" "$out_offset" | grep -v '^$' | tail -n 15)"
-    {
-      echo "[kafka-secure] error: $1"
-      echo "--- $SERVER_LOG from this start (errors/warnings, else the last lines) ---"
-      echo "${server_lines:-(none)}"
-      if [[ -n "$out_lines" ]]; then
-        echo "--- JVM stdout/stderr ($OUT_FILE) from this start ---"
-        echo "$out_lines"
-      fi
-    } >&2
-    exit 1
-  }
+  fail() { report_start_failure "$1" "$SERVER_LOG" "$log_offset" "$OUT_FILE" "$out_offset"; }
 
   # Ready = metadata over PLAINTEXT and a PLAIN login over TLS (proves the certificates); then one
   # SCRAM login below proves the SCRAM users from format time.

@@ -112,21 +112,7 @@ else
 fi
 
 # --- Wait until it serves metadata --------------------------------------------------------
-fail() {
-  local server_lines out_lines
-  server_lines="$(file_since "$SERVER_LOG" "$log_offset" | tail -n 30)"
-  out_lines="$(file_since "$OUT_FILE" "$out_offset" | grep -v '^$' | tail -n 15)"
-  {
-    echo "[kafka] error: $1"
-    echo "--- last 30 lines of $SERVER_LOG from this start ---"
-    echo "${server_lines:-(none)}"
-    if [[ -n "$out_lines" ]]; then
-      echo "--- JVM stdout/stderr ($OUT_FILE) from this start ---"
-      echo "$out_lines"
-    fi
-  } >&2
-  exit 1
-}
+fail() { report_start_failure "$1" "$SERVER_LOG" "$log_offset" "$OUT_FILE" "$out_offset"; }
 
 server_started_logged() {
   # (not `since | grep -q`: with pipefail, grep quitting early can fail the pipeline)
