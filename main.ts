@@ -8,9 +8,10 @@ import process from "node:process";
 import denoJson from "./deno.json" with { type: "json" };
 import { helpText, type Options, parseCommand } from "./lib/cli.ts";
 import { loadConfig } from "./lib/config.ts";
+import { formatDuration } from "./lib/duration.ts";
 import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionError, RunError } from "./lib/errors.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
-import { toRecord } from "./lib/messages.ts";
+import { toRecords } from "./lib/messages.ts";
 import { allLines, allSensors, buildPlant } from "./lib/plant.ts";
 import { randomSeed, Rng } from "./lib/random.ts";
 import { Scheduler } from "./lib/scheduler.ts";
@@ -41,13 +42,15 @@ export interface MainIo {
   signal?: AbortSignal;
   /** Checks the run may connect to `host:port`; throws `PermissionError` when it may not. */
   checkNet?: (hostPort: string) => void;
+  /** The wall clock, epoch milliseconds (default `Date.now`): where a live run and `--backfill 7d` start from. */
+  now?: () => number;
 }
 
 /** Runs the program with `args`; resolves to the exit code. */
 export async function main(args: string[], io: MainIo): Promise<number> {
   let logLevel: LogLevel = "info";
   try {
-    const command = parseCommand(args, io.env);
+    const command = parseCommand(args, io.env, { nowMs: (io.now ?? Date.now)() });
     if (command.kind === "help") return await print(io.stdout, helpText(VERSION));
     if (command.kind === "version") return await print(io.stdout, `factory-sim ${VERSION}\n`);
     logLevel = command.options.logLevel;
@@ -71,18 +74,39 @@ export async function main(args: string[], io: MainIo): Promise<number> {
 
 async function run(options: Options, io: MainIo): Promise<number> {
   const logger = log();
-  const { factories: config, warnings: configWarnings } = await loadConfig(options.config);
+  const { factories: config, defaults: configDefaults, warnings: configWarnings } = await loadConfig(options.config);
   const seed = options.seed ?? randomSeed();
   const rng = new Rng(seed);
-  const { plant, warnings } = buildPlant(config, { factoryCount: options.factories, rng, file: options.config });
+  const { shard, backfill, durationMs } = options;
+  const { plant, warnings } = buildPlant(config, {
+    factoryCount: options.factories,
+    rng,
+    file: options.config,
+    generate: options.generateLines ? { linesPerFactory: options.linesPerFactory } : undefined,
+    shard,
+  });
   for (const warning of [...configWarnings, ...warnings]) logger.warn(warning);
   const lines = allLines(plant);
+  const factories = shard
+    ? `shard ${shard.index}/${shard.count}: ${plant.factories.length} of ${
+      count(options.factories, "factory", "factories")
+    }`
+    : count(plant.factories.length, "factory", "factories");
   logger.info(
-    `${count(plant.factories.length, "factory", "factories")}, ${count(allSensors(plant).length, "sensor")}, ` +
-      `${count(lines.length, "line")}; ` +
-      `seed ${seed}${options.seed === undefined ? ` (repeat with --seed ${seed})` : ""}; speed ${options.speed}`,
+    `${factories}, ${count(allSensors(plant).length, "sensor")}, ${count(lines.length, "line")}; ` +
+      `seed ${seed}${options.seed === undefined ? ` (repeat with --seed ${seed})` : ""}; ` +
+      (backfill ? `backfill from ${isoTime(backfill.fromMs)} to ${isoTime(backfill.toMs)}` : `speed ${options.speed}`) +
+      (durationMs !== undefined ? `; duration ${formatDuration(durationMs)}` : "") +
+      (options.continuous ? "; continuous" : ""),
   );
-  if (lines.length === 0) logger.warn("no production lines to run: heartbeats go on until the run is stopped");
+  if (lines.length === 0) {
+    const until = backfill
+      ? "until the end of the backfill"
+      : durationMs !== undefined
+      ? "until --duration has passed"
+      : "until the run is stopped";
+    logger.warn(`no production lines to run: heartbeats go on ${until}`);
+  }
 
   const { signal } = io;
   let sink: Sink;
@@ -93,14 +117,24 @@ async function run(options: Options, io: MainIo): Promise<number> {
     logger.info("stopped before the run started: nothing was produced");
     return signalExitCode(signal);
   }
-  const scheduler = new Scheduler({ startMs: Date.now(), speed: options.speed });
+  // A backfill runs on virtual time from FROM: as fast as the sink accepts (its back-pressure
+  // holds the clock). A live run starts now, at --speed.
+  const scheduler = backfill
+    ? new Scheduler({ startMs: backfill.fromMs, mode: "virtual" })
+    : new Scheduler({ startMs: (io.now ?? Date.now)(), speed: options.speed });
+  const startMs = scheduler.now();
+  const untilMs = Math.min(backfill?.toMs ?? Infinity, startMs + (durationMs ?? Infinity));
+  const wallStartMs = performance.now();
   let result;
   try {
     result = await runSimulation(plant, {
       scheduler,
       rng,
       signal,
-      emit: (events) => sink.write(events.map((event) => toRecord(event, options.topics))),
+      defaults: configDefaults,
+      continuous: options.continuous,
+      untilMs: Number.isFinite(untilMs) ? untilMs : undefined,
+      emit: (events) => sink.write(toRecords(events, options.topics)),
     });
   } catch (error) {
     await closeQuietly(sink);
@@ -109,14 +143,26 @@ async function run(options: Options, io: MainIo): Promise<number> {
   await closeSink(sink, { signal, flushTimeoutMs: SHUTDOWN_FLUSH_TIMEOUT_MS });
 
   const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
+  const span = backfill
+    ? `backfill from ${isoTime(result.startMs)} to ${isoTime(result.endMs)} in ${
+      ((performance.now() - wallStartMs) / 1000).toFixed(1)
+    } s: `
+    : "";
   const spoolStats = "spooled" in sink && "replayed" in sink
     ? ` (${sink.spooled} spooled, ${sink.replayed} replayed from the spool)`
     : "";
   logger.info(
-    `${result.completed ? "done" : "stopped"}: ${result.readings} readings and ${result.heartbeats} heartbeats ` +
+    `${
+      result.completed || result.reachedEnd ? "done" : "stopped"
+    }: ${span}${result.readings} readings and ${result.heartbeats} heartbeats` +
+      `${result.labels > 0 ? ` (and ${result.labels} fault starts and ends)` : ""} ` +
       `over ${seconds} s of simulated time; ${sink.delivered} records delivered to ${sink.name}${spoolStats}`,
   );
   return signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
 }
 
 function count(n: number, singular: string, plural = `${singular}s`): string {
@@ -151,7 +197,11 @@ async function openSink(options: Options, io: MainIo): Promise<Sink> {
   const connect = (connectTimeoutMs: number) =>
     connectKafkaSink({
       brokers,
-      topics: [options.topics.readings, options.topics.heartbeats],
+      topics: [
+        options.topics.readings,
+        options.topics.heartbeats,
+        ...(options.topics.labels ? [options.topics.labels] : []),
+      ],
       connectTimeoutMs,
       signal,
       clientId: producer.clientId,

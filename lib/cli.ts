@@ -3,9 +3,11 @@
  * naming the flag (or the environment variable) at fault.
  */
 import { parseArgs } from "node:util";
+import { parseDuration } from "./duration.ts";
 import { UsageError } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { DEFAULT_TOPICS, type Topics } from "./messages.ts";
+import type { Shard } from "./plant.ts";
 import { MAX_SEED } from "./random.ts";
 
 /** `--acks` values (all: every in-sync replica; leader: the leader only; none: no acknowledgement). */
@@ -22,6 +24,10 @@ export type SinkKind = typeof SINK_KINDS[number];
 
 /** Most factories one process simulates. */
 export const MAX_FACTORIES = 10_000;
+/** Most generated lines per factory (`--lines-per-factory`). */
+export const MAX_LINES_PER_FACTORY = 50;
+/** Longest `--duration`, and longest `--backfill` span: 3650 days. */
+export const MAX_DURATION_MS = 3_650 * 86_400_000;
 
 /** Validated options of a run. */
 export interface Options {
@@ -37,6 +43,24 @@ export interface Options {
   producer: ProducerOptions;
   /** The store-and-forward spool; `maxMb` 0 turns it off. */
   spool: { dir: string; maxMb: number };
+  /** Simulated milliseconds after which the run ends; undefined: no limit. */
+  durationMs: number | undefined;
+  /** A line that has taken its `number` readings starts a new batch of them. */
+  continuous: boolean;
+  /** History to generate on virtual time, `fromMs` up to `toMs` (epoch ms); undefined: a live run. */
+  backfill: Backfill | undefined;
+  /** Factories without an entry in the config get generated lines. */
+  generateLines: boolean;
+  /** Generated lines per factory; undefined: one per sensor. */
+  linesPerFactory: number | undefined;
+  /** This process's share of the factories; undefined: all of them. */
+  shard: Shard | undefined;
+}
+
+/** A backfill's span of simulated time, epoch milliseconds; `toMs` is not included. */
+export interface Backfill {
+  fromMs: number;
+  toMs: number;
 }
 
 /** How the Kafka producer sends, and how it creates topics. */
@@ -74,6 +98,7 @@ const FLAGS = {
   seed: { type: "string" },
   "readings-topic": { type: "string" },
   "heartbeat-topic": { type: "string" },
+  "labels-topic": { type: "string" },
   "log-level": { type: "string" },
   "client-id": { type: "string" },
   acks: { type: "string" },
@@ -85,12 +110,25 @@ const FLAGS = {
   "replication-factor": { type: "string" },
   "spool-dir": { type: "string" },
   "spool-max-mb": { type: "string" },
+  duration: { type: "string" },
+  continuous: { type: "boolean" },
+  backfill: { type: "string" },
+  "generate-lines": { type: "boolean" },
+  "lines-per-factory": { type: "string" },
+  shard: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
 
-/** Parses the arguments (without the program name). Throws `UsageError` on bad flags. */
-export function parseCommand(args: string[], env: OptionEnv = {}): Command {
+/**
+ * Parses the arguments (without the program name). Throws `UsageError` on bad flags. `nowMs` is
+ * the launch time: relative `--backfill` times count back from it, and a backfill may not end after it.
+ */
+export function parseCommand(
+  args: string[],
+  env: OptionEnv = {},
+  { nowMs = Date.now() }: { nowMs?: number } = {},
+): Command {
   let parsed;
   try {
     parsed = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: true, allowNegative: true });
@@ -108,10 +146,19 @@ export function parseCommand(args: string[], env: OptionEnv = {}): Command {
     : env.KAFKA_BROKERS !== undefined
     ? "KAFKA_BROKERS"
     : "--brokers";
+  const factories = parseInteger("--factories", values.factories ?? "3", 1, MAX_FACTORIES);
+  const backfill = values.backfill === undefined ? undefined : parseBackfill(values.backfill, nowMs);
+  if (backfill !== undefined && values.speed !== undefined) {
+    throw new UsageError("--backfill takes no --speed: a backfill runs as fast as the sink accepts");
+  }
+  const generateLines = values["generate-lines"] ?? false;
+  if (values["lines-per-factory"] !== undefined && !generateLines) {
+    throw new UsageError("--lines-per-factory needs --generate-lines");
+  }
   return {
     kind: "run",
     options: {
-      factories: parseInteger("--factories", values.factories ?? "3", 1, MAX_FACTORIES),
+      factories,
       config: parseNonEmpty("--config", values.config ?? "./factory_config.json"),
       sink: parseChoice("--sink", values.sink ?? "auto", SINK_KINDS),
       brokers: parseBrokers(brokersSource, brokersText),
@@ -120,6 +167,9 @@ export function parseCommand(args: string[], env: OptionEnv = {}): Command {
       topics: {
         readings: parseTopic("--readings-topic", values["readings-topic"] ?? DEFAULT_TOPICS.readings),
         heartbeats: parseTopic("--heartbeat-topic", values["heartbeat-topic"] ?? DEFAULT_TOPICS.heartbeats),
+        ...(values["labels-topic"] === undefined
+          ? {}
+          : { labels: parseTopic("--labels-topic", values["labels-topic"]) }),
       },
       logLevel: parseChoice("--log-level", values["log-level"] ?? "info", LOG_LEVELS),
       producer: parseProducer(values),
@@ -127,6 +177,14 @@ export function parseCommand(args: string[], env: OptionEnv = {}): Command {
         dir: parseNonEmpty("--spool-dir", values["spool-dir"] ?? DEFAULT_SPOOL_DIR),
         maxMb: parseInteger("--spool-max-mb", values["spool-max-mb"] ?? "512", 0, 1_048_576),
       },
+      durationMs: values.duration === undefined ? undefined : parsePositiveDuration(values.duration),
+      continuous: values.continuous ?? false,
+      backfill,
+      generateLines,
+      linesPerFactory: values["lines-per-factory"] === undefined
+        ? undefined
+        : parseInteger("--lines-per-factory", values["lines-per-factory"], 1, MAX_LINES_PER_FACTORY),
+      shard: values.shard === undefined ? undefined : parseShard(values.shard, factories),
     },
   };
 }
@@ -186,7 +244,27 @@ Options:
                           (default: a fresh seed, logged so the run can be repeated)
   --readings-topic NAME   topic for readings (default ${DEFAULT_TOPICS.readings})
   --heartbeat-topic NAME  topic for heartbeats (default ${DEFAULT_TOPICS.heartbeats})
+  --labels-topic NAME     topic for the start and end of each fault (default: none)
   --log-level LEVEL       ${LOG_LEVELS.join(", ")} (default info); logs go to stderr
+
+Time control:
+  --duration D            end the run once D of simulated time has passed (or when every
+                          line is done, if sooner): 90s, 15m, 2h, 1d, or seconds
+  --continuous            a line that has taken its number of readings starts a new batch
+                          (count restarts at 1): the run ends on a signal or --duration
+  --backfill FROM[..TO]   generate the history from FROM up to TO (default: now) on a
+                          virtual clock, as fast as the sink accepts, then exit; FROM and
+                          TO: RFC 3339 (2025-11-01T00:00:00Z), a date (2025-11-01, UTC
+                          midnight) or a time ago (7d, 36h); TO not in the future; no --speed
+
+Synthetic plants and shards:
+  --generate-lines        a factory without an entry in the config gets generated lines
+                          (soda names and numbers 5-20 drawn from the seed)
+  --lines-per-factory N   generated lines per factory, 1-${MAX_LINES_PER_FACTORY}, on its sensors in turn
+                          (default: one per sensor; needs --generate-lines)
+  --shard I/N             simulate only shard I of N: the factories Fk with
+                          (k-1) mod N = I-1; N processes with the same flags and seed
+                          produce the whole plant together
 
 Kafka producer:
   --client-id ID          client.id the brokers see (default factory-sim)
@@ -222,7 +300,8 @@ Environment:
   KAFKA_SSL_KEY_PASSWORD  passphrase of an encrypted key (or KAFKA_SSL_KEY_PASSWORD_FILE)
 
 Exit codes:
-  0    every line finished and every record was delivered
+  0    done: every line finished (or --duration or the backfill's end was
+       reached) and every record was delivered
   1    runtime failure: Kafka required but unreachable, login, TLS or authorization
        failed, delivery failed (unsent records stay in the spool), stdout closed
   2    bad flags or a bad config file
@@ -261,6 +340,99 @@ function parseSpeed(text: string): number {
     throw new UsageError(`--speed must be a number greater than 0: got "${text}"`);
   }
   return value;
+}
+
+function parsePositiveDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1 || ms > MAX_DURATION_MS) {
+    throw new UsageError(`--duration must be a duration from 1ms to 3650d, such as 90s, 15m, 2h or 1d: got "${text}"`);
+  }
+  return ms;
+}
+
+/** `FROM[..TO]`: each an RFC 3339 time, a date (UTC midnight) or a duration back from `nowMs`. */
+function parseBackfill(text: string, nowMs: number): Backfill {
+  const parts = text.split("..");
+  if (parts.length > 2) {
+    throw new UsageError(`--backfill must be FROM or FROM..TO: got "${text}"`);
+  }
+  const fromMs = parsePointInTime("--backfill FROM", parts[0], nowMs);
+  const toMs = parts.length === 2 ? parsePointInTime("--backfill TO", parts[1], nowMs) : nowMs;
+  if (fromMs >= nowMs) {
+    throw new UsageError(
+      `--backfill must start in the past: got "${text}", which starts at ${new Date(fromMs).toISOString()}`,
+    );
+  }
+  if (toMs > nowMs) {
+    throw new UsageError(
+      `--backfill must end by now (${new Date(nowMs).toISOString()}): got "${text}", which ends at ${
+        new Date(toMs).toISOString()
+      }`,
+    );
+  }
+  if (fromMs >= toMs) {
+    throw new UsageError(
+      `--backfill must start before it ends: got "${text}", from ${new Date(fromMs).toISOString()} to ${
+        new Date(toMs).toISOString()
+      }`,
+    );
+  }
+  if (fromMs < 0) throw new UsageError(`--backfill must start in 1970 or later: got "${text}"`);
+  if (toMs - fromMs > MAX_DURATION_MS) throw new UsageError(`--backfill must span at most 3650d: got "${text}"`);
+  return { fromMs, toMs };
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function parsePointInTime(what: string, text: string, nowMs: number): number {
+  const bad = () =>
+    new UsageError(
+      `${what} must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): ` +
+        `got "${text}"`,
+    );
+  // A time ago needs its unit: a bare number would read as a year or an epoch time.
+  if (/^\s*[\d.]+\s*(ms|s|m|h|d)\s*$/.test(text)) {
+    const ms = parseDuration(text);
+    if (ms === undefined) throw bad();
+    return nowMs - ms;
+  }
+  const date = DATE.exec(text);
+  if (date) {
+    const ms = utc(Number(date[1]), Number(date[2]), Number(date[3]), 0, 0, 0);
+    if (ms === undefined) throw bad();
+    return ms;
+  }
+  const time = RFC3339.exec(text);
+  if (!time) throw bad();
+  const [, year, month, day, hour, minute, second, fraction, zulu, sign, offsetHours, offsetMinutes] = time;
+  const ms = utc(Number(year), Number(month), Number(day), Number(hour), Number(minute), Number(second));
+  if (ms === undefined || (!zulu && (Number(offsetHours) > 23 || Number(offsetMinutes) > 59))) throw bad();
+  const offsetMs = zulu ? 0 : (sign === "-" ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes)) * 60_000;
+  return ms + (fraction ? Math.floor(Number(`0${fraction}`) * 1000) : 0) - offsetMs;
+}
+
+/** Epoch ms of a calendar date and time in UTC, or undefined when no such date or time exists. */
+function utc(year: number, month: number, day: number, hour: number, minute: number, second: number) {
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Date.UTC rolls Feb 30 over into March: a date that does not exist comes back different.
+  return new Date(ms).getUTCDate() === day && day >= 1 ? ms : undefined;
+}
+
+function parseShard(text: string, factories: number): Shard {
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const index = match ? Number(match[1]) : NaN;
+  const count = match ? Number(match[2]) : NaN;
+  if (!(index >= 1 && index <= count && count <= MAX_FACTORIES)) {
+    throw new UsageError(`--shard must be I/N with 1 <= I <= N <= ${MAX_FACTORIES}: got "${text}"`);
+  }
+  if (count > factories) {
+    throw new UsageError(
+      `--shard must not have more shards than --factories (${factories}), or some would be empty: got "${text}"`,
+    );
+  }
+  return { index, count };
 }
 
 function parseChoice<T extends string>(flag: string, text: string, choices: readonly T[]): T {

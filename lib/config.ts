@@ -7,6 +7,8 @@
 import { parse as parseJsonc, type ParseError, printParseErrorCode } from "jsonc-parser";
 import { z } from "zod";
 import { ConfigError, isPermissionDenial, permissionError } from "./errors.ts";
+import { type FaultConfig, faultSchema } from "./faults.ts";
+import { type SignalConfig, signalSchema } from "./signals.ts";
 
 /** One production line: a soda bottled on a line watched by one sensor. */
 export interface LineConfig {
@@ -14,7 +16,20 @@ export interface LineConfig {
   /** How many readings the line takes before it is done. */
   number: number;
   sensorID: string;
+  /** How its values move (default: the config's `defaults.signal`, else uniform integers 0..100). */
+  signal?: SignalConfig;
+  /** Faults it suffers (default: the config's `defaults.faults`). */
+  faults?: FaultConfig[];
 }
+
+/** Settings for every line that does not set its own: the config's optional `defaults` entry. */
+export interface LineDefaults {
+  signal?: SignalConfig;
+  faults?: FaultConfig[];
+}
+
+/** The reserved top-level key of the defaults for all lines. */
+export const DEFAULTS_KEY = "defaults";
 
 /** Factory id (`F1`...) to its lines, in file order. */
 export type FactoryConfig = Record<string, LineConfig[]>;
@@ -22,10 +37,11 @@ export type FactoryConfig = Record<string, LineConfig[]>;
 /** The result of validating a config: the lines, plus warnings about fields that were ignored. */
 export interface LoadedConfig {
   factories: FactoryConfig;
+  defaults: LineDefaults;
   warnings: string[];
 }
 
-const LINE_FIELDS = ["sodaName", "number", "sensorID"];
+const LINE_FIELDS = ["sodaName", "number", "sensorID", "signal", "faults"];
 
 const lineSchema = z.object({
   sodaName: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }),
@@ -34,7 +50,14 @@ const lineSchema = z.object({
       error: "must be a positive integer",
     }),
   sensorID: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }),
+  signal: signalSchema.optional(),
+  faults: z.array(faultSchema, { error: "must be an array of faults" }).optional(),
 }, { error: "must be an object with sodaName, number and sensorID" });
+
+const defaultsSchema = z.object({
+  signal: signalSchema.optional(),
+  faults: z.array(faultSchema, { error: "must be an array of faults" }).optional(),
+}, { error: "must be an object with signal and/or faults" }).strict();
 
 const configSchema = z.record(z.string(), z.array(lineSchema, { error: "must be an array of lines" }), {
   error: 'must be an object mapping factory ids to arrays of lines (e.g. {"F1": [...]})',
@@ -86,11 +109,29 @@ function describeReadError(error: unknown): string {
 
 /** Validates already-parsed config data. Throws `ConfigError` listing every problem. */
 export function validateConfig(data: unknown, file: string): LoadedConfig {
-  const result = configSchema.safeParse(data);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
+  // The `defaults` entry is validated on its own; everything else maps factory ids to lines.
+  const hasDefaults = data !== null && typeof data === "object" && !Array.isArray(data) &&
+    Object.hasOwn(data, DEFAULTS_KEY);
+  const { [DEFAULTS_KEY]: defaultsData, ...factoryData } = hasDefaults ? data as Record<string, unknown> : {};
+  const factoriesInput = hasDefaults ? factoryData : data;
+  const result = configSchema.safeParse(factoriesInput);
+  const defaults = hasDefaults ? defaultsSchema.safeParse(defaultsData) : undefined;
+  const issues = [
+    ...(result.success ? [] : result.error.issues),
+    ...(defaults && !defaults.success
+      ? defaults.error.issues.map((issue) => ({ ...issue, path: [DEFAULTS_KEY, ...issue.path] }))
+      : []),
+  ];
+  if (!result.success || (defaults && !defaults.success)) {
+    const problems = issues.map((issue) => {
       const path = formatPath(issue.path);
       const where = path === "" ? "the top level" : path;
+      if (issue.code === "unrecognized_keys") {
+        const keys = (issue as { keys: string[] }).keys;
+        return `${file}: ${where} has ${keys.length === 1 ? "an unknown field" : "unknown fields"} ${
+          keys.map((key) => JSON.stringify(key)).join(", ")
+        }`;
+      }
       const value = valueAt(data, issue.path);
       const problem = value === MISSING ? "is missing" : `${issue.message}: got ${quote(value)}`;
       return `${file}: ${where} ${problem}`;
@@ -99,7 +140,7 @@ export function validateConfig(data: unknown, file: string): LoadedConfig {
     throw new ConfigError([...new Set(problems)]);
   }
   const warnings: string[] = [];
-  for (const [factoryId, lines] of Object.entries(data as Record<string, unknown[]>)) {
+  for (const [factoryId, lines] of Object.entries(factoriesInput as Record<string, unknown[]>)) {
     lines.forEach((line, index) => {
       for (const key of Object.keys(line as object)) {
         if (!LINE_FIELDS.includes(key)) {
@@ -108,7 +149,7 @@ export function validateConfig(data: unknown, file: string): LoadedConfig {
       }
     });
   }
-  return { factories: result.data, warnings };
+  return { factories: result.data, defaults: defaults?.success ? defaults.data : {}, warnings };
 }
 
 const MISSING = Symbol("missing");

@@ -2,12 +2,15 @@
  * Turns simulation events into Kafka records: topic, key and JSON value, in the field order of
  * the message contract (see the README).
  */
+import type { FaultLabel } from "./faults.ts";
 import type { Heartbeat, Reading, SimEvent } from "./simulation.ts";
 
 /** Topic names, renameable by flag. */
 export interface Topics {
   readings: string;
   heartbeats: string;
+  /** Where fault starts and ends go (`--labels-topic`); nowhere when undefined. */
+  labels?: string;
 }
 
 /** The default topic names. */
@@ -57,6 +60,41 @@ export function readingValue(event: Reading): string {
   });
 }
 
+/** Headers of every fault label record. */
+export const LABEL_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  "content-type": "application/json",
+  [MESSAGE_TYPE_HEADER]: "factory-sim.fault.v1",
+});
+
+/** The header that names the faults that shaped a reading (`fault: stuck`). */
+export const FAULT_HEADER = "fault";
+
+const faultHeaders = new Map<string, Readonly<Record<string, string>>>();
+
+/** The headers of a reading shaped by `fault` (one frozen object per fault combination). */
+function readingHeaders(fault: string | undefined): Readonly<Record<string, string>> {
+  if (fault === undefined) return READING_HEADERS;
+  let headers = faultHeaders.get(fault);
+  if (headers === undefined) {
+    headers = Object.freeze({ ...READING_HEADERS, [FAULT_HEADER]: fault });
+    faultHeaders.set(fault, headers);
+  }
+  return headers;
+}
+
+/** The JSON value of a fault's start or end. */
+export function labelValue(event: FaultLabel): string {
+  return JSON.stringify({
+    faultId: event.faultId,
+    fault: event.fault,
+    event: event.event,
+    factoryId: event.factoryId,
+    sensorId: event.sensorId,
+    sodaName: event.sodaName,
+    timestamp: formatTimestamp(event.timeMs),
+  });
+}
+
 /** The JSON value of a heartbeat, fields in contract order. */
 export function heartbeatValue(event: Heartbeat): string {
   return JSON.stringify({
@@ -67,21 +105,43 @@ export function heartbeatValue(event: Heartbeat): string {
   });
 }
 
-/** The record for one event. */
-export function toRecord(event: SimEvent, topics: Topics): OutRecord {
-  return event.kind === "reading"
-    ? {
-      topic: topics.readings,
-      key: event.sensorId,
-      value: readingValue(event),
-      timestampMs: event.timeMs,
-      headers: READING_HEADERS,
-    }
-    : {
-      topic: topics.heartbeats,
-      key: event.sensorId,
-      value: heartbeatValue(event),
-      timestampMs: event.timeMs,
-      headers: HEARTBEAT_HEADERS,
-    };
+/** The record for one event; undefined for a fault label when there is no labels topic. */
+export function toRecord(event: SimEvent, topics: Topics): OutRecord | undefined {
+  switch (event.kind) {
+    case "reading":
+      return {
+        topic: topics.readings,
+        key: event.sensorId,
+        value: readingValue(event),
+        timestampMs: event.timeMs,
+        headers: readingHeaders(event.fault),
+      };
+    case "heartbeat":
+      return {
+        topic: topics.heartbeats,
+        key: event.sensorId,
+        value: heartbeatValue(event),
+        timestampMs: event.timeMs,
+        headers: HEARTBEAT_HEADERS,
+      };
+    case "label":
+      if (topics.labels === undefined) return undefined;
+      return {
+        topic: topics.labels,
+        key: event.sensorId,
+        value: labelValue(event),
+        timestampMs: event.timeMs,
+        headers: LABEL_HEADERS,
+      };
+  }
+}
+
+/** The records of a batch of events, in order (fault labels only with a labels topic). */
+export function toRecords(events: readonly SimEvent[], topics: Topics): OutRecord[] {
+  const records: OutRecord[] = [];
+  for (const event of events) {
+    const record = toRecord(event, topics);
+    if (record !== undefined) records.push(record);
+  }
+  return records;
 }

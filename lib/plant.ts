@@ -3,6 +3,8 @@
  * validated config and the run's seed.
  */
 import type { FactoryConfig } from "./config.ts";
+import type { FaultConfig } from "./faults.ts";
+import type { SignalConfig } from "./signals.ts";
 import type { Rng } from "./random.ts";
 
 /** A sensor of a factory: `S<i>-<j>` with tier `"<i>.<j>"`. */
@@ -20,6 +22,10 @@ export interface Line {
   sodaName: string;
   total: number;
   sensor: Sensor;
+  /** How its values move (the config's defaults when undefined). */
+  signal?: SignalConfig;
+  /** Its faults (the config's defaults when undefined). */
+  faults?: FaultConfig[];
 }
 
 /** A factory with its sensors and the lines that run in it. */
@@ -37,6 +43,43 @@ export interface Plant {
 /** Fewest and most sensors a factory gets. */
 export const SENSORS_PER_FACTORY = { min: 3, max: 5 } as const;
 
+/** What generated lines bottle (`--generate-lines`): each line draws one from the seed. */
+export const SODA_NAMES = [
+  "Coca-Cola",
+  "Pepsi",
+  "Sprite",
+  "Fanta",
+  "7Up",
+  "Dr Pepper",
+  "Mountain Dew",
+  "Schweppes",
+  "Root Beer",
+  "Ginger Ale",
+  "Tonic Water",
+  "Club Soda",
+  "Cream Soda",
+  "Orange Crush",
+  "Lemonade",
+  "Cherry Cola",
+] as const;
+
+/** Fewest and most readings (`number`) a generated line takes. */
+export const GENERATED_NUMBER = { min: 5, max: 20 } as const;
+
+/**
+ * A process's share of the factories: shard `index` of `count` (1 <= index <= count) runs the
+ * factories Fk with ((k - 1) mod count) + 1 = index.
+ */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** The shard (1..count) factory `F<factoryNumber>` belongs to. */
+export function shardOf(factoryNumber: number, count: number): number {
+  return ((factoryNumber - 1) % count) + 1;
+}
+
 /** A plant, and what in the config did not fit it (the run goes on regardless). */
 export interface BuiltPlant {
   plant: Plant;
@@ -46,15 +89,25 @@ export interface BuiltPlant {
 /**
  * Builds `factoryCount` factories F1..Fn, each with 3-5 sensors drawn from its own random
  * stream, and attaches to each the lines the config gives it. `file` names the config in warnings.
+ * With `generate`, a factory without an entry in the config gets generated lines instead (one per
+ * sensor unless `linesPerFactory` says). With `shard`, only that shard's factories are built (and
+ * only their config is looked at); each is the same as in the whole plant.
  */
 export function buildPlant(
   config: FactoryConfig,
-  { factoryCount, rng, file = "factory_config.json" }: { factoryCount: number; rng: Rng; file?: string },
+  { factoryCount, rng, file = "factory_config.json", generate, shard }: {
+    factoryCount: number;
+    rng: Rng;
+    file?: string;
+    generate?: { linesPerFactory?: number };
+    shard?: Shard;
+  },
 ): BuiltPlant {
   const warnings: string[] = [];
   const factories: Factory[] = [];
   const idle: string[] = [];
-  for (let i = 1; i <= factoryCount; i++) {
+  const step = shard?.count ?? 1;
+  for (let i = shard?.index ?? 1; i <= factoryCount; i += step) {
     const id = `F${i}`;
     const sensorCount = rng.derive(`factory/${id}`).int(SENSORS_PER_FACTORY.min, SENSORS_PER_FACTORY.max);
     const sensors: Sensor[] = [];
@@ -63,6 +116,10 @@ export function buildPlant(
     factories.push(factory);
 
     const entries = Object.hasOwn(config, id) ? config[id] : undefined;
+    if (entries === undefined && generate !== undefined) {
+      factory.lines.push(...generatedLines(factory, rng, generate.linesPerFactory));
+      continue;
+    }
     if (entries === undefined || entries.length === 0) {
       idle.push(id);
       continue;
@@ -89,7 +146,15 @@ export function buildPlant(
       } else {
         used.set(sensor.sensorId, index);
       }
-      factory.lines.push({ factoryId: id, index, sodaName: entry.sodaName, total: entry.number, sensor });
+      factory.lines.push({
+        factoryId: id,
+        index,
+        sodaName: entry.sodaName,
+        total: entry.number,
+        sensor,
+        ...(entry.signal ? { signal: entry.signal } : {}),
+        ...(entry.faults ? { faults: entry.faults } : {}),
+      });
     });
   }
   if (idle.length > 0) {
@@ -104,6 +169,28 @@ export function buildPlant(
     );
   }
   return { plant: { factories }, warnings };
+}
+
+/**
+ * `linesPerFactory` lines (default: one per sensor) on the factory's sensors in turn, with soda
+ * names and numbers drawn from the factory's own stream: adding factories, or running the factory
+ * in another shard, does not change them.
+ */
+function generatedLines(factory: Factory, rng: Rng, linesPerFactory = factory.sensors.length): Line[] {
+  const stream = rng.derive(`generate/${factory.id}`);
+  const lines: Line[] = [];
+  for (let index = 0; index < linesPerFactory; index++) {
+    const sodaName = SODA_NAMES[stream.int(0, SODA_NAMES.length - 1)];
+    const total = stream.int(GENERATED_NUMBER.min, GENERATED_NUMBER.max);
+    lines.push({
+      factoryId: factory.id,
+      index,
+      sodaName,
+      total,
+      sensor: factory.sensors[index % factory.sensors.length],
+    });
+  }
+  return lines;
 }
 
 /** Every line of the plant, factory by factory. */

@@ -2,16 +2,17 @@
  * Runs a plant on a scheduler: every sensor heartbeats and every line takes its readings, all on
  * the one timer queue, until every line is done (or the run is aborted).
  */
+import type { LineDefaults } from "./config.ts";
+import { closeFaults, type FaultLabel, FaultState, scheduleFaults } from "./faults.ts";
 import { allLines, allSensors, type Line, type Plant, type Sensor } from "./plant.ts";
 import type { Rng } from "./random.ts";
 import type { Scheduler, Task } from "./scheduler.ts";
+import { createSignal, type Signal, signalRange } from "./signals.ts";
 
 /** Bounds of the interval between two heartbeats of a sensor, in simulated milliseconds. */
 export const HEARTBEAT_INTERVAL_MS = { min: 1_000, max: 2_000 } as const;
 /** Bounds of the interval between two readings of a line, in simulated milliseconds. */
 export const READING_INTERVAL_MS = { min: 2_000, max: 5_000 } as const;
-/** Bounds of a reading's value, both inclusive. */
-export const READING_RANGE = { min: 0, max: 100 } as const;
 
 /** A line's reading. */
 export interface Reading {
@@ -24,8 +25,10 @@ export interface Reading {
   /** 1..total: this reading's position in the line's run. */
   count: number;
   total: number;
-  /** Simulated time of the reading, epoch milliseconds. */
+  /** Simulated time of the reading, epoch milliseconds (earlier than that during a `late` fault). */
   timeMs: number;
+  /** The faults that shaped this reading (`spike`, `stuck,late`...), for its label header. */
+  fault?: string;
 }
 
 /** A sensor's heartbeat. */
@@ -38,8 +41,8 @@ export interface Heartbeat {
   timeMs: number;
 }
 
-/** What the simulation emits. */
-export type SimEvent = Reading | Heartbeat;
+/** What the simulation emits: readings, heartbeats, and the start and end of each fault. */
+export type SimEvent = Reading | Heartbeat | FaultLabel;
 
 /** Where the simulation sends each batch of events that fell due together. */
 export type EmitBatch = (events: SimEvent[]) => void | Promise<void>;
@@ -48,8 +51,12 @@ export type EmitBatch = (events: SimEvent[]) => void | Promise<void>;
 export interface SimulationResult {
   /** True when every line took all of its readings. */
   completed: boolean;
+  /** True when the run ended because simulated time reached `untilMs`. */
+  reachedEnd: boolean;
   readings: number;
   heartbeats: number;
+  /** Fault starts and ends. */
+  labels: number;
   /** Readings taken by each line, in plant order. */
   lines: { line: Line; taken: number }[];
   startMs: number;
@@ -62,28 +69,72 @@ export interface SimulationResult {
  */
 export async function runSimulation(
   plant: Plant,
-  { scheduler, rng, emit, signal }: { scheduler: Scheduler; rng: Rng; emit: EmitBatch; signal?: AbortSignal },
+  { scheduler, rng, emit, signal, defaults = {}, continuous = false, untilMs }: {
+    scheduler: Scheduler;
+    rng: Rng;
+    emit: EmitBatch;
+    signal?: AbortSignal;
+    /** A line that has taken its `total` readings starts a new batch of them (count from 1 again). */
+    continuous?: boolean;
+    /** The run ends when simulated time reaches this (epoch ms); nothing due then or later is emitted. */
+    untilMs?: number;
+    /** Signal and faults of lines that set none (the config's `defaults`). */
+    defaults?: LineDefaults;
+  },
 ): Promise<SimulationResult> {
   const pending: SimEvent[] = [];
   let heartbeats = 0;
   let readings = 0;
-  const lines = allLines(plant).map((line) => new LineTask(line, rng, scheduler, onReading));
+  let labels = 0;
+  const faults = new FaultState();
+  const startMs = scheduler.now();
+  const lines = allLines(plant).map((line) =>
+    new LineTask(line, { rng, scheduler, faults, defaults, continuous, emit: onReadings })
+  );
   let linesLeft = lines.length;
 
-  function onReading(event: Reading, done: boolean): void {
-    pending.push(event);
-    readings++;
+  function onReadings(events: Reading[], done: boolean): void {
+    for (const event of events) pending.push(event);
+    readings += events.length;
     if (done && --linesLeft === 0) scheduler.clear();
   }
 
   function onHeartbeat(event: Heartbeat): void {
+    if (faults.offline(event.sensorId)) return;
     pending.push(event);
     heartbeats++;
   }
 
-  const startMs = scheduler.now();
+  function onLabel(event: FaultLabel): void {
+    pending.push(event);
+    labels++;
+  }
+
+  let reachedEnd = false;
+  // Queued first, so at `untilMs` it fires before anything else due then: the run covers
+  // [start, untilMs). An entry of its own adds no draws, so the events before it do not change.
+  if (untilMs !== undefined) {
+    scheduler.at(untilMs, {
+      fire() {
+        reachedEnd = true;
+        scheduler.clear();
+      },
+    });
+  }
   for (const sensor of allSensors(plant)) scheduler.at(startMs, new HeartbeatTask(sensor, rng, scheduler, onHeartbeat));
-  for (const line of lines) line.start();
+  for (const line of lines) {
+    line.start();
+    const lineFaults = line.line.faults ?? defaults.faults;
+    if (lineFaults && lineFaults.length > 0) {
+      scheduleFaults(line.line, lineFaults, {
+        scheduler,
+        rng: rng.derive(`line/${line.line.factoryId}/${line.line.index}`),
+        state: faults,
+        startMs,
+        label: onLabel,
+      });
+    }
+  }
 
   await scheduler.run({
     signal,
@@ -92,11 +143,19 @@ export async function runSimulation(
       return emit(pending.splice(0, pending.length));
     },
   });
+  // Faults still active when the run ends end with it, so every start label has its end.
+  const closing = closeFaults(faults, scheduler.now());
+  if (closing.length > 0) {
+    labels += closing.length;
+    await emit(closing);
+  }
   return {
     completed: lines.length > 0 && linesLeft === 0,
+    reachedEnd,
     readings,
     heartbeats,
-    lines: lines.map((task) => ({ line: task.line, taken: task.count })),
+    labels,
+    lines: lines.map((task) => ({ line: task.line, taken: task.taken })),
     startMs,
     endMs: scheduler.now(),
   };
@@ -126,19 +185,42 @@ class HeartbeatTask implements Task {
 /** A production line: takes a reading every 2-5 s until it has `total` of them. */
 class LineTask implements Task {
   readonly line: Line;
+  /** Position of the last reading in the current batch (1..total). */
   count = 0;
+  /** Readings taken over every batch. */
+  taken = 0;
+  readonly #continuous: boolean;
   readonly #intervals: Rng;
-  readonly #values: Rng;
+  readonly #signal: Signal;
+  readonly #range: { min: number; max: number; decimals: number };
+  readonly #faults: FaultState;
   readonly #scheduler: Scheduler;
-  readonly #emit: (event: Reading, done: boolean) => void;
+  readonly #emit: (events: Reading[], done: boolean) => void;
+  /** The last value sent, and the value a `stuck` fault holds. */
+  #lastValue: number | undefined;
+  #stuckAt: number | undefined;
 
-  constructor(line: Line, rng: Rng, scheduler: Scheduler, emit: (event: Reading, done: boolean) => void) {
+  constructor(
+    line: Line,
+    { rng, scheduler, faults, defaults, continuous = false, emit }: {
+      rng: Rng;
+      scheduler: Scheduler;
+      faults: FaultState;
+      defaults: LineDefaults;
+      continuous?: boolean;
+      emit: (events: Reading[], done: boolean) => void;
+    },
+  ) {
     this.line = line;
+    this.#continuous = continuous;
     // Intervals and values come from separate streams so that changing how values are drawn
     // never moves a reading in time.
     const stream = rng.derive(`line/${line.factoryId}/${line.index}`);
     this.#intervals = stream.derive("interval");
-    this.#values = stream.derive("value");
+    const signal = line.signal ?? defaults.signal;
+    this.#signal = createSignal(signal, stream.derive("value"), scheduler.now());
+    this.#range = signalRange(signal);
+    this.#faults = faults;
     this.#scheduler = scheduler;
     this.#emit = emit;
   }
@@ -149,20 +231,87 @@ class LineTask implements Task {
 
   fire(): void {
     const { factoryId, sodaName, total, sensor } = this.line;
+    // Continuous: the batch after a finished one counts from 1 again (its first reading one
+    // interval after the last one). Without it, a finished line never fires again.
+    if (this.count >= total) this.count = 0;
     this.count++;
-    const done = this.count >= total;
+    this.taken++;
+    const done = this.count >= total && !this.#continuous;
     if (!done) this.#scheduleNext();
-    this.#emit({
+    const now = this.#scheduler.now();
+    // Drawn whatever the faults, so a fault never shifts the values after it.
+    let value = this.#signal(now);
+    const active = this.#faults.of(this.line);
+    if (active.length === 0) {
+      this.#stuckAt = undefined;
+      this.#lastValue = value;
+      const reading: Reading = {
+        kind: "reading",
+        factoryId,
+        sensorId: sensor.sensorId,
+        tier: sensor.tier,
+        sodaName,
+        reading: value,
+        count: this.count,
+        total,
+        timeMs: now,
+      };
+      this.#emit([reading], done);
+      return;
+    }
+    const { min, max, decimals } = this.#range;
+    const span = max - min;
+    let timeMs = now;
+    let copies = 1;
+    let stuck = false;
+    for (const fault of active) {
+      switch (fault.kind) {
+        case "offline":
+        case "dropout":
+          copies = 0;
+          break;
+        case "stuck":
+          stuck = true;
+          break;
+        case "spike":
+          value = Math.min(max, value + (fault.magnitude ?? span / 4));
+          break;
+        case "dip":
+          value = Math.max(min, value - (fault.magnitude ?? span / 4));
+          break;
+        case "out_of_range":
+          value = max + (fault.magnitude ?? span / 10);
+          break;
+        case "duplicate":
+          copies = Math.max(copies, 2);
+          break;
+        case "late":
+          timeMs = now - fault.lateMs;
+          break;
+      }
+    }
+    if (stuck) {
+      this.#stuckAt ??= this.#lastValue ?? value;
+      value = this.#stuckAt;
+    } else {
+      this.#stuckAt = undefined;
+    }
+    const scale = 10 ** decimals;
+    value = Math.round(value * scale) / scale;
+    this.#lastValue = value;
+    const reading: Reading = {
       kind: "reading",
       factoryId,
       sensorId: sensor.sensorId,
       tier: sensor.tier,
       sodaName,
-      reading: this.#values.int(READING_RANGE.min, READING_RANGE.max),
+      reading: value,
       count: this.count,
       total,
-      timeMs: this.#scheduler.now(),
-    }, done);
+      timeMs,
+      fault: [...new Set(active.map((fault) => fault.kind))].join(","),
+    };
+    this.#emit(copies === 0 ? [] : Array.from({ length: copies }, () => reading), done);
   }
 
   #scheduleNext(): void {

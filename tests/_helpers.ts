@@ -1,5 +1,5 @@
 /** Shared fakes and fixtures for the tests. */
-import type { FactoryConfig } from "../lib/config.ts";
+import type { FactoryConfig, LineDefaults } from "../lib/config.ts";
 import type { OutRecord } from "../lib/messages.ts";
 import { buildPlant, type Plant } from "../lib/plant.ts";
 import { Rng } from "../lib/random.ts";
@@ -41,7 +41,12 @@ export function plantOf(config: FactoryConfig, { seed = 1, factoryCount = 3 } = 
 /** Runs `plant` on virtual time and returns its events and the batches they came in. */
 export async function runVirtual(
   plant: Plant,
-  { seed = 1, signal, onBatch }: { seed?: number; signal?: AbortSignal; onBatch?: (events: SimEvent[]) => void } = {},
+  { seed = 1, signal, onBatch, defaults }: {
+    seed?: number;
+    signal?: AbortSignal;
+    onBatch?: (events: SimEvent[]) => void;
+    defaults?: LineDefaults;
+  } = {},
 ): Promise<{ events: SimEvent[]; batches: SimEvent[][]; result: SimulationResult; scheduler: Scheduler }> {
   const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
   const events: SimEvent[] = [];
@@ -50,6 +55,7 @@ export async function runVirtual(
     scheduler,
     rng: new Rng(seed),
     signal,
+    defaults,
     emit: (batch) => {
       batches.push(batch);
       events.push(...batch);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { helpText, parseCommand, type ProducerOptions } from "../lib/cli.ts";
+import { helpText, type Options, parseCommand, type ProducerOptions } from "../lib/cli.ts";
 import { ExitCode, UsageError } from "../lib/errors.ts";
 
 function usageError(args: string[], env = {}): string {
@@ -36,6 +36,12 @@ Deno.test("no flags give the documented defaults", () => {
         replicationFactor: undefined,
       },
       spool: { dir: "factory-sim-spool", maxMb: 512 },
+      durationMs: undefined,
+      continuous: false,
+      backfill: undefined,
+      generateLines: false,
+      linesPerFactory: undefined,
+      shard: undefined,
     },
   });
 });
@@ -69,6 +75,12 @@ Deno.test("every flag is read", () => {
     "--replication-factor=2",
     "--spool-dir=/var/lib/factory-sim",
     "--spool-max-mb=0",
+    "--duration=1.5h",
+    "--continuous",
+    "--generate-lines",
+    "--lines-per-factory=12",
+    "--shard",
+    "3/7",
   ]);
   assert.deepEqual(command, {
     kind: "run",
@@ -92,6 +104,12 @@ Deno.test("every flag is read", () => {
         replicationFactor: 2,
       },
       spool: { dir: "/var/lib/factory-sim", maxMb: 0 },
+      durationMs: 5_400_000,
+      continuous: true,
+      backfill: undefined,
+      generateLines: true,
+      linesPerFactory: 12,
+      shard: { index: 3, count: 7 },
     },
   });
 });
@@ -140,6 +158,12 @@ Deno.test("--help and --version win over everything else", () => {
       "--linger-ms",
       "--spool-dir",
       "--spool-max-mb",
+      "--duration",
+      "--continuous",
+      "--backfill FROM[..TO]",
+      "--generate-lines",
+      "--lines-per-factory",
+      "--shard I/N",
       "KAFKA_SASL_PASSWORD_FILE",
       "KAFKA_SSL_CA_LOCATION",
     ]
@@ -192,8 +216,132 @@ Deno.test("bad flags name the flag", async (t) => {
     [["--spool-dir="], "--spool-dir must not be empty"],
     [["--client-id=my client"], '--client-id must be 1-249 of a-z A-Z 0-9 . _ -: got "my client"'],
     [["--idempotent=no"], "--idempotent takes no value"],
+    [["--duration", "soon"], '--duration must be a duration from 1ms to 3650d, such as 90s, 15m, 2h or 1d: got "soon"'],
+    [["--duration", "0"], '--duration must be a duration from 1ms to 3650d, such as 90s, 15m, 2h or 1d: got "0"'],
+    [["--duration", "0s"], '--duration must be a duration from 1ms to 3650d, such as 90s, 15m, 2h or 1d: got "0s"'],
+    [["--duration=-5m"], '--duration must be a duration from 1ms to 3650d, such as 90s, 15m, 2h or 1d: got "-5m"'],
+    [["--duration", "2w"], '--duration must be a duration from 1ms to 3650d, such as 90s, 15m, 2h or 1d: got "2w"'],
+    [
+      ["--duration", "3651d"],
+      '--duration must be a duration from 1ms to 3650d, such as 90s, 15m, 2h or 1d: got "3651d"',
+    ],
+    [["--continuous=yes"], "--continuous takes no value"],
+    [["--generate-lines=3"], "--generate-lines takes no value"],
+    [["--lines-per-factory", "3"], "--lines-per-factory needs --generate-lines"],
+    [
+      ["--generate-lines", "--lines-per-factory", "0"],
+      '--lines-per-factory must be an integer from 1 to 50: got "0"',
+    ],
+    [
+      ["--generate-lines", "--lines-per-factory", "51"],
+      '--lines-per-factory must be an integer from 1 to 50: got "51"',
+    ],
+    [["--shard", "2"], '--shard must be I/N with 1 <= I <= N <= 10000: got "2"'],
+    [["--shard", "0/3"], '--shard must be I/N with 1 <= I <= N <= 10000: got "0/3"'],
+    [["--shard", "4/3"], '--shard must be I/N with 1 <= I <= N <= 10000: got "4/3"'],
+    [["--shard", "1/0"], '--shard must be I/N with 1 <= I <= N <= 10000: got "1/0"'],
+    [["--shard", "a/b"], '--shard must be I/N with 1 <= I <= N <= 10000: got "a/b"'],
+    [["--shard", "1.5/3"], '--shard must be I/N with 1 <= I <= N <= 10000: got "1.5/3"'],
+    [
+      ["--shard", "1/4"],
+      '--shard must not have more shards than --factories (3), or some would be empty: got "1/4"',
+    ],
+    [["--backfill", "7d", "--speed", "10"], "--backfill takes no --speed: a backfill runs as fast as the sink accepts"],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" ") || "(empty)", () => assert.equal(usageError(args), message));
+  }
+});
+
+Deno.test("--backfill takes RFC 3339 times, dates and times ago, up to now", async (t) => {
+  const nowMs = Date.UTC(2025, 11, 3, 14, 30, 0, 0);
+  const backfill = (text: string) =>
+    (parseCommand(["--backfill", text], {}, { nowMs }) as { options: Options }).options.backfill;
+  const at = (iso: string) => Date.parse(iso);
+
+  await t.step("FROM alone runs up to now", () => {
+    assert.deepEqual(backfill("2025-11-01T00:00:00Z"), { fromMs: at("2025-11-01T00:00:00Z"), toMs: nowMs });
+  });
+  await t.step("a date is UTC midnight", () => {
+    assert.deepEqual(backfill("2025-11-01..2025-11-08"), {
+      fromMs: at("2025-11-01T00:00:00Z"),
+      toMs: at("2025-11-08T00:00:00Z"),
+    });
+  });
+  await t.step("RFC 3339 with fractions and offsets", () => {
+    assert.deepEqual(backfill("2025-11-01T02:00:00.250+02:00..2025-11-01T00:00:01.5Z"), {
+      fromMs: at("2025-11-01T00:00:00.250Z"),
+      toMs: at("2025-11-01T00:00:01.500Z"),
+    });
+  });
+  await t.step("a time ago counts back from now", () => {
+    assert.deepEqual(backfill("7d"), { fromMs: nowMs - 7 * 86_400_000, toMs: nowMs });
+    assert.deepEqual(backfill("36h..90m"), { fromMs: nowMs - 36 * 3_600_000, toMs: nowMs - 90 * 60_000 });
+  });
+});
+
+Deno.test("a --backfill that is not a span of the past names the flag", async (t) => {
+  const nowMs = Date.UTC(2025, 11, 3, 14, 30, 0, 0);
+  const cases: [string, string][] = [
+    [
+      "yesterday",
+      '--backfill FROM must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): got "yesterday"',
+    ],
+    [
+      "2025",
+      '--backfill FROM must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): got "2025"',
+    ],
+    [
+      "2025-02-30",
+      '--backfill FROM must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): got "2025-02-30"',
+    ],
+    [
+      "2025-11-01T24:00:00Z",
+      '--backfill FROM must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): got "2025-11-01T24:00:00Z"',
+    ],
+    [
+      "2025-11-01T00:00:00",
+      '--backfill FROM must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): got "2025-11-01T00:00:00"',
+    ],
+    [
+      "2025-11-01..soon",
+      '--backfill TO must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): got "soon"',
+    ],
+    [
+      "2025-11-01..",
+      '--backfill TO must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): got ""',
+    ],
+    ["1d..2d..3d", '--backfill must be FROM or FROM..TO: got "1d..2d..3d"'],
+    [
+      "2025-11-08..2025-11-01",
+      '--backfill must start before it ends: got "2025-11-08..2025-11-01", from 2025-11-08T00:00:00.000Z to 2025-11-01T00:00:00.000Z',
+    ],
+    [
+      "1d..1d",
+      '--backfill must start before it ends: got "1d..1d", from 2025-12-02T14:30:00.000Z to 2025-12-02T14:30:00.000Z',
+    ],
+    ["2025-12-04", '--backfill must start in the past: got "2025-12-04", which starts at 2025-12-04T00:00:00.000Z'],
+    [
+      "2025-12-01..2025-12-04",
+      '--backfill must end by now (2025-12-03T14:30:00.000Z): got "2025-12-01..2025-12-04", which ends at 2025-12-04T00:00:00.000Z',
+    ],
+    ["1960-01-01..1970-01-02", '--backfill must start in 1970 or later: got "1960-01-01..1970-01-02"'],
+    [
+      "3651d",
+      '--backfill must span at most 3650d: got "3651d"',
+    ],
+    ["2000-01-01", '--backfill must span at most 3650d: got "2000-01-01"'],
+  ];
+  for (const [text, message] of cases) {
+    await t.step(text, () => {
+      try {
+        parseCommand(["--backfill", text], {}, { nowMs });
+      } catch (error) {
+        assert.ok(error instanceof UsageError);
+        assert.equal(error.message, message);
+        return;
+      }
+      assert.fail(`accepted --backfill ${text}`);
+    });
   }
 });

@@ -113,6 +113,63 @@ Deno.test("every bad-input class gets one clear line naming the file and the pat
   }
 });
 
+Deno.test("signals and faults: per line and as defaults for all lines", () => {
+  const { factories, defaults, warnings } = parseConfig(
+    new TextEncoder().encode(JSON.stringify({
+      defaults: { signal: { type: "gaussian", setpoint: 50, sigma: 2 }, faults: [{ kind: "offline", perHour: 0.5 }] },
+      F1: [{
+        sodaName: "Cola",
+        number: 3,
+        sensorID: "S1-1",
+        signal: {
+          type: "sine",
+          base: 4,
+          amplitude: 1,
+          period: "15m",
+          noise: 0.1,
+          drift: 0.2,
+          decimals: 2,
+          min: 0,
+          max: 10,
+        },
+        faults: [{ kind: "stuck", at: "10m", for: "2m" }, { kind: "late", perHour: 1, lateBy: "5m" }],
+      }],
+    })),
+    FILE,
+  );
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(defaults.faults, [{ kind: "offline", perHour: 0.5 }]);
+  assert.equal(defaults.signal?.type, "gaussian");
+  assert.equal(factories.F1[0].signal?.type, "sine");
+  assert.equal(factories.F1[0].faults?.length, 2);
+  assert.ok(!("defaults" in factories), "defaults is not a factory");
+});
+
+Deno.test("bad signals and faults are named by their path, all at once", () => {
+  assert.deepEqual(
+    problemsOf(JSON.stringify({
+      defaults: { signal: { type: "square" }, extra: 1 },
+      F1: [{
+        sodaName: "Cola",
+        number: 3,
+        sensorID: "S1-1",
+        signal: { type: "sine", base: 1, amplitude: 1, period: "soon", min: 5, max: 5 },
+        faults: [{ kind: "melt", at: "1m" }, { kind: "spike" }, { kind: "dip", at: "1m", perHour: 2, magnitude: -1 }],
+      }],
+    })),
+    [
+      `${FILE}: F1[0].signal.period must be a duration like "10m" or a number of seconds: got "soon"`,
+      `${FILE}: F1[0].signal must have min below max (the instrument range): got {"type":"sine","base":1,"amplitude":1,"period":"soon","mi...`,
+      `${FILE}: F1[0].faults[0].kind must be one of spike, dip, stuck, dropout, offline, out_of_range, duplicate, late: got "melt"`,
+      `${FILE}: F1[0].faults[1] must have either at (a scheduled fault) or perHour (random faults): got {"kind":"spike"}`,
+      `${FILE}: F1[0].faults[2].magnitude must be a number > 0: got -1`,
+      `${FILE}: F1[0].faults[2] must have either at (a scheduled fault) or perHour (random faults): got {"kind":"dip","at":"1m","perHour":2,"magnitude":-1}`,
+      `${FILE}: defaults.signal.type must be one of uniform, gaussian, sine, walk: got "square"`,
+      `${FILE}: defaults has an unknown field "extra"`,
+    ],
+  );
+});
+
 Deno.test("unknown fields of a line are ignored with a warning", () => {
   const { warnings } = parseConfig(
     new TextEncoder().encode('{"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1", "colour": "red"}]}'),

@@ -37,3 +37,17 @@ Deno.test("a closed stdout is a RunError, not a crash", async () => {
   });
   await sink.close();
 });
+
+Deno.test("records with headers show them between the key and the value", async () => {
+  const out = textCollector();
+  const sink = new ConsoleSink(out.stream);
+  await sink.write([{
+    ...record("R", "S1-1", '{"reading":1}'),
+    headers: { "content-type": "application/json", fault: "stuck" },
+  }]);
+  await sink.close();
+  assert.equal(
+    out.text(),
+    '{"topic":"R","key":"S1-1","headers":{"content-type":"application/json","fault":"stuck"},"value":{"reading":1}}\n',
+  );
+});

@@ -264,3 +264,56 @@ Deno.test("gzip batches, acks from the leader only and no linger land every reco
     assert.deepEqual(records.map((r) => r.value.count), records.map((_, i) => i + 1), `${line} in order`);
   }
 });
+
+Deno.test("a labelled-fault run: faulty readings carry their label, starts and ends land in the labels topic", async () => {
+  await ensureBroker();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/faults.json`,
+      JSON.stringify({
+        defaults: { signal: { type: "sine", base: 50, amplitude: 10, period: "5m", noise: 1, decimals: 1 } },
+        F1: [
+          { sodaName: "Cola", number: 40, sensorID: "S1-1", faults: [{ kind: "stuck", at: "30s", for: "30s" }] },
+          { sodaName: "Sprite", number: 40, sensorID: "S1-2", faults: [{ kind: "offline", at: "40s", for: "20s" }] },
+        ],
+      }),
+    );
+    const topics = { readings: uniqueTopic("labelled.readings"), labels: uniqueTopic("labelled.labels") };
+    const heartbeatTopic = uniqueTopic("labelled.heartbeats");
+    const { code, stderr } = await runCli([
+      "--sink=kafka",
+      `--brokers=${BROKERS}`,
+      `--config=${dir}/faults.json`,
+      "--factories=1",
+      "--seed=12",
+      "--speed=1000",
+      `--readings-topic=${topics.readings}`,
+      `--heartbeat-topic=${heartbeatTopic}`,
+      `--labels-topic=${topics.labels}`,
+    ]);
+    assert.equal(code, ExitCode.ok, stderr);
+    assert.match(stderr, /\(and 4 fault starts and ends\)/);
+    const labels = await consumeAll(topics.labels);
+    const labelsOf = (sensor: string) =>
+      labels.filter((l) => l.key === sensor).map((l) => [l.value.fault, l.value.event, l.headers]);
+    const header = "content-type=application/json,message-type=factory-sim.fault.v1";
+    assert.deepEqual(labelsOf("S1-1"), [["stuck", "start", header], ["stuck", "end", header]]);
+    assert.deepEqual(labelsOf("S1-2"), [["offline", "start", header], ["offline", "end", header]]);
+    const windowOf = (sensor: string) => {
+      const [start, end] = labels.filter((l) => l.key === sensor).map((l) => Date.parse(String(l.value.timestamp)));
+      return (t: number) => t >= start && t < end;
+    };
+    const readings = await consumeAll(topics.readings);
+    const stuck = readings.filter((r) => r.headers.includes("fault=stuck"));
+    assert.ok(stuck.length > 0);
+    assert.ok(stuck.every((r) => r.key === "S1-1" && windowOf("S1-1")(r.timestampMs)));
+    assert.equal(new Set(stuck.map((r) => r.value.reading)).size, 1, "a stuck sensor repeats one value");
+    const offline = windowOf("S1-2");
+    assert.ok(readings.filter((r) => r.key === "S1-2").every((r) => !offline(r.timestampMs)), "no readings offline");
+    const beats = (await consumeAll(heartbeatTopic)).filter((h) => h.key === "S1-2");
+    assert.ok(beats.length > 0 && beats.every((h) => !offline(h.timestampMs)), "no heartbeats while offline");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -34,7 +34,8 @@ Deno.test("a console run streams every reading and heartbeat as JSON lines, then
   assert.equal(readings.length, 62, "10+8+6 + 12+5 + 7+9+5 readings");
   assert.ok(records.some((r) => r.topic === "SENSOR_HEARTBEAT"));
   for (const record of records) {
-    assert.deepEqual(Object.keys(record), ["topic", "key", "value"]);
+    assert.deepEqual(Object.keys(record), ["topic", "key", "headers", "value"]);
+    assert.equal(record.headers["content-type"], "application/json");
     assert.equal(record.key, record.value.sensorId);
   }
   assert.match(stderr, /^info: 3 factories, \d+ sensors, 8 lines; seed 7; speed 2000$/m);

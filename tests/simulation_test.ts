@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 // @ts-types="@types/sinonjs__fake-timers"
 import FakeTimers from "@sinonjs/fake-timers";
-import { buildPlant } from "../lib/plant.ts";
+import { allLines, allSensors, buildPlant, type Plant } from "../lib/plant.ts";
 import { Rng } from "../lib/random.ts";
 import { Scheduler } from "../lib/scheduler.ts";
 import {
@@ -154,4 +154,170 @@ Deno.test("another seed gives other values", async () => {
   const values = async (seed: number) =>
     readingsOf((await runVirtual(plantOf(SAMPLE_CONFIG, { seed }), { seed })).events).map((r) => r.reading);
   assert.notDeepEqual(await values(1), await values(2));
+});
+
+/** Runs `plant` on virtual time with the time-control options of `runSimulation`. */
+async function runTimed(
+  plant: Plant,
+  { seed = 1, startMs = START_MS, untilMs, continuous }: {
+    seed?: number;
+    startMs?: number;
+    untilMs?: number;
+    continuous?: boolean;
+  },
+) {
+  const scheduler = new Scheduler({ startMs, mode: "virtual" });
+  const events: SimEvent[] = [];
+  const batches: SimEvent[][] = [];
+  const result = await runSimulation(plant, {
+    scheduler,
+    rng: new Rng(seed),
+    untilMs,
+    continuous,
+    emit: (batch) => {
+      batches.push(batch);
+      events.push(...batch);
+    },
+  });
+  return { events, batches, result, scheduler };
+}
+
+Deno.test("a run with an end stops when simulated time reaches it, before anything due then", async (t) => {
+  const config = { F1: [{ sodaName: "Cola", number: 1_000, sensorID: "S1-1" }] };
+  const plant = plantOf(config, { factoryCount: 2, seed: 4 });
+  const unlimited = (await runVirtual(plant, { seed: 4 })).events;
+
+  await t.step("every event is before the end, and heartbeats run up to it", async () => {
+    const untilMs = START_MS + 60_000;
+    const { events, result, scheduler } = await runTimed(plant, { seed: 4, untilMs });
+    assert.ok(events.every((event) => event.timeMs >= START_MS && event.timeMs < untilMs));
+    for (const sensor of allSensors(plant)) {
+      const last = heartbeatsOf(events).filter((h) => h.sensorId === sensor.sensorId).at(-1)!;
+      assert.ok(untilMs - last.timeMs <= HEARTBEAT_INTERVAL_MS.max, `${sensor.sensorId} beats until the end`);
+    }
+    assert.deepEqual(
+      { completed: result.completed, reachedEnd: result.reachedEnd, endMs: result.endMs },
+      { completed: false, reachedEnd: true, endMs: untilMs },
+    );
+    assert.equal(scheduler.size, 0, "nothing is left on the queue");
+  });
+  await t.step("the events before the end are those of a run without one", async () => {
+    // An end at a reading's exact time leaves that reading and everything after it out.
+    const untilMs = readingsOf(unlimited)[9].timeMs;
+    const { events } = await runTimed(plant, { seed: 4, untilMs });
+    assert.deepEqual(events, unlimited.filter((event) => event.timeMs < untilMs));
+    assert.equal(readingsOf(events).length, 9);
+  });
+  await t.step("lines that finish before the end end the run, as without one", async () => {
+    const { events, result } = await runTimed(plantOf(SAMPLE_CONFIG), { untilMs: START_MS + 86_400_000 });
+    assert.deepEqual(events, (await runVirtual(plantOf(SAMPLE_CONFIG))).events);
+    assert.equal(result.completed, true);
+    assert.equal(result.reachedEnd, false);
+  });
+});
+
+Deno.test("continuous lines start a new batch of their number of readings, counted from 1 again", async (t) => {
+  const plant = plantOf(SAMPLE_CONFIG, { seed: 3 });
+  const untilMs = START_MS + 10 * 60_000;
+  const { events, result } = await runTimed(plant, { seed: 3, untilMs, continuous: true });
+  const byLine = groupBy(readingsOf(events), (r) => `${r.factoryId}/${r.sodaName}`);
+  const once = groupBy(
+    readingsOf((await runVirtual(plant, { seed: 3 })).events),
+    (r) => `${r.factoryId}/${r.sodaName}`,
+  );
+
+  await t.step("counts run 1..total, then 1..total again; total stays the line's number", () => {
+    assert.equal(byLine.size, 8);
+    for (const line of allLines(plant)) {
+      const readings = byLine.get(`${line.factoryId}/${line.sodaName}`)!;
+      assert.ok(readings.length >= 3 * line.total, `${line.sodaName} ran several batches`);
+      assert.deepEqual(readings.map((r) => r.count), readings.map((_, i) => (i % line.total) + 1), line.sodaName);
+      assert.ok(readings.every((r) => r.total === line.total && r.sensorId === line.sensor.sensorId));
+    }
+  });
+  await t.step("a new batch starts one reading interval after the last one", () => {
+    for (const readings of byLine.values()) {
+      const gaps = readings.slice(1).map((r, i) => r.timeMs - readings[i].timeMs);
+      assert.ok(gaps.every((g) => g >= READING_INTERVAL_MS.min && g <= READING_INTERVAL_MS.max));
+    }
+  });
+  await t.step("the first batch is the run without --continuous", () => {
+    for (const [name, readings] of once) assert.deepEqual(byLine.get(name)!.slice(0, readings.length), readings, name);
+  });
+  await t.step("heartbeats go on, and the run ends at its end", () => {
+    assert.deepEqual([result.completed, result.reachedEnd], [false, true]);
+    const last = Math.max(...heartbeatsOf(events).map((h) => h.timeMs));
+    assert.ok(last < untilMs && untilMs - last <= HEARTBEAT_INTERVAL_MS.max);
+    assert.deepEqual(
+      result.lines.map(({ taken }) => taken),
+      allLines(plant).map((line) => byLine.get(`${line.factoryId}/${line.sodaName}`)!.length),
+    );
+  });
+  await t.step("the same seed gives the same events", async () => {
+    assert.deepEqual((await runTimed(plant, { seed: 3, untilMs, continuous: true })).events, events);
+  });
+  await t.step("without an end, a continuous run goes on until aborted", async () => {
+    const controller = new AbortController();
+    const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+    const result = await runSimulation(plant, {
+      scheduler,
+      rng: new Rng(3),
+      continuous: true,
+      signal: controller.signal,
+      emit: (batch) => {
+        if (batch[0].timeMs - START_MS >= 3_600_000) controller.abort("SIGTERM");
+      },
+    });
+    assert.deepEqual([result.completed, result.reachedEnd], [false, false]);
+    assert.ok(result.readings > 3_600 / 5 * 8, "an hour of readings from 8 lines");
+  });
+});
+
+Deno.test("a run that starts in the past stays on virtual time from its start to its end", async () => {
+  const fromMs = Date.UTC(2025, 10, 1);
+  const untilMs = fromMs + 2 * 3_600_000;
+  const plant = plantOf(SAMPLE_CONFIG, { seed: 8 });
+  const wallStart = performance.now();
+  const { events, batches } = await runTimed(plant, { seed: 8, startMs: fromMs, untilMs, continuous: true });
+  assert.ok(performance.now() - wallStart < 10_000, "two simulated hours take seconds at most");
+  assert.deepEqual(
+    batches[0].map((event) => [event.kind, event.sensorId, event.timeMs]),
+    allSensors(plant).map((sensor) => ["heartbeat", sensor.sensorId, fromMs]),
+    "every sensor's first heartbeat at the start",
+  );
+  assert.ok(events.every((event) => event.timeMs >= fromMs && event.timeMs < untilMs));
+  assert.ok(untilMs - events.at(-1)!.timeMs <= HEARTBEAT_INTERVAL_MS.max, "up to the end");
+});
+
+Deno.test("a 10,000-factory generated plant runs on virtual time, every sensor heartbeating", async () => {
+  const rng = new Rng(10);
+  const { plant } = buildPlant({}, { factoryCount: 10_000, rng, generate: {} });
+  const sensors = allSensors(plant);
+  assert.ok(sensors.length >= 30_000 && allLines(plant).length === sensors.length);
+  const untilMs = START_MS + 5_000;
+  const beats = new Map<string, number>();
+  let readings = 0;
+  let batches = 0;
+  let lastBatchMs = -Infinity;
+  const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+  const result = await runSimulation(plant, {
+    scheduler,
+    rng,
+    untilMs,
+    emit: (batch) => {
+      batches++;
+      // One batch for everything due at one time, in time order.
+      assert.ok(batch.every((event) => event.timeMs === batch[0].timeMs) && batch[0].timeMs > lastBatchMs);
+      lastBatchMs = batch[0].timeMs;
+      for (const event of batch) {
+        if (event.kind === "heartbeat") beats.set(event.sensorId, (beats.get(event.sensorId) ?? 0) + 1);
+        else if (event.kind === "reading") readings++;
+      }
+    },
+  });
+  assert.equal(result.reachedEnd, true);
+  assert.equal(beats.size, sensors.length, "every sensor heartbeats");
+  assert.ok([...beats.values()].every((n) => n >= 3), "at the start and at least every 2 s");
+  assert.ok(readings >= sensors.length, "every line took a reading");
+  assert.ok(batches <= 5_001, "at most one batch per simulated millisecond");
 });

@@ -1,5 +1,6 @@
 /**
- * The console sink: one JSON object a line on stdout, `{"topic":..,"key":..,"value":{..}}`.
+ * The console sink: one JSON object a line on stdout, `{"topic":..,"key":..,"headers":{..},"value":{..}}`
+ * (`headers` only when the record has any).
  */
 import { RunError } from "../errors.ts";
 import type { OutRecord } from "../messages.ts";
@@ -43,9 +44,21 @@ export class ConsoleSink implements Sink {
 
 /** One record as a console line (the value is embedded as JSON, not as a string). */
 export function consoleLine(record: OutRecord): string {
-  return `{"topic":${JSON.stringify(record.topic)},"key":${JSON.stringify(record.key)},"value":${record.value}}\n`;
+  const headers = record.headers ? `"headers":${headersJson(record.headers)},` : "";
+  return `{"topic":${JSON.stringify(record.topic)},"key":${
+    JSON.stringify(record.key)
+  },${headers}"value":${record.value}}\n`;
 }
 
 function describe(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0];
+}
+
+/** Records share frozen header objects: each is rendered once. */
+const renderedHeaders = new WeakMap<object, string>();
+
+function headersJson(headers: Readonly<Record<string, string>>): string {
+  let json = renderedHeaders.get(headers);
+  if (json === undefined) renderedHeaders.set(headers, json = JSON.stringify(headers));
+  return json;
 }

@@ -1,0 +1,137 @@
+/**
+ * Process-like reading values: a base shape (uniform, gaussian, sine or a mean-reverting random
+ * walk) plus optional noise and drift, clamped to the instrument's range and rounded. Signals
+ * compose by fields, not by a scripting language: `{"type": "sine", "noise": 2, "drift": 0.5}`.
+ *
+ * The default signal (no `signal` in the config) is today's: integers 0..100, uniform, drawn with
+ * exactly the same calls on the line's value stream, so old configs give the same values.
+ */
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+import type { Rng } from "./random.ts";
+
+/** The instrument range when a signal names none (and the range of the default signal). */
+export const DEFAULT_RANGE = { min: 0, max: 100 } as const;
+
+const number = (what: string) => z.number({ error: `must be a number (${what})` });
+const nonNegative = (what: string) => number(what).min(0, { error: `must be a number >= 0 (${what})` });
+
+const common = {
+  /** Standard deviation of gaussian noise added to the base shape. */
+  noise: nonNegative("standard deviation of added noise").optional(),
+  /** Units per hour of simulated time, added linearly. */
+  drift: number("units per hour").optional(),
+  /** Decimal places kept (0: integers). */
+  decimals: z.number({ error: "must be an integer from 0 to 6" }).int({ error: "must be an integer from 0 to 6" })
+    .min(0, { error: "must be an integer from 0 to 6" }).max(6, { error: "must be an integer from 0 to 6" })
+    .optional(),
+  /** The instrument's range: values are clamped to it. */
+  min: number("lower end of the instrument range").optional(),
+  max: number("upper end of the instrument range").optional(),
+};
+
+const period = z.union([z.number(), z.string()], { error: 'must be a duration like "10m" or a number of seconds' })
+  .refine((value) => (parseDuration(value) ?? 0) > 0, {
+    error: 'must be a duration like "10m" or a number of seconds',
+  });
+
+/** The `signal` of a line, as validated. */
+export const signalSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("uniform"), ...common }).strict(),
+  z.object({
+    type: z.literal("gaussian"),
+    setpoint: number("the mean"),
+    sigma: nonNegative("standard deviation"),
+    ...common,
+  })
+    .strict(),
+  z.object({
+    type: z.literal("sine"),
+    base: number("the center line"),
+    amplitude: number("half the peak-to-peak swing"),
+    period,
+    ...common,
+  }).strict(),
+  z.object({
+    type: z.literal("walk"),
+    setpoint: number("the level it reverts to"),
+    volatility: nonNegative("units per square root of a second"),
+    reversion: nonNegative("fraction of the distance to the setpoint closed per second"),
+    ...common,
+  }).strict(),
+], {
+  error: (issue) =>
+    issue.code === "invalid_union"
+      ? "must be one of uniform, gaussian, sine, walk"
+      : 'must be an object with "type": one of uniform, gaussian, sine, walk',
+}).superRefine((signal, ctx) => {
+  if ((signal.min ?? DEFAULT_RANGE.min) >= (signal.max ?? DEFAULT_RANGE.max)) {
+    ctx.addIssue({ code: "custom", message: "must have min below max (the instrument range)" });
+  }
+});
+
+/** A line's signal settings. */
+export type SignalConfig = z.infer<typeof signalSchema>;
+
+/** The instrument range and the decimals of a signal's values. */
+export function signalRange(config: SignalConfig | undefined): { min: number; max: number; decimals: number } {
+  return {
+    min: config?.min ?? DEFAULT_RANGE.min,
+    max: config?.max ?? DEFAULT_RANGE.max,
+    decimals: config?.decimals ?? (config === undefined || config.type === "uniform" ? 0 : 2),
+  };
+}
+
+/** Draws a line's values: call with each reading's simulated time, in order. */
+export type Signal = (timeMs: number) => number;
+
+/** The signal of `config` (today's uniform integers 0..100 when undefined), drawing from `rng`. */
+export function createSignal(config: SignalConfig | undefined, rng: Rng, startMs: number): Signal {
+  if (config === undefined) return () => rng.int(DEFAULT_RANGE.min, DEFAULT_RANGE.max);
+  const { min, max, decimals } = signalRange(config);
+  const scale = 10 ** decimals;
+  const noise = config.noise ?? 0;
+  const driftPerMs = (config.drift ?? 0) / 3_600_000;
+  let base: (timeMs: number) => number;
+  switch (config.type) {
+    case "uniform":
+      // Integers as today; with decimals, uniform over the range.
+      base = decimals === 0 ? () => rng.int(Math.ceil(min), Math.floor(max)) : () => min + rng.next() * (max - min);
+      break;
+    case "gaussian":
+      base = () => config.setpoint + config.sigma * gaussian(rng);
+      break;
+    case "sine": {
+      const periodMs = parseDuration(config.period)!;
+      base = (timeMs) => config.base + config.amplitude * Math.sin((2 * Math.PI * (timeMs - startMs)) / periodMs);
+      break;
+    }
+    case "walk": {
+      // Ornstein-Uhlenbeck: pulled back to the setpoint, pushed by noise that grows with sqrt(dt).
+      let level = config.setpoint;
+      let lastMs = startMs;
+      base = (timeMs) => {
+        const dtS = Math.max(0, timeMs - lastMs) / 1000;
+        lastMs = timeMs;
+        const pull = Math.min(1, config.reversion * dtS);
+        level += pull * (config.setpoint - level) + config.volatility * Math.sqrt(dtS) * gaussian(rng);
+        return level;
+      };
+      break;
+    }
+  }
+  return (timeMs) => {
+    let value = base(timeMs);
+    if (noise > 0) value += noise * gaussian(rng);
+    value += driftPerMs * (timeMs - startMs);
+    value = Math.min(max, Math.max(min, value));
+    return Math.round(value * scale) / scale;
+  };
+}
+
+/** A standard normal draw (Box-Muller; two uniform draws a call, so streams stay aligned). */
+export function gaussian(rng: Rng): number {
+  const u = 1 - rng.next(); // (0, 1]: log(0) is not a number
+  const v = rng.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
