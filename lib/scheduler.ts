@@ -11,6 +11,9 @@
  * their scheduled time, so intervals and timestamps do not depend on load or speed.
  */
 
+/** Most events a real-time run dispatches before handing a batch to the sink. */
+export const MAX_REAL_BATCH_EVENTS = 10_000;
+
 /** Something that runs when it falls due; usually a small state object that reschedules itself. */
 export interface Task {
   fire(): void;
@@ -148,10 +151,14 @@ export class Scheduler {
         await this.#sleep((dueMs - simNow) / this.speed);
         continue;
       }
-      while (heap.length > 0 && heap[0].dueMs <= simNow) {
+      // A run that has fallen behind finds much due at once, including later firings of tasks that
+      // are late: hand it over in bounded batches, so memory stays bounded while it catches up.
+      let fired = 0;
+      while (heap.length > 0 && heap[0].dueMs <= simNow && fired < MAX_REAL_BATCH_EVENTS) {
         const entry = pop(heap);
         this.#recordLateness((simNow - entry.dueMs) / this.speed);
         this.#fire(entry);
+        fired++;
       }
       await onBatch?.();
     }

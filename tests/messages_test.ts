@@ -63,3 +63,17 @@ Deno.test("soda names with quotes and non-ASCII stay valid JSON", () => {
   }, DEFAULT_TOPICS);
   assert.equal(JSON.parse(record!.value).sodaName, 'Limonade "Öko" \u{1F964}');
 });
+
+Deno.test("timestamps are exact for every millisecond, whatever order they come in", () => {
+  const times = [
+    Date.UTC(2025, 11, 3, 14, 30, 45, 123),
+    Date.UTC(2025, 11, 3, 14, 30, 45, 7),
+    Date.UTC(2025, 11, 3, 14, 30, 45, 0),
+    Date.UTC(2025, 11, 3, 14, 30, 46, 999),
+    Date.UTC(2025, 11, 3, 14, 30, 45, 60),
+    Date.UTC(1970, 0, 1),
+    Date.UTC(1969, 11, 31, 23, 59, 59, 999),
+  ];
+  for (let i = 0; i < 2_000; i++) times.push(Date.UTC(2026, 0, 1) + Math.floor(i * 997.3));
+  for (const t of times) assert.equal(formatTimestamp(t), new Date(t).toISOString());
+});

@@ -144,3 +144,33 @@ Deno.test("a real-time run stops at once when aborted mid-wait", async () => {
     clock.uninstall();
   }
 });
+
+Deno.test("a real-time run that has fallen behind hands over at most 10,000 events a batch", async () => {
+  // The wall clock jumps 10 s past the start: 30,000 tasks and their catch-up firings are all due.
+  let wallMs = 0;
+  const scheduler = new Scheduler({ startMs: START_MS, wallClock: () => wallMs });
+  let fired = 0;
+  const batches: number[] = [];
+  let sinceBatch = 0;
+  for (let i = 0; i < 30_000; i++) {
+    const ticker: Task = {
+      fire() {
+        fired++;
+        sinceBatch++;
+        if (scheduler.now() < START_MS + 9_000) scheduler.after(3_000, ticker);
+      },
+    };
+    scheduler.at(START_MS, ticker);
+  }
+  const run = scheduler.run({
+    onBatch: () => {
+      batches.push(sinceBatch);
+      sinceBatch = 0;
+      if (fired >= 120_000) scheduler.clear();
+    },
+  });
+  wallMs = 10_000;
+  await run;
+  assert.equal(fired, 120_000, "every due firing ran, in order");
+  assert.ok(Math.max(...batches) <= 10_000, `largest batch ${Math.max(...batches)}`);
+});
