@@ -226,3 +226,26 @@ report_start_failure() { # MESSAGE SERVER_LOG LOG_OFFSET OUT_FILE OUT_OFFSET
   } >&2
   exit 1
 }
+
+# The kafka-tools jar (AclCommand, TopicCommand, ProducerPerformance...) of $KAFKA_VERSION, fetched
+# alone with Maven once: its other dependencies are among the broker's jars.
+TOOLS_DIR="$KAFKA_DIR/.jars/$KAFKA_VERSION-tools"
+TOOLS_JAR="$TOOLS_DIR/kafka-tools-$KAFKA_VERSION.jar"
+
+ensure_tools_jar() {
+  [[ -f "$TOOLS_JAR" ]] && return 0
+  command -v mvn >/dev/null 2>&1 || die "mvn not found on PATH: needed once to fetch org.apache.kafka:kafka-tools:$KAFKA_VERSION"
+  local tmp="$TOOLS_DIR.tmp.$$" log="$KAFKA_DIR/.jars/mvn-$KAFKA_VERSION-tools.log"
+  say "fetching org.apache.kafka:kafka-tools:$KAFKA_VERSION with Maven (first run only)" >&2
+  rm -rf "$tmp"
+  mkdir -p "$(dirname "$TOOLS_DIR")"
+  if ! mvn -B -q -Dstyle.color=never -f "$KAFKA_DIR/pom.xml" dependency:copy \
+    -Dartifact="org.apache.kafka:kafka-tools:$KAFKA_VERSION:jar" -DoutputDirectory="$tmp" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    rm -rf "$tmp"
+    die "Maven could not fetch org.apache.kafka:kafka-tools:$KAFKA_VERSION (full log: $log)"
+  fi
+  [[ -f "$TOOLS_JAR" ]] && { rm -rf "$tmp"; return 0; } # a concurrent run won
+  rm -rf "$TOOLS_DIR"
+  mv "$tmp" "$TOOLS_DIR"
+}

@@ -114,9 +114,7 @@ scram_mechanisms() { # USER
 PLAIN_USERS=(sim admin)
 
 # AclCommand and TopicCommand live in the kafka-tools artifact (org.apache.kafka.tools.*), which
-# the broker's dependency tree (kafka/pom.xml) does not include: fetched next to those jars.
-TOOLS_DIR="$KAFKA_DIR/.jars/$KAFKA_VERSION-tools"
-TOOLS_JAR="$TOOLS_DIR/kafka-tools-$KAFKA_VERSION.jar"
+# the broker's dependency tree (kafka/pom.xml) does not include: ensure_tools_jar (lib.sh) fetches it.
 
 # Short-lived JVMs (format, AclCommand): C1 only starts faster and is plenty for them.
 TOOL_JAVA_OPTS=(-Xmx256m -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
@@ -184,25 +182,6 @@ need_tools() {
       kcat) die "kcat not found on PATH: needed for the readiness check over SASL_SSL (Debian: apt-get install kcat)" ;;
     esac
   done
-}
-
-# kafka-tools-$KAFKA_VERSION.jar alone: its other dependencies AclCommand/TopicCommand need are
-# already among the broker's jars (its connect-runtime dependency is only for Connect tools).
-ensure_tools_jar() {
-  [[ -f "$TOOLS_JAR" ]] && return 0
-  command -v mvn >/dev/null 2>&1 || die "mvn not found on PATH: needed once to fetch org.apache.kafka:kafka-tools:$KAFKA_VERSION"
-  local tmp="$TOOLS_DIR.tmp.$$" log="$KAFKA_DIR/.jars/mvn-$KAFKA_VERSION-tools.log"
-  say "fetching org.apache.kafka:kafka-tools:$KAFKA_VERSION (AclCommand, TopicCommand) with Maven (first run only)"
-  rm -rf "$tmp"
-  if ! mvn -B -q -Dstyle.color=never -f "$KAFKA_DIR/pom.xml" dependency:copy \
-    -Dartifact="org.apache.kafka:kafka-tools:$KAFKA_VERSION:jar" -DoutputDirectory="$tmp" >"$log" 2>&1; then
-    tail -n 30 "$log" >&2
-    rm -rf "$tmp"
-    die "Maven could not fetch org.apache.kafka:kafka-tools:$KAFKA_VERSION (full log: $log)"
-  fi
-  [[ -f "$TOOLS_JAR" ]] && { rm -rf "$tmp"; return 0; } # a concurrent run won
-  rm -rf "$TOOLS_DIR"
-  mv "$tmp" "$TOOLS_DIR"
 }
 
 # Runs a Kafka CLI class against the jars. Its log4j output goes to logs/tools/server.log, not to

@@ -3,7 +3,7 @@
  * the one timer queue, until every line is done (or the run is aborted).
  */
 import type { LineDefaults } from "./config.ts";
-import { closeFaults, type FaultLabel, FaultState, scheduleFaults } from "./faults.ts";
+import { type ActiveFault, closeFaults, type FaultLabel, FaultState, scheduleFaults } from "./faults.ts";
 import { allLines, allSensors, type Line, type Plant, type Sensor } from "./plant.ts";
 import type { Rng } from "./random.ts";
 import type { Scheduler, Task } from "./scheduler.ts";
@@ -240,27 +240,37 @@ class LineTask implements Task {
     if (!done) this.#scheduleNext();
     const now = this.#scheduler.now();
     // Drawn whatever the faults, so a fault never shifts the values after it.
-    let value = this.#signal(now);
+    const drawn = this.#signal(now);
     const active = this.#faults.of(this.line);
-    if (active.length === 0) {
-      this.#stuckAt = undefined;
-      this.#lastValue = value;
-      const reading: Reading = {
-        kind: "reading",
-        factoryId,
-        sensorId: sensor.sensorId,
-        tier: sensor.tier,
-        sodaName,
-        reading: value,
-        count: this.count,
-        total,
-        timeMs: now,
-      };
-      this.#emit([reading], done);
-      return;
-    }
+    const { value, timeMs, copies } = active.length === 0
+      ? { value: drawn, timeMs: now, copies: 1 }
+      : this.#applyFaults(active, drawn, now);
+    if (active.length === 0) this.#stuckAt = undefined;
+    this.#lastValue = value;
+    const reading: Reading = {
+      kind: "reading",
+      factoryId,
+      sensorId: sensor.sensorId,
+      tier: sensor.tier,
+      sodaName,
+      reading: value,
+      count: this.count,
+      total,
+      timeMs,
+    };
+    if (active.length > 0) reading.fault = [...new Set(active.map((fault) => fault.kind))].join(",");
+    this.#emit(copies === 1 ? [reading] : Array.from({ length: copies }, () => reading), done);
+  }
+
+  /** What the active faults make of a reading drawn as `value` at `now`. */
+  #applyFaults(
+    active: readonly ActiveFault[],
+    drawn: number,
+    now: number,
+  ): { value: number; timeMs: number; copies: number } {
     const { min, max, decimals } = this.#range;
     const span = max - min;
+    let value = drawn;
     let timeMs = now;
     let copies = 1;
     let stuck = false;
@@ -283,7 +293,7 @@ class LineTask implements Task {
           value = max + (fault.magnitude ?? span / 10);
           break;
         case "duplicate":
-          copies = Math.max(copies, 2);
+          if (copies > 0) copies = 2;
           break;
         case "late":
           timeMs = now - fault.lateMs;
@@ -297,21 +307,7 @@ class LineTask implements Task {
       this.#stuckAt = undefined;
     }
     const scale = 10 ** decimals;
-    value = Math.round(value * scale) / scale;
-    this.#lastValue = value;
-    const reading: Reading = {
-      kind: "reading",
-      factoryId,
-      sensorId: sensor.sensorId,
-      tier: sensor.tier,
-      sodaName,
-      reading: value,
-      count: this.count,
-      total,
-      timeMs,
-      fault: [...new Set(active.map((fault) => fault.kind))].join(","),
-    };
-    this.#emit(copies === 0 ? [] : Array.from({ length: copies }, () => reading), done);
+    return { value: Math.round(value * scale) / scale, timeMs, copies };
   }
 
   #scheduleNext(): void {

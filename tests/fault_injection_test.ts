@@ -197,3 +197,12 @@ Deno.test("labels become records only with a labels topic; faulty readings carry
   const stuck = records.filter((r) => r.headers?.fault === "stuck");
   assert.ok(stuck.length > 0 && stuck.every((r) => r.topic === "R"));
 });
+
+Deno.test("an offline sensor sends nothing, even while a duplicate fault overlaps", async () => {
+  const { readings, labels } = await run([
+    { kind: "offline", at: "60s", for: "40s" },
+    { kind: "duplicate", at: "60s", for: "40s" },
+  ]);
+  const w = window(labels);
+  assert.ok(readings.every((r) => !inside(w, r.timeMs)), "no readings while offline");
+});
