@@ -6,7 +6,8 @@
  */
 import process from "node:process";
 import denoJson from "./deno.json" with { type: "json" };
-import { helpText, type Options, parseCommand } from "./lib/cli.ts";
+import { buildCommit } from "./lib/build_info.ts";
+import { helpText, type Options, parseCommand, type ValidateOptions } from "./lib/cli.ts";
 import { loadConfig } from "./lib/config.ts";
 import { formatDuration } from "./lib/duration.ts";
 import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionError, RunError } from "./lib/errors.ts";
@@ -17,6 +18,8 @@ import { randomSeed, Rng } from "./lib/random.ts";
 import { Scheduler } from "./lib/scheduler.ts";
 import { describeSecurity, loadSecurity, parseSecurity, SECURITY_ENV, type SecurityEnv } from "./lib/security.ts";
 import { runSimulation } from "./lib/simulation.ts";
+import { checkSummaryPermission, exitCodeOf, type RunInfo, RunSummary, writeSummaryJson } from "./lib/summary.ts";
+import { validateConfigFile } from "./lib/validate.ts";
 import { ConsoleSink } from "./lib/sinks/console.ts";
 import { closeSink, type Sink } from "./lib/sinks/sink.ts";
 import { Spool } from "./lib/sinks/spool.ts";
@@ -29,7 +32,7 @@ const AUTO_CONNECT_TIMEOUT_MS = 3_000;
 /** How long `--sink kafka` tries Kafka before giving up. */
 const KAFKA_CONNECT_TIMEOUT_MS = 10_000;
 /** How long a run stopped by a signal may take to flush (the process exits within 5 s). */
-const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
+export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
 
 /** The process state `main` works with, injectable for tests. */
 export interface MainIo {
@@ -44,6 +47,8 @@ export interface MainIo {
   checkNet?: (hostPort: string) => void;
   /** The wall clock, epoch milliseconds (default `Date.now`): where a live run and `--backfill 7d` start from. */
   now?: () => number;
+  /** The commit `--version` shows (default: `buildCommit`, from the binary's build info or `.git`). */
+  buildCommit?: () => Promise<string>;
 }
 
 /** Runs the program with `args`; resolves to the exit code. */
@@ -52,7 +57,13 @@ export async function main(args: string[], io: MainIo): Promise<number> {
   try {
     const command = parseCommand(args, io.env, { nowMs: (io.now ?? Date.now)() });
     if (command.kind === "help") return await print(io.stdout, helpText(VERSION));
-    if (command.kind === "version") return await print(io.stdout, `factory-sim ${VERSION}\n`);
+    if (command.kind === "version") {
+      return await print(io.stdout, `factory-sim ${VERSION} (commit ${await (io.buildCommit ?? buildCommit)()})\n`);
+    }
+    if (command.kind === "validate") {
+      await setupLogging({ level: "info", write: io.writeStderr });
+      return await validate(command, io);
+    }
     logLevel = command.options.logLevel;
     await setupLogging({ level: logLevel, write: io.writeStderr });
     return await run(command.options, io);
@@ -70,6 +81,16 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     if (logLevel === "debug" && error instanceof Error && error.stack) io.writeStderr(`${error.stack}\n`);
     return ExitCode.failure;
   }
+}
+
+/** `factory-sim validate`: problems (thrown, so reported as a run reports them) or warnings on stderr, the verdict on stdout. */
+async function validate(options: ValidateOptions, io: MainIo): Promise<number> {
+  const { warnings, factories, lines } = await validateConfigFile(options);
+  for (const warning of warnings) log().warn(warning);
+  return await print(
+    io.stdout,
+    `ok: ${options.path}: ${count(factories, "factory", "factories")}, ${count(lines, "line")}\n`,
+  );
 }
 
 async function run(options: Options, io: MainIo): Promise<number> {
@@ -108,6 +129,11 @@ async function run(options: Options, io: MainIo): Promise<number> {
     logger.warn(`no production lines to run: heartbeats go on ${until}`);
   }
 
+  if (options.summaryJson !== undefined) {
+    const { state } = Deno.permissions.querySync({ name: "write", path: options.summaryJson });
+    checkSummaryPermission(options.summaryJson, state === "granted");
+  }
+  const summary = new RunSummary(lines, options.topics);
   const { signal } = io;
   let sink: Sink;
   try {
@@ -125,6 +151,41 @@ async function run(options: Options, io: MainIo): Promise<number> {
   const startMs = scheduler.now();
   const untilMs = Math.min(backfill?.toMs ?? Infinity, startMs + (durationMs ?? Infinity));
   const wallStartMs = performance.now();
+  const summaryInfo = (ending: Pick<RunInfo, "outcome" | "exitCode" | "error" | "endMs" | "taken">): RunInfo => ({
+    version: VERSION,
+    seed,
+    plant: {
+      factories: plant.factories.length,
+      sensors: allSensors(plant).length,
+      lines: lines.length,
+      shard: shard && `${shard.index}/${shard.count}`,
+    },
+    speed: options.speed,
+    backfill,
+    continuous: options.continuous,
+    durationLimitMs: durationMs,
+    startMs,
+    wallMs: performance.now() - wallStartMs,
+    signal: signal?.aborted ? String(signal.reason) : undefined,
+    sink,
+    ...ending,
+  });
+  // Best effort: the failure that ends the run is the one to report.
+  const summarizeFailure = (error: unknown) => {
+    if (options.summaryJson === undefined) return;
+    try {
+      const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      const info = summaryInfo({
+        outcome: "failed",
+        exitCode: exitCodeOf(error),
+        error: message,
+        endMs: scheduler.now(),
+      });
+      writeSummaryJson(options.summaryJson, summary.document(info));
+    } catch (writeError) {
+      logger.warn(`--summary-json not written: ${writeError instanceof Error ? writeError.message : writeError}`);
+    }
+  };
   let result;
   try {
     result = await runSimulation(plant, {
@@ -134,13 +195,22 @@ async function run(options: Options, io: MainIo): Promise<number> {
       defaults: configDefaults,
       continuous: options.continuous,
       untilMs: Number.isFinite(untilMs) ? untilMs : undefined,
-      emit: (events) => sink.write(toRecords(events, options.topics)),
+      emit: (events) => {
+        summary.add(events);
+        return sink.write(toRecords(events, options.topics));
+      },
     });
   } catch (error) {
     await closeQuietly(sink);
+    summarizeFailure(error);
     throw error;
   }
-  await closeSink(sink, { signal, flushTimeoutMs: SHUTDOWN_FLUSH_TIMEOUT_MS });
+  try {
+    await closeSink(sink, { signal, flushTimeoutMs: SHUTDOWN_FLUSH_TIMEOUT_MS });
+  } catch (error) {
+    summarizeFailure(error);
+    throw error;
+  }
 
   const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
   const span = backfill
@@ -158,7 +228,18 @@ async function run(options: Options, io: MainIo): Promise<number> {
       `${result.labels > 0 ? ` (and ${result.labels} fault starts and ends)` : ""} ` +
       `over ${seconds} s of simulated time; ${sink.delivered} records delivered to ${sink.name}${spoolStats}`,
   );
-  return signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
+  const exitCode = signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
+  const wallMs = performance.now() - wallStartMs;
+  for (const line of summary.table({ simulatedMs: result.endMs - result.startMs, wallMs })) logger.info(line);
+  if (options.summaryJson !== undefined) {
+    const outcome = exitCode === ExitCode.ok ? "done" : "stopped";
+    const taken = result.lines.map((line) => line.taken);
+    writeSummaryJson(
+      options.summaryJson,
+      summary.document(summaryInfo({ outcome, exitCode, endMs: result.endMs, taken })),
+    );
+  }
+  return exitCode;
 }
 
 function isoTime(ms: number): string {

@@ -55,6 +55,8 @@ export interface Options {
   linesPerFactory: number | undefined;
   /** This process's share of the factories; undefined: all of them. */
   shard: Shard | undefined;
+  /** Where to write the end-of-run summary as JSON; undefined: nowhere. */
+  summaryJson: string | undefined;
 }
 
 /** A backfill's span of simulated time, epoch milliseconds; `toMs` is not included. */
@@ -82,7 +84,20 @@ export interface ProducerOptions {
 export type Command =
   | { kind: "run"; options: Options }
   | { kind: "help" }
-  | { kind: "version" };
+  | { kind: "version" }
+  | ({ kind: "validate" } & ValidateOptions);
+
+/** What `factory-sim validate` checks: the config at `path`, as a run with these flags would read it. */
+export interface ValidateOptions {
+  path: string;
+  /** Factories of the run to check against (plant warnings: a factory not simulated, ...). */
+  factories: number;
+  /** The run's seed, which draws each factory's sensors; undefined: what holds for every seed. */
+  seed: number | undefined;
+}
+
+/** Flags `validate` takes; every other flag is an error there. */
+const VALIDATE_FLAGS = ["config", "factories", "seed", "help", "version"];
 
 /** Environment variables the options read. */
 export interface OptionEnv {
@@ -116,6 +131,7 @@ const FLAGS = {
   "generate-lines": { type: "boolean" },
   "lines-per-factory": { type: "string" },
   shard: { type: "string" },
+  "summary-json": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -138,6 +154,7 @@ export function parseCommand(
   const { values, positionals } = parsed;
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
+  if (positionals[0] === "validate") return parseValidate(values, positionals.slice(1), args);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (see --help)`);
 
   const brokersText = values.brokers ?? env.KAFKA_BROKERS ?? "localhost:9092";
@@ -185,7 +202,35 @@ export function parseCommand(
         ? undefined
         : parseInteger("--lines-per-factory", values["lines-per-factory"], 1, MAX_LINES_PER_FACTORY),
       shard: values.shard === undefined ? undefined : parseShard(values.shard, factories),
+      summaryJson: values["summary-json"] === undefined
+        ? undefined
+        : parseNonEmpty("--summary-json", values["summary-json"]),
     },
+  };
+}
+
+function parseValidate(
+  values: { config?: string; factories?: string; seed?: string },
+  positionals: string[],
+  args: string[],
+): Command {
+  const other = Object.keys(values).filter((name) => !VALIDATE_FLAGS.includes(name));
+  if (other.length > 0) {
+    const flag = args.find((arg) => arg === `--${other[0]}` || arg.startsWith(`--${other[0]}=`)) ?? `--${other[0]}`;
+    throw new UsageError(`validate takes only [PATH], --config, --factories and --seed: got ${flag.split("=")[0]}`);
+  }
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}" (see --help)`);
+  if (positionals.length === 1 && values.config !== undefined) {
+    throw new UsageError("validate takes the config as PATH or as --config PATH, not both");
+  }
+  return {
+    kind: "validate",
+    path: parseNonEmpty(
+      positionals.length === 1 ? "PATH" : "--config",
+      positionals[0] ?? values.config ?? "./factory_config.json",
+    ),
+    factories: parseInteger("--factories", values.factories ?? "3", 1, MAX_FACTORIES),
+    seed: values.seed === undefined ? undefined : parseInteger("--seed", values.seed, 0, MAX_SEED),
   };
 }
 
@@ -229,6 +274,16 @@ export function helpText(version: string): string {
 Simulates factories of sensors and streams their readings and heartbeats to Apache Kafka.
 
 Usage: factory-sim [options]
+       factory-sim validate [PATH] [--factories N] [--seed N]
+
+Commands:
+  (none)                  run the simulation
+  validate [PATH]         check a config (default ./factory_config.json, or --config
+                          PATH) as a run with the same --factories (and --seed) would:
+                          every problem and warning on stderr, "ok: ..." on stdout;
+                          exit 0 when usable (warnings allowed), 2 when not; needs no
+                          network; without --seed it warns about sensors that only
+                          some seeds give (factories have 3-5 sensors)
 
 Options:
   --factories N           factories F1..FN to simulate, 1-${MAX_FACTORIES} (default 3)
@@ -246,6 +301,10 @@ Options:
   --heartbeat-topic NAME  topic for heartbeats (default ${DEFAULT_TOPICS.heartbeats})
   --labels-topic NAME     topic for the start and end of each fault (default: none)
   --log-level LEVEL       ${LOG_LEVELS.join(", ")} (default info); logs go to stderr
+  --summary-json PATH     at the end of the run (also when stopped or failed after it
+                          started) write its summary as JSON to PATH: per line readings
+                          sent and min/mean/max, per topic records produced; needs
+                          --allow-write=PATH
 
 Time control:
   --duration D            end the run once D of simulated time has passed (or when every

@@ -31,6 +31,9 @@ export interface LineDefaults {
 /** The reserved top-level key of the defaults for all lines. */
 export const DEFAULTS_KEY = "defaults";
 
+/** The reserved top-level key naming the file's JSON Schema (for editors); a run ignores it. */
+export const SCHEMA_KEY = "$schema";
+
 /** Factory id (`F1`...) to its lines, in file order. */
 export type FactoryConfig = Record<string, LineConfig[]>;
 
@@ -43,25 +46,45 @@ export interface LoadedConfig {
 
 const LINE_FIELDS = ["sodaName", "number", "sensorID", "signal", "faults"];
 
-const lineSchema = z.object({
-  sodaName: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }),
+// The descriptions (`meta`) go to factory_config.schema.json, which lib/config_schema.ts generates
+// from these schemas; they do not change validation.
+
+/** One line of a factory, as validated (unknown fields are warned about, not refused). */
+export const lineSchema = z.object({
+  sodaName: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" })
+    .meta({ description: "What the line bottles" }),
   number: z.number({ error: "must be a positive integer" }).int({ error: "must be a positive integer" })
     .positive({ error: "must be a positive integer" }).max(Number.MAX_SAFE_INTEGER, {
       error: "must be a positive integer",
+    }).meta({ description: "Readings the line takes before it is done" }),
+  sensorID: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" })
+    .meta({
+      description:
+        "The factory's sensor that takes the readings, e.g. S1-2 in F1 (factories have S<i>-1..S<i>-3, up to S<i>-5 as the seed draws)",
     }),
-  sensorID: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }),
   signal: signalSchema.optional(),
-  faults: z.array(faultSchema, { error: "must be an array of faults" }).optional(),
-}, { error: "must be an object with sodaName, number and sensorID" });
+  faults: z.array(faultSchema, { error: "must be an array of faults" }).optional()
+    .meta({ description: "Faults the line suffers (default: defaults.faults)" }),
+}, { error: "must be an object with sodaName, number and sensorID" })
+  .meta({ description: "A production line: a soda bottled on a line watched by one sensor" });
 
-const defaultsSchema = z.object({
+/** The top-level `defaults` entry, as validated. */
+export const defaultsSchema = z.object({
   signal: signalSchema.optional(),
-  faults: z.array(faultSchema, { error: "must be an array of faults" }).optional(),
-}, { error: "must be an object with signal and/or faults" }).strict();
+  faults: z.array(faultSchema, { error: "must be an array of faults" }).optional()
+    .meta({ description: "Faults of every line that sets none of its own" }),
+}, { error: "must be an object with signal and/or faults" }).strict()
+  .meta({ description: "Settings for every line that does not set its own" });
 
-const configSchema = z.record(z.string(), z.array(lineSchema, { error: "must be an array of lines" }), {
+/** A factory's lines, as validated. */
+export const factoryLinesSchema = z.array(lineSchema, { error: "must be an array of lines" })
+  .meta({ description: "A factory's production lines, keyed by its id (F1, F2, ...)" });
+
+const configSchema = z.record(z.string(), factoryLinesSchema, {
   error: 'must be an object mapping factory ids to arrays of lines (e.g. {"F1": [...]})',
 });
+
+const schemaKeySchema = z.string({ error: "must be a string (the path or URL of a JSON Schema)" });
 
 /**
  * Parses and validates the text of a config file. `file` names the file in messages.
@@ -109,20 +132,28 @@ function describeReadError(error: unknown): string {
 
 /** Validates already-parsed config data. Throws `ConfigError` listing every problem. */
 export function validateConfig(data: unknown, file: string): LoadedConfig {
-  // The `defaults` entry is validated on its own; everything else maps factory ids to lines.
-  const hasDefaults = data !== null && typeof data === "object" && !Array.isArray(data) &&
-    Object.hasOwn(data, DEFAULTS_KEY);
-  const { [DEFAULTS_KEY]: defaultsData, ...factoryData } = hasDefaults ? data as Record<string, unknown> : {};
-  const factoriesInput = hasDefaults ? factoryData : data;
+  // The `defaults` entry is validated on its own, and `$schema` (for editors) is ignored when it
+  // is a string; everything else maps factory ids to lines.
+  const isObject = data !== null && typeof data === "object" && !Array.isArray(data);
+  const hasDefaults = isObject && Object.hasOwn(data, DEFAULTS_KEY);
+  const hasSchemaKey = isObject && Object.hasOwn(data, SCHEMA_KEY);
+  const { [DEFAULTS_KEY]: defaultsData, [SCHEMA_KEY]: schemaKeyData, ...factoryData } = isObject
+    ? data as Record<string, unknown>
+    : {};
+  const factoriesInput = isObject ? factoryData : data;
   const result = configSchema.safeParse(factoriesInput);
   const defaults = hasDefaults ? defaultsSchema.safeParse(defaultsData) : undefined;
+  const schemaKey = hasSchemaKey ? schemaKeySchema.safeParse(schemaKeyData) : undefined;
   const issues = [
+    ...(schemaKey && !schemaKey.success
+      ? schemaKey.error.issues.map((issue) => ({ ...issue, path: [SCHEMA_KEY, ...issue.path] }))
+      : []),
     ...(result.success ? [] : result.error.issues),
     ...(defaults && !defaults.success
       ? defaults.error.issues.map((issue) => ({ ...issue, path: [DEFAULTS_KEY, ...issue.path] }))
       : []),
   ];
-  if (!result.success || (defaults && !defaults.success)) {
+  if (issues.length > 0 || !result.success) {
     const problems = issues.map((issue) => {
       const path = formatPath(issue.path);
       const where = path === "" ? "the top level" : path;

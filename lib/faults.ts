@@ -7,7 +7,7 @@
  * changes a value it does not touch.
  */
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import { DURATION_PATTERN, parseDuration } from "./duration.ts";
 import type { Line } from "./plant.ts";
 import type { Rng } from "./random.ts";
 import type { Scheduler, Task } from "./scheduler.ts";
@@ -27,25 +27,34 @@ export const FAULT_KINDS = [
 export type FaultKind = typeof FAULT_KINDS[number];
 
 const duration = (what: string) =>
-  z.union([z.number(), z.string()], { error: `must be a duration like "30s" or a number of seconds (${what})` })
+  z.union([z.number().meta({ minimum: 0 }), z.string().meta({ pattern: DURATION_PATTERN })], {
+    error: `must be a duration like "30s" or a number of seconds (${what})`,
+  })
+    .meta({ description: `${what}: a duration like "30s" (ms, s, m, h, d) or a number of seconds` })
     .refine((value) => parseDuration(value) !== undefined, {
       error: `must be a duration like "30s" or a number of seconds (${what})`,
     });
 
 /** One fault of a line, as validated. */
 export const faultSchema = z.object({
-  kind: z.enum(FAULT_KINDS, { error: `must be one of ${FAULT_KINDS.join(", ")}` }),
+  kind: z.enum(FAULT_KINDS, { error: `must be one of ${FAULT_KINDS.join(", ")}` })
+    .meta({ description: "What the fault does while it is active" }),
   at: duration("time after the start of the run").optional(),
   perHour: z.number({ error: "must be a number > 0 (expected faults per hour)" }).positive({
     error: "must be a number > 0 (expected faults per hour)",
-  }).optional(),
+  }).meta({ description: "Random faults: expected faults per hour (a Poisson process)" }).optional(),
   for: duration("how long it lasts").optional(),
-  magnitude: z.number({ error: "must be a number > 0" }).positive({ error: "must be a number > 0" }).optional(),
+  magnitude: z.number({ error: "must be a number > 0" }).positive({ error: "must be a number > 0" })
+    .meta({ description: "How far spike, dip and out_of_range move a reading" }).optional(),
   lateBy: duration("how much older the timestamps are").optional(),
 }, { error: "must be an object with kind and at or perHour" }).strict().superRefine((fault, ctx) => {
   if ((fault.at === undefined) === (fault.perHour === undefined)) {
     ctx.addIssue({ code: "custom", message: "must have either at (a scheduled fault) or perHour (random faults)" });
   }
+}).meta({
+  description: "A fault: scheduled (at) or random (perHour), lasting for (default 30s)",
+  // The rule of the refinement above, for the JSON Schema (zod cannot derive it).
+  oneOf: [{ required: ["at"] }, { required: ["perHour"] }],
 });
 
 /** A fault as configured. */

@@ -91,16 +91,18 @@ export interface BuiltPlant {
  * stream, and attaches to each the lines the config gives it. `file` names the config in warnings.
  * With `generate`, a factory without an entry in the config gets generated lines instead (one per
  * sensor unless `linesPerFactory` says). With `shard`, only that shard's factories are built (and
- * only their config is looked at); each is the same as in the whole plant.
+ * only their config is looked at); each is the same as in the whole plant. `sensorsPerFactory`
+ * replaces the drawn number of sensors (`validate` without a seed checks against the most a seed gives).
  */
 export function buildPlant(
   config: FactoryConfig,
-  { factoryCount, rng, file = "factory_config.json", generate, shard }: {
+  { factoryCount, rng, file = "factory_config.json", generate, shard, sensorsPerFactory }: {
     factoryCount: number;
     rng: Rng;
     file?: string;
     generate?: { linesPerFactory?: number };
     shard?: Shard;
+    sensorsPerFactory?: number;
   },
 ): BuiltPlant {
   const warnings: string[] = [];
@@ -109,7 +111,8 @@ export function buildPlant(
   const step = shard?.count ?? 1;
   for (let i = shard?.index ?? 1; i <= factoryCount; i += step) {
     const id = `F${i}`;
-    const sensorCount = rng.derive(`factory/${id}`).int(SENSORS_PER_FACTORY.min, SENSORS_PER_FACTORY.max);
+    const sensorCount = sensorsPerFactory ??
+      rng.derive(`factory/${id}`).int(SENSORS_PER_FACTORY.min, SENSORS_PER_FACTORY.max);
     const sensors: Sensor[] = [];
     for (let j = 1; j <= sensorCount; j++) sensors.push({ factoryId: id, sensorId: `S${i}-${j}`, tier: `${i}.${j}` });
     const factory: Factory = { id, sensors, lines: [] };

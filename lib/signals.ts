@@ -7,13 +7,13 @@
  * exactly the same calls on the line's value stream, so old configs give the same values.
  */
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import { DURATION_PATTERN, parseDuration } from "./duration.ts";
 import type { Rng } from "./random.ts";
 
 /** The instrument range when a signal names none (and the range of the default signal). */
 export const DEFAULT_RANGE = { min: 0, max: 100 } as const;
 
-const number = (what: string) => z.number({ error: `must be a number (${what})` });
+const number = (what: string) => z.number({ error: `must be a number (${what})` }).meta({ description: what });
 const nonNegative = (what: string) => number(what).min(0, { error: `must be a number >= 0 (${what})` });
 
 const common = {
@@ -24,13 +24,16 @@ const common = {
   /** Decimal places kept (0: integers). */
   decimals: z.number({ error: "must be an integer from 0 to 6" }).int({ error: "must be an integer from 0 to 6" })
     .min(0, { error: "must be an integer from 0 to 6" }).max(6, { error: "must be an integer from 0 to 6" })
-    .optional(),
+    .meta({ description: "Decimal places kept (default 0 for uniform, else 2)" }).optional(),
   /** The instrument's range: values are clamped to it. */
   min: number("lower end of the instrument range").optional(),
   max: number("upper end of the instrument range").optional(),
 };
 
-const period = z.union([z.number(), z.string()], { error: 'must be a duration like "10m" or a number of seconds' })
+const period = z.union([z.number().meta({ exclusiveMinimum: 0 }), z.string().meta({ pattern: DURATION_PATTERN })], {
+  error: 'must be a duration like "10m" or a number of seconds',
+})
+  .meta({ description: 'Length of one cycle: a duration like "10m" (ms, s, m, h, d) or a number of seconds' })
   .refine((value) => (parseDuration(value) ?? 0) > 0, {
     error: 'must be a duration like "10m" or a number of seconds',
   });
@@ -68,6 +71,9 @@ export const signalSchema = z.discriminatedUnion("type", [
   if ((signal.min ?? DEFAULT_RANGE.min) >= (signal.max ?? DEFAULT_RANGE.max)) {
     ctx.addIssue({ code: "custom", message: "must have min below max (the instrument range)" });
   }
+}).meta({
+  description: "How the line's values move: a base shape (uniform, gaussian, sine or walk) plus optional noise and " +
+    "drift, clamped to min..max (default 0..100; min must be below max) and rounded (default: uniform integers 0..100)",
 });
 
 /** A line's signal settings. */

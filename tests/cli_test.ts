@@ -42,6 +42,7 @@ Deno.test("no flags give the documented defaults", () => {
       generateLines: false,
       linesPerFactory: undefined,
       shard: undefined,
+      summaryJson: undefined,
     },
   });
 });
@@ -81,6 +82,8 @@ Deno.test("every flag is read", () => {
     "--lines-per-factory=12",
     "--shard",
     "3/7",
+    "--summary-json",
+    "out/summary.json",
   ]);
   assert.deepEqual(command, {
     kind: "run",
@@ -110,6 +113,7 @@ Deno.test("every flag is read", () => {
       generateLines: true,
       linesPerFactory: 12,
       shard: { index: 3, count: 7 },
+      summaryJson: "out/summary.json",
     },
   });
 });
@@ -214,6 +218,8 @@ Deno.test("bad flags name the flag", async (t) => {
     [["--replication-factor=0"], '--replication-factor must be an integer from 1 to 32: got "0"'],
     [["--spool-max-mb=lots"], '--spool-max-mb must be an integer from 0 to 1048576: got "lots"'],
     [["--spool-dir="], "--spool-dir must not be empty"],
+    [["--summary-json="], "--summary-json must not be empty"],
+    [["--summary-json"], "--summary-json needs a value"],
     [["--client-id=my client"], '--client-id must be 1-249 of a-z A-Z 0-9 . _ -: got "my client"'],
     [["--idempotent=no"], "--idempotent takes no value"],
     [["--duration", "soon"], '--duration must be a duration from 1ms to 3650d, such as 90s, 15m, 2h or 1d: got "soon"'],
@@ -344,4 +350,56 @@ Deno.test("a --backfill that is not a span of the past names the flag", async (t
       assert.fail(`accepted --backfill ${text}`);
     });
   }
+});
+
+Deno.test("validate takes the config as PATH or --config, and --factories and --seed as a run does", async (t) => {
+  await t.step("defaults", () => {
+    assert.deepEqual(parseCommand(["validate"]), {
+      kind: "validate",
+      path: "./factory_config.json",
+      factories: 3,
+      seed: undefined,
+    });
+  });
+  await t.step("a PATH", () => {
+    assert.deepEqual(parseCommand(["validate", "plant.json"]), {
+      kind: "validate",
+      path: "plant.json",
+      factories: 3,
+      seed: undefined,
+    });
+  });
+  await t.step("--config, --factories and --seed, before or after the command", () => {
+    assert.deepEqual(parseCommand(["--factories", "5", "validate", "--config", "plant.json", "--seed", "7"]), {
+      kind: "validate",
+      path: "plant.json",
+      factories: 5,
+      seed: 7,
+    });
+  });
+});
+
+Deno.test("validate refuses a run's other flags, two paths and bad values; other commands stay unknown", () => {
+  assert.equal(
+    usageError(["validate", "--sink", "console"]),
+    "validate takes only [PATH], --config, --factories and --seed: got --sink",
+  );
+  assert.equal(
+    usageError(["validate", "--speed=10"]),
+    "validate takes only [PATH], --config, --factories and --seed: got --speed",
+  );
+  assert.equal(
+    usageError(["validate", "a.json", "--config", "b.json"]),
+    "validate takes the config as PATH or as --config PATH, not both",
+  );
+  assert.equal(usageError(["validate", "a.json", "b.json"]), 'unexpected argument "b.json" (see --help)');
+  assert.equal(usageError(["validate", "--factories", "0"]), '--factories must be an integer from 1 to 10000: got "0"');
+  assert.equal(usageError(["check"]), 'unexpected argument "check" (see --help)');
+});
+
+Deno.test("--help lists the validate command", () => {
+  const help = helpText("1.2.3");
+  assert.match(help, /^Usage: factory-sim \[options\]\n {7}factory-sim validate \[PATH\]/m);
+  assert.match(help, /^Commands:\n/m);
+  assert.match(help, /^ {2}validate \[PATH\] /m);
 });

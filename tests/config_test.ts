@@ -201,3 +201,22 @@ Deno.test("a file that cannot be read is named in the error", async (t) => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a top-level $schema key, for editors, is accepted and ignored", async (t) => {
+  await t.step("a string", () => {
+    const { factories, warnings } = parseConfig(
+      new TextEncoder().encode(
+        '{"$schema":"./factory_config.schema.json","F1":[{"sodaName":"Cola","number":3,"sensorID":"S1-1"}]}',
+      ),
+      FILE,
+    );
+    assert.deepEqual(factories, { F1: [{ sodaName: "Cola", number: 3, sensorID: "S1-1" }] });
+    assert.deepEqual(warnings, []);
+  });
+  await t.step("anything else is a problem, listed with the others", () => {
+    assert.deepEqual(problemsOf('{"$schema": 3, "F1": 4}'), [
+      `${FILE}: $schema must be a string (the path or URL of a JSON Schema): got 3`,
+      `${FILE}: F1 must be an array of lines: got 4`,
+    ]);
+  });
+});

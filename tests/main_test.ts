@@ -91,7 +91,7 @@ Deno.test("--help and --version print on stdout and exit 0", async () => {
   assert.equal(help.code, ExitCode.ok);
   assert.match(help.stdout, /^Usage: factory-sim \[options\]$/m);
   const version = await runMain(["--version"]);
-  assert.equal(version.stdout, `factory-sim ${VERSION}\n`);
+  assert.match(version.stdout, new RegExp(`^factory-sim ${VERSION} \\(commit ([0-9a-f]{7,}(-dirty)?|dev)\\)\n$`));
 });
 
 Deno.test("an abort stops the run, flushes and exits with the signal's code", async () => {

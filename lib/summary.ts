@@ -1,0 +1,361 @@
+/**
+ * The end-of-run summary: per line, the readings sent and their min/mean/max; per topic, the
+ * records produced. `RunSummary` is fed every batch the simulation emits (one small accumulator per
+ * line, no allocation per event); at the end it renders a short table for the log and the JSON
+ * document of `--summary-json`.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionError, RunError } from "./errors.ts";
+import type { Topics } from "./messages.ts";
+import type { Line } from "./plant.ts";
+import type { SimEvent } from "./simulation.ts";
+
+/** Version of the `--summary-json` document's shape; raised when a field changes meaning or goes. */
+export const SUMMARY_SCHEMA_VERSION = 1;
+/** Plants with more lines than this get totals only in the log (the JSON always has every line). */
+export const SUMMARY_TABLE_MAX_LINES = 20;
+
+/** What one line sent, as the accumulator keeps it. */
+export interface LineStats {
+  factoryId: string;
+  sensorId: string;
+  tier: string;
+  sodaName: string;
+  /** Readings a batch of the line takes (its config `number`). */
+  total: number;
+  /** Reading records sent: a duplicated reading counts twice, a dropped one not at all. */
+  sent: number;
+  /** Of `sent`, the second copies made by a `duplicate` fault. */
+  duplicates: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** Earliest and latest record timestamp (simulated epoch ms; a `late` reading can be the earliest). */
+  firstMs: number;
+  lastMs: number;
+  /** The last reading seen: a duplicate is the same event object sent again. */
+  last: SimEvent | undefined;
+}
+
+/** One line of the `--summary-json` document. */
+export interface LineSummary {
+  factoryId: string;
+  sensorId: string;
+  tier: string;
+  sodaName: string;
+  total: number;
+  /** Readings the line took (dropped ones included, duplicates not); null when the run failed. */
+  taken: number | null;
+  sent: number;
+  duplicates: number;
+  min: number | null;
+  mean: number | null;
+  max: number | null;
+  firstAt: string | null;
+  lastAt: string | null;
+}
+
+/** How the run ended. */
+export type Outcome = "done" | "stopped" | "failed";
+
+/** The `--summary-json` document. */
+export interface SummaryDocument {
+  schemaVersion: number;
+  version: string;
+  outcome: Outcome;
+  exitCode: number;
+  /** The stop signal's name (`SIGINT`, `SIGTERM`) when stopped, else null. */
+  signal: string | null;
+  /** The failure's first line when failed, else null. */
+  error: string | null;
+  seed: number;
+  plant: { factories: number; sensors: number; lines: number; shard: string | null };
+  speed: number | null;
+  backfill: { from: string; to: string } | null;
+  continuous: boolean;
+  durationLimitMs: number | null;
+  startedAt: string;
+  endedAt: string;
+  simulatedSeconds: number;
+  wallSeconds: number;
+  readings: number;
+  heartbeats: number;
+  labels: number;
+  /** Records produced to each topic by this run (what the sink was given). */
+  topics: Record<string, number>;
+  sink: { name: string; delivered: number; spooled: number | null; replayed: number | null };
+  lines: LineSummary[];
+}
+
+/** What `RunSummary.document` needs besides what it has counted. */
+export interface RunInfo {
+  version: string;
+  outcome: Outcome;
+  exitCode: number;
+  signal?: string;
+  error?: string;
+  seed: number;
+  plant: { factories: number; sensors: number; lines: number; shard?: string };
+  speed?: number;
+  backfill?: { fromMs: number; toMs: number };
+  continuous: boolean;
+  durationLimitMs?: number;
+  startMs: number;
+  endMs: number;
+  wallMs: number;
+  /** Readings each line took, in plant order (from the simulation's result); undefined when it failed. */
+  taken?: readonly number[];
+  /** The sink at the end (a sink with a spool also has `spooled` and `replayed`). */
+  sink: { readonly name: string; readonly delivered: number; readonly spooled?: unknown; readonly replayed?: unknown };
+}
+
+/** Counts what a run emits, per line and per topic. */
+export class RunSummary {
+  /** One accumulator per line, in plant order. */
+  readonly lines: readonly LineStats[];
+  readings = 0;
+  heartbeats = 0;
+  labels = 0;
+  readonly #topics: Topics;
+  /** factoryId -> sensorId -> its lines: found without building a key string per event. */
+  readonly #index = new Map<string, Map<string, LineStats[]>>();
+
+  constructor(lines: readonly Line[], topics: Topics) {
+    this.#topics = topics;
+    this.lines = lines.map((line) => {
+      const stats: LineStats = {
+        factoryId: line.factoryId,
+        sensorId: line.sensor.sensorId,
+        tier: line.sensor.tier,
+        sodaName: line.sodaName,
+        total: line.total,
+        sent: 0,
+        duplicates: 0,
+        sum: 0,
+        min: Infinity,
+        max: -Infinity,
+        firstMs: Infinity,
+        lastMs: -Infinity,
+        last: undefined,
+      };
+      let sensors = this.#index.get(stats.factoryId);
+      if (sensors === undefined) this.#index.set(stats.factoryId, sensors = new Map());
+      let onSensor = sensors.get(stats.sensorId);
+      if (onSensor === undefined) sensors.set(stats.sensorId, onSensor = []);
+      onSensor.push(stats);
+      return stats;
+    });
+  }
+
+  /** Counts a batch of emitted events. */
+  add(events: readonly SimEvent[]): void {
+    for (const event of events) {
+      switch (event.kind) {
+        case "heartbeat":
+          this.heartbeats++;
+          break;
+        case "label":
+          // Labels become records only with a labels topic.
+          if (this.#topics.labels !== undefined) this.labels++;
+          break;
+        case "reading": {
+          this.readings++;
+          const stats = this.#find(event.factoryId, event.sensorId, event.sodaName, event.total);
+          if (stats === undefined) break;
+          if (stats.last === event) stats.duplicates++;
+          stats.last = event;
+          stats.sent++;
+          const value = event.reading;
+          stats.sum += value;
+          if (value < stats.min) stats.min = value;
+          if (value > stats.max) stats.max = value;
+          if (event.timeMs < stats.firstMs) stats.firstMs = event.timeMs;
+          if (event.timeMs > stats.lastMs) stats.lastMs = event.timeMs;
+          break;
+        }
+      }
+    }
+  }
+
+  #find(factoryId: string, sensorId: string, sodaName: string, total: number): LineStats | undefined {
+    return findIn(this.#index.get(factoryId)?.get(sensorId), sodaName, total);
+  }
+
+  /** Records produced per topic (topics given the same name share one count). */
+  topicCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    const add = (topic: string | undefined, n: number) => {
+      if (topic !== undefined) counts[topic] = (counts[topic] ?? 0) + n;
+    };
+    add(this.#topics.readings, this.readings);
+    add(this.#topics.heartbeats, this.heartbeats);
+    add(this.#topics.labels, this.labels);
+    return counts;
+  }
+
+  /** The `--summary-json` document. */
+  document(info: RunInfo): SummaryDocument {
+    return {
+      schemaVersion: SUMMARY_SCHEMA_VERSION,
+      version: info.version,
+      outcome: info.outcome,
+      exitCode: info.exitCode,
+      signal: info.signal ?? null,
+      error: info.error ?? null,
+      seed: info.seed,
+      plant: { ...info.plant, shard: info.plant.shard ?? null },
+      speed: info.backfill ? null : info.speed ?? null,
+      backfill: info.backfill ? { from: isoTime(info.backfill.fromMs), to: isoTime(info.backfill.toMs) } : null,
+      continuous: info.continuous,
+      durationLimitMs: info.durationLimitMs ?? null,
+      startedAt: isoTime(info.startMs),
+      endedAt: isoTime(info.endMs),
+      simulatedSeconds: round((info.endMs - info.startMs) / 1000, 3),
+      wallSeconds: round(info.wallMs / 1000, 3),
+      readings: this.readings,
+      heartbeats: this.heartbeats,
+      labels: this.labels,
+      topics: this.topicCounts(),
+      sink: {
+        name: info.sink.name,
+        delivered: info.sink.delivered,
+        spooled: typeof info.sink.spooled === "number" ? info.sink.spooled : null,
+        replayed: typeof info.sink.replayed === "number" ? info.sink.replayed : null,
+      },
+      lines: this.lines.map((stats, i) => lineSummary(stats, info.taken?.[i])),
+    };
+  }
+
+  /**
+   * The summary for the log, one string a line: a table per line (or, past `maxLines` lines,
+   * totals only), the records per topic and the durations.
+   */
+  table(
+    { simulatedMs, wallMs, maxLines = SUMMARY_TABLE_MAX_LINES }: {
+      simulatedMs: number;
+      wallMs: number;
+      maxLines?: number;
+    },
+  ): string[] {
+    const out: string[] = [];
+    const sent = this.lines.reduce((n, stats) => n + stats.sent, 0);
+    const all = aggregate(this.lines);
+    out.push(
+      `summary: ${this.lines.length} ${this.lines.length === 1 ? "line" : "lines"}, ${sent} readings` +
+        (sent > 0 ? ` (min ${fmt(all.min)}, mean ${fmt(all.sum / sent)}, max ${fmt(all.max)})` : "") +
+        ` over ${(simulatedMs / 1000).toFixed(1)} s simulated, ${(wallMs / 1000).toFixed(1)} s wall`,
+    );
+    if (this.lines.length > maxLines) {
+      out.push(`summary: ${this.lines.length} lines, see --summary-json for each`);
+    } else if (this.lines.length > 0) {
+      const rows = [["factory", "sensor", "soda", "count/total", "min", "mean", "max"]];
+      for (const stats of this.lines) {
+        const empty = stats.sent === 0;
+        rows.push([
+          stats.factoryId,
+          stats.sensorId,
+          stats.sodaName,
+          `${stats.sent}/${stats.total}`,
+          empty ? "-" : fmt(stats.min),
+          empty ? "-" : fmt(stats.sum / stats.sent),
+          empty ? "-" : fmt(stats.max),
+        ]);
+      }
+      const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+      for (const row of rows) {
+        out.push(`  ${row.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd()}`);
+      }
+    }
+    const topics = Object.entries(this.topicCounts()).map(([topic, n]) => `${topic} ${n}`).join(", ");
+    out.push(`summary: records produced per topic: ${topics}`);
+    return out;
+  }
+}
+
+/**
+ * Writes `document` as JSON to `path` (replacing the file, creating its directory). A missing permission becomes a
+ * `PermissionError` naming `--allow-write=PATH`, any other failure a `RunError`.
+ */
+export function writeSummaryJson(path: string, document: SummaryDocument): void {
+  try {
+    // A missing directory is created (the spool dir, say, before a console run has made it).
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${JSON.stringify(document, null, 2)}\n`);
+  } catch (error) {
+    if (isPermissionDenial(error)) {
+      throw new PermissionError(`${permissionError(error).message} (for --summary-json ${path})`);
+    }
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new RunError(`could not write --summary-json ${path}: ${message}`);
+  }
+}
+
+/**
+ * Throws the same `PermissionError` as `writeSummaryJson` would, before the run starts, when
+ * `granted` says writing `path` is not allowed.
+ */
+export function checkSummaryPermission(path: string, granted: boolean): void {
+  if (!granted) {
+    throw new PermissionError(
+      `missing permission: Requires write access to "${path}": grant --allow-write=${path} (for --summary-json ${path})`,
+    );
+  }
+}
+
+/** The exit code an error that ended a run leads to (as `main` reports it). */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof ExitError) return error.exitCode;
+  return isPermissionDenial(error) ? ExitCode.permission : ExitCode.failure;
+}
+
+function lineSummary(stats: LineStats, taken: number | undefined): LineSummary {
+  const empty = stats.sent === 0;
+  return {
+    factoryId: stats.factoryId,
+    sensorId: stats.sensorId,
+    tier: stats.tier,
+    sodaName: stats.sodaName,
+    total: stats.total,
+    taken: taken ?? null,
+    sent: stats.sent,
+    duplicates: stats.duplicates,
+    min: empty ? null : stats.min,
+    mean: empty ? null : round(stats.sum / stats.sent, 3),
+    max: empty ? null : stats.max,
+    firstAt: empty ? null : isoTime(stats.firstMs),
+    lastAt: empty ? null : isoTime(stats.lastMs),
+  };
+}
+
+function aggregate(lines: readonly LineStats[]): { sum: number; min: number; max: number } {
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const stats of lines) {
+    sum += stats.sum;
+    if (stats.min < min) min = stats.min;
+    if (stats.max > max) max = stats.max;
+  }
+  return { sum, min, max };
+}
+
+/** Finds a reading's line; lines alike in factory, sensor, soda and number share the first one's stats. */
+function findIn(candidates: LineStats[] | undefined, sodaName: string, total: number): LineStats | undefined {
+  if (candidates === undefined) return undefined;
+  for (const stats of candidates) if (stats.sodaName === sodaName && stats.total === total) return stats;
+  return undefined;
+}
+
+function round(value: number, decimals: number): number {
+  const scale = 10 ** decimals;
+  return Math.round(value * scale) / scale;
+}
+
+function fmt(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(1);
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}

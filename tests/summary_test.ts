@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { DEFAULT_TOPICS } from "../lib/messages.ts";
+import type { Line } from "../lib/plant.ts";
+import type { Heartbeat, Reading } from "../lib/simulation.ts";
+import { RunSummary } from "../lib/summary.ts";
+import { START_MS } from "./_helpers.ts";
+
+const sensor = { sensorId: "S1-1", tier: "1.1" } as Line["sensor"];
+const LINES: Line[] = [
+  { factoryId: "F1", index: 0, sodaName: "Cola", total: 4, sensor },
+  // A second line on the same sensor: told apart by its soda.
+  { factoryId: "F1", index: 1, sodaName: "Lime", total: 2, sensor },
+];
+
+function reading(sodaName: string, value: number, timeMs: number, total = sodaName === "Cola" ? 4 : 2): Reading {
+  return {
+    kind: "reading",
+    factoryId: "F1",
+    sensorId: "S1-1",
+    tier: "1.1",
+    sodaName,
+    reading: value,
+    count: 1,
+    total,
+    timeMs,
+  };
+}
+
+const heartbeat: Heartbeat = {
+  kind: "heartbeat",
+  factoryId: "F1",
+  sensorId: "S1-1",
+  tier: "1.1",
+  status: "active",
+  timeMs: START_MS,
+};
+
+Deno.test("the summary keeps count, min, mean, max and first and last time per line", () => {
+  const summary = new RunSummary(LINES, DEFAULT_TOPICS);
+  summary.add([reading("Cola", 10, START_MS + 2_000), heartbeat, reading("Lime", 7.5, START_MS + 3_000)]);
+  // A late reading is stamped before the others: it becomes the line's first.
+  summary.add([reading("Cola", 40, START_MS + 5_000), reading("Cola", 25, START_MS + 1_000), heartbeat]);
+  const [cola, lime] = summary.document(info()).lines;
+  assert.deepEqual(cola, {
+    factoryId: "F1",
+    sensorId: "S1-1",
+    tier: "1.1",
+    sodaName: "Cola",
+    total: 4,
+    taken: 3,
+    sent: 3,
+    duplicates: 0,
+    min: 10,
+    mean: 25,
+    max: 40,
+    firstAt: new Date(START_MS + 1_000).toISOString(),
+    lastAt: new Date(START_MS + 5_000).toISOString(),
+  });
+  assert.equal(lime.sent, 1);
+  assert.equal(lime.mean, 7.5);
+  assert.equal(summary.readings, 4);
+  assert.equal(summary.heartbeats, 2);
+  assert.deepEqual(summary.topicCounts(), { SENSOR_READINGS: 4, SENSOR_HEARTBEAT: 2 });
+});
+
+Deno.test("a duplicated reading counts twice as sent and once as a duplicate; a line that sent nothing has nulls", () => {
+  const summary = new RunSummary(LINES, DEFAULT_TOPICS);
+  const twice = reading("Cola", 60, START_MS);
+  summary.add([twice, twice]);
+  const [cola, lime] = summary.document(info()).lines;
+  assert.equal(cola.sent, 2);
+  assert.equal(cola.duplicates, 1);
+  assert.equal(cola.mean, 60);
+  assert.deepEqual(
+    [lime.sent, lime.min, lime.mean, lime.max, lime.firstAt, lime.lastAt],
+    [0, null, null, null, null, null],
+  );
+});
+
+Deno.test("fault labels count towards a topic only when there is a labels topic", async (t) => {
+  const label = {
+    kind: "label",
+    event: "start",
+    fault: "stuck",
+    faultId: "F1/0/1",
+    factoryId: "F1",
+    sensorId: "S1-1",
+    sodaName: "Cola",
+    timeMs: START_MS,
+  } as const;
+  await t.step("without one", () => {
+    const summary = new RunSummary(LINES, DEFAULT_TOPICS);
+    summary.add([label]);
+    assert.deepEqual(summary.topicCounts(), { SENSOR_READINGS: 0, SENSOR_HEARTBEAT: 0 });
+  });
+  await t.step("with one", () => {
+    const summary = new RunSummary(LINES, { ...DEFAULT_TOPICS, labels: "LABELS" });
+    summary.add([label, label]);
+    assert.deepEqual(summary.topicCounts(), { SENSOR_READINGS: 0, SENSOR_HEARTBEAT: 0, LABELS: 2 });
+  });
+});
+
+Deno.test("the log table has a row per line, and totals only for a big plant", async (t) => {
+  const summary = new RunSummary(LINES, DEFAULT_TOPICS);
+  summary.add([reading("Cola", 10, START_MS), reading("Cola", 41, START_MS), heartbeat]);
+  await t.step("a small plant", () => {
+    assert.deepEqual(summary.table({ simulatedMs: 42_000, wallMs: 250 }), [
+      "summary: 2 lines, 2 readings (min 10, mean 25.5, max 41) over 42.0 s simulated, 0.3 s wall",
+      "  factory  sensor  soda  count/total  min  mean  max",
+      "  F1       S1-1    Cola  2/4          10   25.5  41",
+      "  F1       S1-1    Lime  0/2          -    -     -",
+      "summary: records produced per topic: SENSOR_READINGS 2, SENSOR_HEARTBEAT 1",
+    ]);
+  });
+  await t.step("more lines than maxLines", () => {
+    assert.deepEqual(summary.table({ simulatedMs: 42_000, wallMs: 250, maxLines: 1 }), [
+      "summary: 2 lines, 2 readings (min 10, mean 25.5, max 41) over 42.0 s simulated, 0.3 s wall",
+      "summary: 2 lines, see --summary-json for each",
+      "summary: records produced per topic: SENSOR_READINGS 2, SENSOR_HEARTBEAT 1",
+    ]);
+  });
+});
+
+function info() {
+  return {
+    version: "0.0.0",
+    outcome: "done" as const,
+    exitCode: 0,
+    seed: 1,
+    plant: { factories: 1, sensors: 1, lines: 2 },
+    continuous: false,
+    startMs: START_MS,
+    endMs: START_MS + 10_000,
+    wallMs: 5,
+    taken: [3, 1],
+    sink: { name: "memory", delivered: 0 },
+  };
+}
