@@ -1,11 +1,13 @@
 /** Shared fakes and fixtures for the tests. */
 import type { FactoryConfig, LineDefaults } from "../lib/config.ts";
+import { resetLogging } from "../lib/log.ts";
 import type { OutRecord } from "../lib/messages.ts";
 import { buildPlant, type Plant } from "../lib/plant.ts";
 import { Rng } from "../lib/random.ts";
 import { Scheduler } from "../lib/scheduler.ts";
 import { runSimulation, type SimEvent, type SimulationResult } from "../lib/simulation.ts";
 import type { Sink } from "../lib/sinks/sink.ts";
+import { main } from "../main.ts";
 
 /** 2025-12-03T14:30:00.000Z: a fixed start for runs on virtual time. */
 export const START_MS = Date.UTC(2025, 11, 3, 14, 30, 0, 0);
@@ -75,4 +77,18 @@ export function textCollector(): { stream: WritableStream<Uint8Array>; text: () 
     },
   });
   return { stream, text: () => text };
+}
+
+/** Runs `main` in-process with `args`: its exit code, stdout and stderr (logging reset after). */
+export async function runMain(
+  args: string[],
+  { signal, stdout = textCollector() }: { signal?: AbortSignal; stdout?: ReturnType<typeof textCollector> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stderr = "";
+  try {
+    const code = await main(args, { env: {}, stdout: stdout.stream, writeStderr: (line) => stderr += line, signal });
+    return { code, stdout: stdout.text(), stderr };
+  } finally {
+    await resetLogging();
+  }
 }

@@ -1,21 +1,9 @@
 import assert from "node:assert/strict";
 import { ExitCode } from "../lib/errors.ts";
-import { resetLogging } from "../lib/log.ts";
-import { handleStopSignals, main, VERSION } from "../main.ts";
-import { textCollector } from "./_helpers.ts";
+import { handleStopSignals, VERSION } from "../main.ts";
+import { runMain } from "./_helpers.ts";
 
 const SAMPLE = new URL("../factory_config.json", import.meta.url).pathname;
-
-async function runMain(args: string[], { signal }: { signal?: AbortSignal } = {}) {
-  const stdout = textCollector();
-  let stderr = "";
-  try {
-    const code = await main(args, { env: {}, stdout: stdout.stream, writeStderr: (line) => stderr += line, signal });
-    return { code, stdout: stdout.text(), stderr };
-  } finally {
-    await resetLogging();
-  }
-}
 
 Deno.test("a console run streams every reading and heartbeat as JSON lines, then exits 0", async () => {
   const { code, stdout, stderr } = await runMain([

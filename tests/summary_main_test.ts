@@ -1,27 +1,13 @@
 /** The end-of-run summary through `main`: the log table and `--summary-json`. */
 import assert from "node:assert/strict";
 import { ExitCode } from "../lib/errors.ts";
-import { resetLogging } from "../lib/log.ts";
 import type { SummaryDocument } from "../lib/summary.ts";
-import { main, VERSION } from "../main.ts";
-import { textCollector } from "./_helpers.ts";
+import { VERSION } from "../main.ts";
+import { runMain } from "./_helpers.ts";
 
 const SAMPLE = new URL("../factory_config.json", import.meta.url).pathname;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const RUN = ["--sink", "console", "--config", SAMPLE, "--speed", "2000", "--seed", "7"];
-
-async function runMain(
-  args: string[],
-  { signal, stdout = textCollector() }: { signal?: AbortSignal; stdout?: ReturnType<typeof textCollector> } = {},
-) {
-  let stderr = "";
-  try {
-    const code = await main(args, { env: {}, stdout: stdout.stream, writeStderr: (line) => stderr += line, signal });
-    return { code, stdout: stdout.text(), stderr };
-  } finally {
-    await resetLogging();
-  }
-}
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
