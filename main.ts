@@ -12,12 +12,15 @@ import { loadConfig } from "./lib/config.ts";
 import { formatDuration } from "./lib/duration.ts";
 import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionError, RunError } from "./lib/errors.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
+import { type RunProbe, withMetricsServer } from "./lib/metrics.ts";
+import { LiveStatus, runCounts, sinkStatus } from "./lib/live_status.ts";
 import { toRecords } from "./lib/messages.ts";
 import { allLines, allSensors, buildPlant } from "./lib/plant.ts";
 import { randomSeed, Rng } from "./lib/random.ts";
 import { Scheduler } from "./lib/scheduler.ts";
 import { describeSecurity, loadSecurity, parseSecurity, SECURITY_ENV, type SecurityEnv } from "./lib/security.ts";
 import { runSimulation } from "./lib/simulation.ts";
+import { colorAllowed } from "./lib/status.ts";
 import { checkSummaryPermission, exitCodeOf, type RunInfo, RunSummary, writeSummaryJson } from "./lib/summary.ts";
 import { validateConfigFile } from "./lib/validate.ts";
 import { ConsoleSink } from "./lib/sinks/console.ts";
@@ -36,11 +39,15 @@ export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
 
 /** The process state `main` works with, injectable for tests. */
 export interface MainIo {
-  env: { KAFKA_BROKERS?: string } & SecurityEnv;
+  env: { KAFKA_BROKERS?: string; NO_COLOR?: string } & SecurityEnv;
   /** Data: records from the console sink, `--help`, `--version`. */
   stdout: WritableStream<Uint8Array>;
   /** Logs, one line a call. */
   writeStderr: (line: string) => void;
+  /** Whether stderr is a terminal (default: not): a live status is drawn there unless --quiet. */
+  stderrIsTerminal?: () => boolean;
+  /** The terminal's size (default 80x24). */
+  consoleSize?: () => { columns: number; rows: number };
   /** Aborted (with the signal's name as reason) when the run must stop. */
   signal?: AbortSignal;
   /** Checks the run may connect to `host:port`; throws `PermissionError` when it may not. */
@@ -66,7 +73,7 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     }
     logLevel = command.options.logLevel;
     await setupLogging({ level: logLevel, write: io.writeStderr });
-    return await run(command.options, io);
+    return await withMetricsServer(command.options, (probe) => run(command.options, io, probe));
   } catch (error) {
     if (error instanceof ExitError) {
       for (const line of error.lines) io.writeStderr(`error: ${line}\n`);
@@ -93,7 +100,7 @@ async function validate(options: ValidateOptions, io: MainIo): Promise<number> {
   );
 }
 
-async function run(options: Options, io: MainIo): Promise<number> {
+async function run(options: Options, io: MainIo, probe: RunProbe = {}): Promise<number> {
   const logger = log();
   const { factories: config, defaults: configDefaults, warnings: configWarnings } = await loadConfig(options.config);
   const seed = options.seed ?? randomSeed();
@@ -134,10 +141,12 @@ async function run(options: Options, io: MainIo): Promise<number> {
     checkSummaryPermission(options.summaryJson, state === "granted");
   }
   const summary = new RunSummary(lines, options.topics);
+  probe.started?.(summary, allSensors(plant).length);
   const { signal } = io;
   let sink: Sink;
   try {
     sink = await openSink(options, io);
+    probe.sinkOpened?.(sink);
   } catch (error) {
     if (!signal?.aborted) throw error;
     logger.info("stopped before the run started: nothing was produced");
@@ -148,9 +157,35 @@ async function run(options: Options, io: MainIo): Promise<number> {
   const scheduler = backfill
     ? new Scheduler({ startMs: backfill.fromMs, mode: "virtual" })
     : new Scheduler({ startMs: (io.now ?? Date.now)(), speed: options.speed });
+  probe.scheduling?.(scheduler);
   const startMs = scheduler.now();
   const untilMs = Math.min(backfill?.toMs ?? Infinity, startMs + (durationMs ?? Infinity));
   const wallStartMs = performance.now();
+  // On a terminal, a live status block below the log lines (cleared before the summary).
+  const live = io.stderrIsTerminal?.() && !options.quiet
+    ? new LiveStatus({
+      write: io.writeStderr,
+      color: colorAllowed(io.env),
+      size: io.consoleSize ?? (() => ({ columns: 80, rows: 24 })),
+      counts: runCounts(plant, summary, {
+        sink: () =>
+          sinkStatus(sink, {
+            fellBack: options.sink === "auto" && sink.name === "console",
+            spool: options.spool.maxMb > 0,
+          }),
+        elapsedMs: () => scheduler.now() - startMs,
+      }),
+    })
+    : undefined;
+  if (live) {
+    await setupLogging({ level: options.logLevel, write: (line) => live.log(line) });
+    live.start();
+  }
+  const stopLive = async () => {
+    if (!live) return;
+    live.stop();
+    await setupLogging({ level: options.logLevel, write: io.writeStderr });
+  };
   const summaryInfo = (ending: Pick<RunInfo, "outcome" | "exitCode" | "error" | "endMs" | "taken">): RunInfo => ({
     version: VERSION,
     seed,
@@ -202,15 +237,18 @@ async function run(options: Options, io: MainIo): Promise<number> {
     });
   } catch (error) {
     await closeQuietly(sink);
+    await stopLive();
     summarizeFailure(error);
     throw error;
   }
   try {
     await closeSink(sink, { signal, flushTimeoutMs: SHUTDOWN_FLUSH_TIMEOUT_MS });
   } catch (error) {
+    await stopLive();
     summarizeFailure(error);
     throw error;
   }
+  await stopLive();
 
   const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
   const span = backfill
@@ -384,9 +422,17 @@ if (import.meta.main) {
     writeStderr,
   });
   const code = await main(Deno.args, {
-    env: Object.fromEntries(["KAFKA_BROKERS", ...SECURITY_ENV].map((name) => [name, readEnv(name)])),
+    env: Object.fromEntries(["KAFKA_BROKERS", "NO_COLOR", ...SECURITY_ENV].map((name) => [name, readEnv(name)])),
     stdout: Deno.stdout.writable,
     writeStderr,
+    stderrIsTerminal: () => Deno.stderr.isTerminal(),
+    consoleSize: () => {
+      try {
+        return Deno.consoleSize();
+      } catch {
+        return { columns: 80, rows: 24 };
+      }
+    },
     signal: controller.signal,
     checkNet: checkNetPermission,
   });

@@ -57,6 +57,10 @@ export interface Options {
   shard: Shard | undefined;
   /** Where to write the end-of-run summary as JSON; undefined: nowhere. */
   summaryJson: string | undefined;
+  /** Where to serve `/metrics`, `/healthz` and `/readyz` (port 0: a free one); undefined: no server. */
+  metrics: { host: string; port: number } | undefined;
+  /** Only warnings and errors on stderr: no info logs, no live status, no end-of-run summary. */
+  quiet: boolean;
 }
 
 /** A backfill's span of simulated time, epoch milliseconds; `toMs` is not included. */
@@ -132,6 +136,9 @@ const FLAGS = {
   "lines-per-factory": { type: "string" },
   shard: { type: "string" },
   "summary-json": { type: "string" },
+  "metrics-port": { type: "string" },
+  "metrics-host": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -188,7 +195,8 @@ export function parseCommand(
           ? {}
           : { labels: parseTopic("--labels-topic", values["labels-topic"]) }),
       },
-      logLevel: parseChoice("--log-level", values["log-level"] ?? "info", LOG_LEVELS),
+      logLevel: quietLevel(parseChoice("--log-level", values["log-level"] ?? "info", LOG_LEVELS), values.quiet),
+      quiet: values.quiet ?? false,
       producer: parseProducer(values),
       spool: {
         dir: parseNonEmpty("--spool-dir", values["spool-dir"] ?? DEFAULT_SPOOL_DIR),
@@ -205,6 +213,7 @@ export function parseCommand(
       summaryJson: values["summary-json"] === undefined
         ? undefined
         : parseNonEmpty("--summary-json", values["summary-json"]),
+      metrics: parseMetrics(values["metrics-port"], values["metrics-host"]),
     },
   };
 }
@@ -305,6 +314,15 @@ Options:
                           started) write its summary as JSON to PATH: per line readings
                           sent and min/mean/max, per topic records produced; needs
                           --allow-write=PATH
+  --metrics-port P        serve Prometheus metrics on http://HOST:P/metrics, and
+                          /healthz (200 while running) and /readyz (200 while the sink
+                          delivers, else 503), 0-65535 (0: a free port, logged);
+                          needs --allow-net=HOST:P (default: no server)
+  --metrics-host H        address the metrics server listens on (default 127.0.0.1;
+                          0.0.0.0 for every interface; needs --metrics-port)
+  -q, --quiet             only warnings and errors on stderr: no info logs, no live
+                          status, no end-of-run summary (data on stdout unchanged);
+                          without it, a terminal on stderr shows a live status
 
 Time control:
   --duration D            end the run once D of simulated time has passed (or when every
@@ -357,6 +375,7 @@ Environment:
   KAFKA_SSL_CERTIFICATE_LOCATION, KAFKA_SSL_KEY_LOCATION
                           PEM client certificate and key, for mutual TLS
   KAFKA_SSL_KEY_PASSWORD  passphrase of an encrypted key (or KAFKA_SSL_KEY_PASSWORD_FILE)
+  NO_COLOR                when set and not empty: no colours in the live status
 
 Exit codes:
   0    done: every line finished (or --duration or the backfill's end was
@@ -492,6 +511,23 @@ function parseShard(text: string, factories: number): Shard {
     );
   }
   return { index, count };
+}
+
+/** `--quiet` keeps warnings and errors only (`--log-level error` stays error). */
+function quietLevel(level: LogLevel, quiet: boolean | undefined): LogLevel {
+  return quiet && level !== "error" ? "warning" : level;
+}
+
+function parseMetrics(port: string | undefined, host: string | undefined): Options["metrics"] {
+  if (port === undefined) {
+    if (host !== undefined) throw new UsageError("--metrics-host needs --metrics-port");
+    return undefined;
+  }
+  const hostname = parseNonEmpty("--metrics-host", (host ?? "127.0.0.1").trim());
+  if (!/^(\[?[0-9a-fA-F:.]+\]?|[a-zA-Z0-9.-]+)$/.test(hostname)) {
+    throw new UsageError(`--metrics-host must be a host name or IP address: got "${host}"`);
+  }
+  return { host: hostname.replace(/^\[(.*)\]$/, "$1"), port: parseInteger("--metrics-port", port, 0, 65535) };
 }
 
 function parseChoice<T extends string>(flag: string, text: string, choices: readonly T[]): T {

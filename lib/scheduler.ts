@@ -61,6 +61,11 @@ export class Scheduler {
   readonly speed: number;
   readonly startMs: number;
   readonly lateness: LatenessStats = { count: 0, maxMs: 0, totalMs: 0 };
+  /**
+   * Told after each real-time batch how late its most late event was (wall ms) and how many events
+   * it held: one call per batch, cheap enough for metrics.
+   */
+  onLateness: ((maxMs: number, events: number) => void) | undefined;
   readonly #heap: Entry[] = [];
   readonly #wallClock: () => number;
   #seq = 0;
@@ -154,12 +159,15 @@ export class Scheduler {
       // A run that has fallen behind finds much due at once, including later firings of tasks that
       // are late: hand it over in bounded batches, so memory stays bounded while it catches up.
       let fired = 0;
+      // The heap yields the earliest due first: the batch's first event is its most late.
+      const batchLatenessMs = (simNow - dueMs) / this.speed;
       while (heap.length > 0 && heap[0].dueMs <= simNow && fired < MAX_REAL_BATCH_EVENTS) {
         const entry = pop(heap);
         this.#recordLateness((simNow - entry.dueMs) / this.speed);
         this.#fire(entry);
         fired++;
       }
+      this.onLateness?.(batchLatenessMs, fired);
       await onBatch?.();
     }
   }

@@ -43,9 +43,27 @@ Deno.test("no flags give the documented defaults", () => {
       linesPerFactory: undefined,
       shard: undefined,
       summaryJson: undefined,
+      metrics: undefined,
+      quiet: false,
     },
   });
 });
+
+Deno.test("--quiet keeps warnings and errors only", () => {
+  const levelOf = (args: string[]) => {
+    const command = parseCommand(args);
+    if (command.kind !== "run") throw new Error(`not a run: ${command.kind}`);
+    return command.options;
+  };
+  assert.deepEqual(pick(levelOf(["--quiet"])), { quiet: true, logLevel: "warning" });
+  assert.deepEqual(pick(levelOf(["-q", "--log-level", "debug"])), { quiet: true, logLevel: "warning" });
+  assert.deepEqual(pick(levelOf(["-q", "--log-level", "error"])), { quiet: true, logLevel: "error" });
+  assert.deepEqual(pick(levelOf(["--log-level", "debug"])), { quiet: false, logLevel: "debug" });
+});
+
+function pick({ quiet, logLevel }: { quiet: boolean; logLevel: string }) {
+  return { quiet, logLevel };
+}
 
 Deno.test("every flag is read", () => {
   const command = parseCommand([
@@ -84,6 +102,8 @@ Deno.test("every flag is read", () => {
     "3/7",
     "--summary-json",
     "out/summary.json",
+    "--metrics-port=9464",
+    "--metrics-host=0.0.0.0",
   ]);
   assert.deepEqual(command, {
     kind: "run",
@@ -114,6 +134,8 @@ Deno.test("every flag is read", () => {
       linesPerFactory: 12,
       shard: { index: 3, count: 7 },
       summaryJson: "out/summary.json",
+      metrics: { host: "0.0.0.0", port: 9464 },
+      quiet: false,
     },
   });
 });

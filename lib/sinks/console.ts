@@ -4,7 +4,7 @@
  */
 import { RunError } from "../errors.ts";
 import type { OutRecord } from "../messages.ts";
-import type { Sink } from "./sink.ts";
+import type { DeliveryObserver, Sink } from "./sink.ts";
 
 /** Writes records as JSON lines to `output` (stdout in the program). */
 export class ConsoleSink implements Sink {
@@ -12,6 +12,8 @@ export class ConsoleSink implements Sink {
   delivered = 0;
   /** Records are written before `write` resolves, so none are ever pending. */
   readonly pending = 0;
+  /** Told of each batch written (metrics). */
+  observer: DeliveryObserver | undefined;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #encoder = new TextEncoder();
 
@@ -29,6 +31,7 @@ export class ConsoleSink implements Sink {
       throw new RunError(`stdout was closed by its reader: ${describe(error)}`);
     }
     this.delivered += records.length;
+    this.observer?.(records);
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,7 @@
 import { ExitCode, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { OutRecord } from "../messages.ts";
-import type { Sink } from "./sink.ts";
+import type { DeliveryObserver, Sink } from "./sink.ts";
 import type { Spool, SpoolBatch } from "./spool.ts";
 
 /** What the pipeline needs of a Kafka client. */
@@ -80,6 +80,8 @@ export class DeliverySink implements Sink {
   spooled = 0;
   /** Records sent from the spool (this run's and an earlier run's). */
   replayed = 0;
+  /** Told of each acknowledged request: its records and seconds from its first send (metrics). */
+  observer: DeliveryObserver | undefined;
 
   readonly #transport: Transport;
   readonly #spool: Spool | undefined;
@@ -153,6 +155,11 @@ export class DeliverySink implements Sink {
   get pending(): number {
     const inFlight = this.#inFlight && !this.#inFlight.fromSpool ? this.#inFlight.records.length : 0;
     return this.#pendingCount + inFlight + (this.#spool?.count ?? 0);
+  }
+
+  /** Records the spool holds (0 without one). */
+  get spoolRecords(): number {
+    return this.#spool?.count ?? 0;
   }
 
   /** Whether Kafka has stopped acknowledging (records are being spooled or wait in memory). */
@@ -277,6 +284,7 @@ export class DeliverySink implements Sink {
   /** Sends `request` until Kafka acknowledges it, the error is final, or the sink is parked. */
   async #deliver(request: Request): Promise<void> {
     const startedMs = Date.now();
+    const sentAt = performance.now();
     const timers: ReturnType<typeof setTimeout>[] = [];
     const warn = () => {
       const waitedS = Math.round((Date.now() - startedMs) / 1000);
@@ -331,6 +339,7 @@ export class DeliverySink implements Sink {
       clearTimeout(deadline);
     }
     this.#acknowledged(request, startedMs);
+    this.observer?.(request.records, (performance.now() - sentAt) / 1000);
   }
 
   #acknowledged(request: Request, startedMs: number): void {

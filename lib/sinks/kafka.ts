@@ -294,6 +294,8 @@ async function prepareTopics(
       `created topics ${missing.join(", ")} (${partitions} partitions, replication factor ${replicas})`,
     );
   } catch (error) {
+    // A broker Deno may not connect to is a permission problem, not a missing topic.
+    if (/Requires net access/.test(messagesOf(error).join("\n"))) throw error;
     // Another client may have created them meanwhile, or they were created and the broker asked
     // does not list them yet: only a topic still missing after a short wait is a problem.
     const type = protocolErrorType(error);

@@ -4,6 +4,12 @@
 import { RunError } from "../errors.ts";
 import type { OutRecord } from "../messages.ts";
 
+/**
+ * Told of records a sink has delivered, once per request (not per record); `latencySeconds` is the
+ * time from the request's first send to its acknowledgement, when the sink has one.
+ */
+export type DeliveryObserver = (records: readonly OutRecord[], latencySeconds?: number) => void;
+
 /** A destination for records. */
 export interface Sink {
   /** Short name for logs: `kafka`, `console`. */
@@ -26,6 +32,8 @@ export interface Sink {
   park?(): Promise<number>;
   /** Whether the destination has stopped acknowledging (a sink with `park` parks at once on a stop). */
   readonly stalled?: boolean;
+  /** Told of each delivered request, when set (metrics). */
+  observer?: DeliveryObserver;
 }
 
 /**

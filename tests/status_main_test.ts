@@ -1,0 +1,109 @@
+/** The live status and --quiet through `main`. */
+// deno-lint-ignore-file no-control-regex -- the tests look for ANSI escape codes
+import assert from "node:assert/strict";
+import { ExitCode } from "../lib/errors.ts";
+import { resetLogging } from "../lib/log.ts";
+import { main, type MainIo } from "../main.ts";
+import { runMain, textCollector } from "./_helpers.ts";
+
+const SAMPLE = new URL("../factory_config.json", import.meta.url).pathname;
+const RUN = ["--sink", "console", "--config", SAMPLE, "--speed", "2000", "--seed", "7"];
+const ANSI_COLOR = /\x1b\[\d+m/;
+
+/** Runs `main` with stderr as a fake terminal (or not). */
+async function runOn(
+  args: string[],
+  { terminal, env = {} }: { terminal: boolean; env?: MainIo["env"] },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = textCollector();
+  let stderr = "";
+  try {
+    const code = await main(args, {
+      env,
+      stdout: stdout.stream,
+      writeStderr: (text) => stderr += text,
+      stderrIsTerminal: () => terminal,
+      consoleSize: () => ({ columns: 100, rows: 30 }),
+    });
+    return { code, stdout: stdout.text(), stderr };
+  } finally {
+    await resetLogging();
+  }
+}
+
+/** What a terminal shows at the end: each clear erases the block drawn before it. */
+function finalScreen(stderr: string): string {
+  let screen: string[] = [];
+  let rest = stderr;
+  for (;;) {
+    const match = /\x1b\[(\d+)A\r\x1b\[J/.exec(rest);
+    const text = match ? rest.slice(0, match.index) : rest;
+    screen.push(...text.split("\n").slice(0, -1));
+    if (!match) break;
+    screen = screen.slice(0, screen.length - Number(match[1]));
+    rest = rest.slice(match.index + match[0].length);
+  }
+  return screen.join("\n");
+}
+
+const withoutTimes = (text: string) => text.replace(/"timestamp":"[^"]*"/g, '"timestamp":_');
+const withoutWallTime = (text: string) =>
+  text.replace(/\d+\.\d s wall/g, "_ s wall").replace(/in \d+\.\d s/g, "in _ s");
+
+Deno.test("on a terminal, the status is drawn, log lines stay above it and it is gone before the summary", async () => {
+  const { code, stdout, stderr } = await runOn(RUN, { terminal: true });
+  assert.equal(code, ExitCode.ok, stderr);
+  assert.match(stderr, /factory-sim\x1b\[0m \d+\.\d s simulated: 3 factories, \d+\/8 lines done/);
+  assert.match(stderr, /\nsink: \x1b\[32mconsole connected\x1b\[0m\n/);
+  assert.ok(ANSI_COLOR.test(stderr), "coloured");
+  // Once cleared, the terminal holds the log lines only, as on a plain stderr.
+  const screen = finalScreen(stderr);
+  assert.doesNotMatch(screen, /simulated: 3 factories|^sink: |^rates: /m);
+  const plain = await runOn(RUN, { terminal: false });
+  assert.equal(withoutWallTime(screen), withoutWallTime(plain.stderr.trimEnd()));
+  assert.equal(withoutTimes(stdout), withoutTimes(plain.stdout), "data on stdout unchanged");
+  assert.match(stderr.slice(stderr.lastIndexOf("\x1b[J")), /^\x1b\[Jinfo: done: /);
+});
+
+Deno.test("NO_COLOR: the status is drawn without colour", async () => {
+  const { code, stderr } = await runOn(RUN, { terminal: true, env: { NO_COLOR: "1" } });
+  assert.equal(code, ExitCode.ok, stderr);
+  assert.match(stderr, /\nsink: console connected\n/);
+  assert.doesNotMatch(stderr, ANSI_COLOR);
+});
+
+Deno.test("when stderr is not a terminal, the output has no status and no escape codes", async () => {
+  const { code, stderr } = await runOn(RUN, { terminal: false });
+  assert.equal(code, ExitCode.ok, stderr);
+  assert.doesNotMatch(stderr, /\x1b/);
+  assert.doesNotMatch(stderr, /simulated: 3 factories|^sink: /m);
+  const viaHelper = await runMain(RUN);
+  assert.equal(withoutWallTime(stderr), withoutWallTime(viaHelper.stderr));
+});
+
+Deno.test("--quiet: no info lines, no summary, no live status; warnings still shown; stdout unchanged", async (t) => {
+  const loud = await runMain(RUN);
+  await t.step("a run that goes well writes nothing on stderr", async () => {
+    const { code, stdout, stderr } = await runMain([...RUN, "--quiet"]);
+    assert.equal(code, ExitCode.ok);
+    assert.equal(stderr, "");
+    assert.equal(withoutTimes(stdout), withoutTimes(loud.stdout));
+  });
+  await t.step("not even on a terminal", async () => {
+    const { code, stderr } = await runOn([...RUN, "-q"], { terminal: true });
+    assert.equal(code, ExitCode.ok);
+    assert.equal(stderr, "");
+  });
+  await t.step("warnings are still shown", async () => {
+    // Factory F4 is not in the sample config: a warning.
+    const { code, stderr } = await runMain([...RUN, "--factories", "4", "--quiet"]);
+    assert.equal(code, ExitCode.ok);
+    assert.notEqual(stderr, "");
+    for (const line of stderr.trimEnd().split("\n")) assert.match(line, /^warning: /);
+  });
+  await t.step("errors are still shown", async () => {
+    const { code, stderr } = await runMain([...RUN, "--config", "/nonexistent/config.json", "--quiet"]);
+    assert.equal(code, ExitCode.usage);
+    assert.match(stderr, /^error: /);
+  });
+});
