@@ -14,7 +14,7 @@ import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionErr
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
 import { type RunProbe, withMetricsServer } from "./lib/metrics.ts";
 import { LiveStatus, runCounts, sinkStatus } from "./lib/live_status.ts";
-import { toRecords } from "./lib/messages.ts";
+import { formatTimestamp, toRecords } from "./lib/messages.ts";
 import { allLines, allSensors, buildPlant } from "./lib/plant.ts";
 import { randomSeed, Rng } from "./lib/random.ts";
 import { Scheduler } from "./lib/scheduler.ts";
@@ -24,7 +24,7 @@ import { colorAllowed } from "./lib/status.ts";
 import { checkSummaryPermission, exitCodeOf, type RunInfo, RunSummary, writeSummaryJson } from "./lib/summary.ts";
 import { validateConfigFile } from "./lib/validate.ts";
 import { ConsoleSink } from "./lib/sinks/console.ts";
-import { closeSink, type Sink } from "./lib/sinks/sink.ts";
+import { closeSink, fellBackToConsole, type Sink } from "./lib/sinks/sink.ts";
 import { Spool } from "./lib/sinks/spool.ts";
 
 /** The program's version, from deno.json. */
@@ -115,15 +115,18 @@ async function run(options: Options, io: MainIo, probe: RunProbe = {}): Promise<
   });
   for (const warning of [...configWarnings, ...warnings]) logger.warn(warning);
   const lines = allLines(plant);
+  const sensorCount = allSensors(plant).length;
   const factories = shard
     ? `shard ${shard.index}/${shard.count}: ${plant.factories.length} of ${
       count(options.factories, "factory", "factories")
     }`
     : count(plant.factories.length, "factory", "factories");
   logger.info(
-    `${factories}, ${count(allSensors(plant).length, "sensor")}, ${count(lines.length, "line")}; ` +
+    `${factories}, ${count(sensorCount, "sensor")}, ${count(lines.length, "line")}; ` +
       `seed ${seed}${options.seed === undefined ? ` (repeat with --seed ${seed})` : ""}; ` +
-      (backfill ? `backfill from ${isoTime(backfill.fromMs)} to ${isoTime(backfill.toMs)}` : `speed ${options.speed}`) +
+      (backfill
+        ? `backfill from ${formatTimestamp(backfill.fromMs)} to ${formatTimestamp(backfill.toMs)}`
+        : `speed ${options.speed}`) +
       (durationMs !== undefined ? `; duration ${formatDuration(durationMs)}` : "") +
       (options.continuous ? "; continuous" : ""),
   );
@@ -141,7 +144,7 @@ async function run(options: Options, io: MainIo, probe: RunProbe = {}): Promise<
     checkSummaryPermission(options.summaryJson, state === "granted");
   }
   const summary = new RunSummary(lines, options.topics);
-  probe.started?.(summary, allSensors(plant).length);
+  probe.started?.(summary, sensorCount);
   const { signal } = io;
   let sink: Sink;
   try {
@@ -170,7 +173,7 @@ async function run(options: Options, io: MainIo, probe: RunProbe = {}): Promise<
       counts: runCounts(plant, summary, {
         sink: () =>
           sinkStatus(sink, {
-            fellBack: options.sink === "auto" && sink.name === "console",
+            fellBack: fellBackToConsole(options.sink, sink),
             spool: options.spool.maxMb > 0,
           }),
         elapsedMs: () => scheduler.now() - startMs,
@@ -191,7 +194,7 @@ async function run(options: Options, io: MainIo, probe: RunProbe = {}): Promise<
     seed,
     plant: {
       factories: plant.factories.length,
-      sensors: allSensors(plant).length,
+      sensors: sensorCount,
       lines: lines.length,
       shard: shard && `${shard.index}/${shard.count}`,
     },
@@ -252,7 +255,7 @@ async function run(options: Options, io: MainIo, probe: RunProbe = {}): Promise<
 
   const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
   const span = backfill
-    ? `backfill from ${isoTime(result.startMs)} to ${isoTime(result.endMs)} in ${
+    ? `backfill from ${formatTimestamp(result.startMs)} to ${formatTimestamp(result.endMs)} in ${
       ((performance.now() - wallStartMs) / 1000).toFixed(1)
     } s: `
     : "";
@@ -278,10 +281,6 @@ async function run(options: Options, io: MainIo, probe: RunProbe = {}): Promise<
     );
   }
   return exitCode;
-}
-
-function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 function count(n: number, singular: string, plural = `${singular}s`): string {

@@ -12,7 +12,7 @@ import { PermissionError, RunError } from "./errors.ts";
 import { log } from "./log.ts";
 import type { OutRecord } from "./messages.ts";
 import type { Scheduler } from "./scheduler.ts";
-import type { Sink } from "./sinks/sink.ts";
+import { fellBackToConsole, type Sink } from "./sinks/sink.ts";
 import type { RunSummary } from "./summary.ts";
 
 /** What the metrics read from the run when scraped; each getter is called once per scrape. */
@@ -254,7 +254,7 @@ export async function withMetricsServer(
   let summary: RunSummary | undefined;
   let sensors = 0;
   let sink: Sink | undefined;
-  const fallback = () => options.sink === "auto" && sink?.name === "console";
+  const fallback = () => sink !== undefined && fellBackToConsole(options.sink, sink);
   const metrics = new Metrics({
     produced: () => summary?.topicCounts() ?? {},
     activeLines: () =>

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionError, RunError } from "./errors.ts";
-import type { Topics } from "./messages.ts";
+import { formatTimestamp, type Topics } from "./messages.ts";
 import type { Line } from "./plant.ts";
 import type { SimEvent } from "./simulation.ts";
 
@@ -206,11 +206,13 @@ export class RunSummary {
       seed: info.seed,
       plant: { ...info.plant, shard: info.plant.shard ?? null },
       speed: info.backfill ? null : info.speed ?? null,
-      backfill: info.backfill ? { from: isoTime(info.backfill.fromMs), to: isoTime(info.backfill.toMs) } : null,
+      backfill: info.backfill
+        ? { from: formatTimestamp(info.backfill.fromMs), to: formatTimestamp(info.backfill.toMs) }
+        : null,
       continuous: info.continuous,
       durationLimitMs: info.durationLimitMs ?? null,
-      startedAt: isoTime(info.startMs),
-      endedAt: isoTime(info.endMs),
+      startedAt: formatTimestamp(info.startMs),
+      endedAt: formatTimestamp(info.endMs),
       simulatedSeconds: round((info.endMs - info.startMs) / 1000, 3),
       wallSeconds: round(info.wallMs / 1000, 3),
       readings: this.readings,
@@ -323,8 +325,8 @@ function lineSummary(stats: LineStats, taken: number | undefined): LineSummary {
     min: empty ? null : stats.min,
     mean: empty ? null : round(stats.sum / stats.sent, 3),
     max: empty ? null : stats.max,
-    firstAt: empty ? null : isoTime(stats.firstMs),
-    lastAt: empty ? null : isoTime(stats.lastMs),
+    firstAt: empty ? null : formatTimestamp(stats.firstMs),
+    lastAt: empty ? null : formatTimestamp(stats.lastMs),
   };
 }
 
@@ -354,8 +356,4 @@ function round(value: number, decimals: number): number {
 
 function fmt(value: number): string {
   return Number.isInteger(value) ? String(value) : value.toFixed(1);
-}
-
-function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
 }

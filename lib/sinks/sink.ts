@@ -36,6 +36,11 @@ export interface Sink {
   observer?: DeliveryObserver;
 }
 
+/** Whether `--sink auto` (`kind`) ended up on the console because Kafka was unreachable. */
+export function fellBackToConsole(kind: string, sink: Sink): boolean {
+  return kind === "auto" && sink.name === "console";
+}
+
 /**
  * Closes `sink`, delivering what it holds. Once `signal` is aborted (a stop signal, before or
  * during the close) the flush gets `flushTimeoutMs` more; then a sink that can keep what is
