@@ -44,8 +44,13 @@ export interface MainIo {
   stdout: WritableStream<Uint8Array>;
   /** Logs, one line a call. */
   writeStderr: (line: string) => void;
-  /** Whether stderr is a terminal (default: not): a live status is drawn there unless --quiet. */
+  /**
+   * Whether stderr is a terminal (default: not): a live status is drawn there unless --quiet, or
+   * records go to stdout and stdout is a terminal too (`stdoutIsTerminal`).
+   */
   stderrIsTerminal?: () => boolean;
+  /** Whether stdout is a terminal (default: not): records written there would break up a live status. */
+  stdoutIsTerminal?: () => boolean;
   /** The terminal's size (default 80x24). */
   consoleSize?: () => { columns: number; rows: number };
   /** Aborted (with the signal's name as reason) when the run must stop. */
@@ -54,6 +59,8 @@ export interface MainIo {
   checkNet?: (hostPort: string) => void;
   /** The wall clock, epoch milliseconds (default `Date.now`): where a live run and `--backfill 7d` start from. */
   now?: () => number;
+  /** `factory-sim monitor --web`: told the dashboard's address once it listens. */
+  onDashboard?: (url: string) => void;
   /** The commit `--version` shows (default: `buildCommit`, from the binary's build info or `.git`). */
   buildCommit?: () => Promise<string>;
 }
@@ -66,6 +73,13 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     if (command.kind === "help") return await print(io.stdout, helpText(VERSION));
     if (command.kind === "version") {
       return await print(io.stdout, `factory-sim ${VERSION} (commit ${await (io.buildCommit ?? buildCommit)()})\n`);
+    }
+    if (command.kind === "monitor") {
+      logLevel = command.options.logLevel;
+      await setupLogging({ level: logLevel, write: io.writeStderr });
+      // Loaded on demand, as the Kafka sink: a run does not pay for the monitor.
+      const { runMonitor } = await import("./lib/monitor/command.ts");
+      return await runMonitor(command.options, io);
     }
     if (command.kind === "validate") {
       await setupLogging({ level: "info", write: io.writeStderr });
@@ -164,8 +178,11 @@ async function run(options: Options, io: MainIo, probe: RunProbe = {}): Promise<
   const startMs = scheduler.now();
   const untilMs = Math.min(backfill?.toMs ?? Infinity, startMs + (durationMs ?? Infinity));
   const wallStartMs = performance.now();
-  // On a terminal, a live status block below the log lines (cleared before the summary).
-  const live = io.stderrIsTerminal?.() && !options.quiet
+  // On a terminal, a live status block below the log lines (cleared before the summary). Not when
+  // records go to stdout on a terminal as well (the console sink, or --sink auto fallen back to it):
+  // the records and the redrawn block would interleave; plain log lines then, as on a pipe.
+  const recordsOnTerminal = sink instanceof ConsoleSink && (io.stdoutIsTerminal?.() ?? false);
+  const live = io.stderrIsTerminal?.() && !options.quiet && !recordsOnTerminal
     ? new LiveStatus({
       write: io.writeStderr,
       color: colorAllowed(io.env),
@@ -377,12 +394,14 @@ function readEnv(name: string): string | undefined {
 export interface SignalIo {
   addSignalListener: (name: "SIGINT" | "SIGTERM", handler: () => void) => void;
   exit: (code: number) => void;
+  /** Where the second signal's error goes (the process exits right after, past the logger). */
   writeStderr: (line: string) => void;
 }
 
 /**
  * First SIGINT or SIGTERM: abort the run (with the signal's name as reason) so it stops and
- * flushes. A second one: exit at once without flushing.
+ * flushes, saying so at info level through the logger (so not with --quiet). A second one: exit
+ * at once without flushing.
  */
 export function handleStopSignals(
   controller: AbortController,
@@ -395,7 +414,8 @@ export function handleStopSignals(
         exit(name === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint);
         return;
       }
-      writeStderr(`info: ${name} received: stopping and flushing (send it again to exit at once)\n`);
+      // Through the logger: follows --log-level and --quiet, and stays above a live status.
+      log().info(`${name} received: stopping and flushing (send it again to exit at once)`);
       controller.abort(name);
     });
   }
@@ -425,6 +445,7 @@ if (import.meta.main) {
     stdout: Deno.stdout.writable,
     writeStderr,
     stderrIsTerminal: () => Deno.stderr.isTerminal(),
+    stdoutIsTerminal: () => Deno.stdout.isTerminal(),
     consoleSize: () => {
       try {
         return Deno.consoleSize();

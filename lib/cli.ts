@@ -89,7 +89,31 @@ export type Command =
   | { kind: "run"; options: Options }
   | { kind: "help" }
   | { kind: "version" }
-  | ({ kind: "validate" } & ValidateOptions);
+  | ({ kind: "validate" } & ValidateOptions)
+  | { kind: "monitor"; options: MonitorOptions };
+
+/** What `factory-sim monitor` watches and how it shows it. */
+export interface MonitorOptions {
+  brokers: string[];
+  topics: Pick<Topics, "readings" | "heartbeats">;
+  /** The consumer group (every monitor needs one of its own); it commits no offsets. */
+  groupId: string;
+  clientId: string;
+  /** Read the topics from their beginning instead of from now. */
+  fromBeginning: boolean;
+  /** A sensor is late after this long without a heartbeat, and dead after `deadAfterMs`. */
+  lateAfterMs: number;
+  deadAfterMs: number;
+  /** JSON lines on stdout instead of the table. */
+  json: boolean;
+  /** Where the web dashboard listens; undefined: no dashboard. */
+  web: { host: string; port: number } | undefined;
+  /** Wall time between table redraws, JSON snapshots and dashboard updates. */
+  intervalMs: number;
+  logLevel: LogLevel;
+  /** No table on stdout (with --web: the dashboard only); only warnings and errors on stderr. */
+  quiet: boolean;
+}
 
 /** What `factory-sim validate` checks: the config at `path`, as a run with these flags would read it. */
 export interface ValidateOptions {
@@ -152,6 +176,7 @@ export function parseCommand(
   env: OptionEnv = {},
   { nowMs = Date.now() }: { nowMs?: number } = {},
 ): Command {
+  if (args[0] === "monitor") return parseMonitor(args.slice(1), env);
   let parsed;
   try {
     parsed = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: true, allowNegative: true });
@@ -160,6 +185,9 @@ export function parseCommand(
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: "help" };
+  if (positionals[0] === "monitor") {
+    throw new UsageError("monitor must come first, before its flags: factory-sim monitor [flags]");
+  }
   if (values.version) return { kind: "version" };
   if (positionals[0] === "validate") return parseValidate(values, positionals.slice(1), args);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (see --help)`);
@@ -243,6 +271,100 @@ function parseValidate(
   };
 }
 
+const MONITOR_FLAGS = {
+  brokers: { type: "string" },
+  "readings-topic": { type: "string" },
+  "heartbeat-topic": { type: "string" },
+  "group-id": { type: "string" },
+  "client-id": { type: "string" },
+  "from-beginning": { type: "boolean" },
+  "late-after": { type: "string" },
+  "dead-after": { type: "string" },
+  json: { type: "boolean" },
+  web: { type: "string" },
+  interval: { type: "string" },
+  "log-level": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** Longest `--dead-after`, `--late-after` and `--interval`. */
+const MAX_MONITOR_DURATION_MS = 86_400_000;
+
+function parseMonitor(args: string[], env: OptionEnv): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: MONITOR_FLAGS, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(describeParseError(error).replace("(see --help)", "for monitor (see --help)"));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" for monitor (see --help)`);
+  const deadAfterMs = parseMonitorDuration("--dead-after", values["dead-after"] ?? "5s");
+  const lateAfterMs = values["late-after"] === undefined
+    ? deadAfterMs / 2
+    : parseMonitorDuration("--late-after", values["late-after"]);
+  if (lateAfterMs >= deadAfterMs) {
+    throw new UsageError(
+      `--late-after must be shorter than --dead-after (${deadAfterMs / 1000} s): got "${values["late-after"]}"`,
+    );
+  }
+  const clientId = values["client-id"] ?? "factory-sim-monitor";
+  const groupId = values["group-id"] ?? `factory-sim-monitor-${crypto.randomUUID().slice(0, 8)}`;
+  for (const [flag, id] of [["--client-id", clientId], ["--group-id", groupId]]) {
+    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(id)) {
+      throw new UsageError(`${flag} must be 1-249 of a-z A-Z 0-9 . _ -: got "${id}"`);
+    }
+  }
+  return {
+    kind: "monitor",
+    options: {
+      brokers: parseBrokers(
+        values.brokers !== undefined || env.KAFKA_BROKERS === undefined ? "--brokers" : "KAFKA_BROKERS",
+        values.brokers ?? env.KAFKA_BROKERS ?? "localhost:9092",
+      ),
+      topics: {
+        readings: parseTopic("--readings-topic", values["readings-topic"] ?? DEFAULT_TOPICS.readings),
+        heartbeats: parseTopic("--heartbeat-topic", values["heartbeat-topic"] ?? DEFAULT_TOPICS.heartbeats),
+      },
+      groupId,
+      clientId,
+      fromBeginning: values["from-beginning"] ?? false,
+      lateAfterMs,
+      deadAfterMs,
+      json: values.json ?? false,
+      web: values.web === undefined ? undefined : parseListenAddress("--web", values.web),
+      intervalMs: parseMonitorDuration("--interval", values.interval ?? "1s", 100),
+      logLevel: quietLevel(parseChoice("--log-level", values["log-level"] ?? "info", LOG_LEVELS), values.quiet),
+      quiet: values.quiet ?? false,
+    },
+  };
+}
+
+function parseMonitorDuration(flag: string, text: string, minMs = 1): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < minMs || ms > MAX_MONITOR_DURATION_MS) {
+    throw new UsageError(
+      `${flag} must be a duration from ${minMs}ms to 1d, such as 500ms, 5s or 2m: got "${text}"`,
+    );
+  }
+  return ms;
+}
+
+/** `[HOST]:PORT` or `PORT`; the host defaults to 127.0.0.1 (`0.0.0.0` listens on every interface). */
+function parseListenAddress(flag: string, text: string): { host: string; port: number } {
+  const match = /^\s*(?:(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9.-]*):)?(\d{1,5})\s*$/.exec(text);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) {
+    throw new UsageError(`${flag} must be [HOST]:PORT or PORT, such as :8080 or 0.0.0.0:8080: got "${text}"`);
+  }
+  const host = (match[1] ?? "").replace(/^\[(.*)\]$/, "$1");
+  return { host: host === "" ? "127.0.0.1" : host, port };
+}
+
 function parseProducer(values: {
   "client-id"?: string;
   acks?: string;
@@ -284,6 +406,7 @@ Simulates factories of sensors and streams their readings and heartbeats to Apac
 
 Usage: factory-sim [options]
        factory-sim validate [PATH] [--factories N] [--seed N]
+       factory-sim monitor [--from-beginning] [--json] [--web [HOST:]PORT] [...]
 
 Commands:
   (none)                  run the simulation
@@ -293,6 +416,7 @@ Commands:
                           exit 0 when usable (warnings allowed), 2 when not; needs no
                           network; without --seed it warns about sensors that only
                           some seeds give (factories have 3-5 sensors)
+  monitor                 watch what lands in Kafka (see "Monitor" below)
 
 Options:
   --factories N           factories F1..FN to simulate, 1-${MAX_FACTORIES} (default 3)
@@ -322,7 +446,8 @@ Options:
                           0.0.0.0 for every interface; needs --metrics-port)
   -q, --quiet             only warnings and errors on stderr: no info logs, no live
                           status, no end-of-run summary (data on stdout unchanged);
-                          without it, a terminal on stderr shows a live status
+                          without it, a terminal on stderr shows a live status, unless
+                          records go to stdout on a terminal too
 
 Time control:
   --duration D            end the run once D of simulated time has passed (or when every
@@ -377,9 +502,34 @@ Environment:
   KAFKA_SSL_KEY_PASSWORD  passphrase of an encrypted key (or KAFKA_SSL_KEY_PASSWORD_FILE)
   NO_COLOR                when set and not empty: no colours in the live status
 
+Monitor (factory-sim monitor [flags]; flags go after "monitor"):
+  Consumes both topics and shows, per sensor, the age of its last heartbeat, its
+  status (alive, late, dead) and uptime; per line, readings received/expected,
+  min/mean/max/last, and missing (gaps in count) and duplicated readings. On a
+  terminal the table is redrawn in place; elsewhere it is printed every --interval.
+  Runs until SIGINT or SIGTERM (exit 0). Takes --brokers, --readings-topic,
+  --heartbeat-topic, --client-id (default factory-sim-monitor), --log-level, and:
+  --from-beginning        read the topics from their beginning (default: from now; a
+                          topic created after the monitor started is read whole)
+  --dead-after D          dead when no heartbeat for more than D (default 5s)
+  --late-after D          late when no heartbeat for more than D (default: half of
+                          --dead-after); a heartbeat's age counts from its timestamp,
+                          or from its arrival when that is earlier
+  --json                  JSON lines on stdout instead of the table: a "snapshot" every
+                          --interval, and a "sensor-status" line at each status change
+  --web [HOST:]PORT       serve a live dashboard on http://HOST:PORT/ (default host
+                          127.0.0.1; 0.0.0.0 for every interface; port 0: a free one)
+  --interval D            time between redraws, snapshots and dashboard updates
+                          (default 1s, at least 100ms)
+  --group-id ID           consumer group (default factory-sim-monitor-<random>: every
+                          monitor needs a group of its own; no offsets are committed)
+  -q, --quiet             no table (with --web: the dashboard only); only warnings and
+                          errors on stderr
+
 Exit codes:
   0    done: every line finished (or --duration or the backfill's end was
-       reached) and every record was delivered
+       reached) and every record was delivered; monitor: stopped by a signal, or
+       its stdout was closed
   1    runtime failure: Kafka required but unreachable, login, TLS or authorization
        failed, delivery failed (unsent records stay in the spool), stdout closed
   2    bad flags or a bad config file

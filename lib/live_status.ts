@@ -4,8 +4,12 @@
  * summary's per-line accumulators, the sink's counts), so the simulation's hot path pays nothing.
  */
 import type { Plant } from "./plant.ts";
+import { RateWindow } from "./rates.ts";
 import { renderStatus, type SinkStatus, type StatusSnapshot } from "./status.ts";
 import type { LineStats, RunSummary } from "./summary.ts";
+
+// The sink's state has one definition, in status.ts (the live status and /readyz both read it).
+export { sinkStatus } from "./status.ts";
 
 /** A snapshot without rates, and the records produced so far per topic (the rates come from their deltas). */
 export type StatusCounts = Omit<StatusSnapshot, "rates"> & { produced: Record<string, number> };
@@ -37,11 +41,12 @@ export class LiveStatus {
   #drawn = 0;
   #block = "";
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #samples: { atMs: number; produced: Record<string, number> }[] = [];
+  readonly #rates: RateWindow;
   #running = false;
 
   constructor(options: LiveStatusOptions) {
     this.#options = { intervalMs: 500, rateWindowMs: 5_000, now: () => performance.now(), ...options };
+    this.#rates = new RateWindow(this.#options.rateWindowMs);
   }
 
   /** Draws the block and redraws it every `intervalMs` until `stop`. */
@@ -59,7 +64,7 @@ export class LiveStatus {
     const rows = size.rows > 0 ? size.rows : 24;
     const counts = this.#options.counts();
     const lines = renderStatus(
-      { ...counts, rates: this.#rates(counts.produced) },
+      { ...counts, rates: this.#rates.sample(this.#options.now(), counts.produced) },
       {
         // One column spare: a line filling the last column wraps on some terminals.
         width: Math.max(20, columns - 1),
@@ -99,22 +104,6 @@ export class LiveStatus {
     this.#drawn = 0;
     return lines > 0 ? `\x1b[${lines}A\r\x1b[J` : "";
   }
-
-  /** Messages per second per topic between the oldest sample in the window and now. */
-  #rates(produced: Record<string, number>): Record<string, number> {
-    const nowMs = this.#options.now();
-    const samples = this.#samples;
-    samples.push({ atMs: nowMs, produced: { ...produced } });
-    // Keep one sample at or before the window's start as the base.
-    while (samples.length > 2 && samples[1].atMs <= nowMs - this.#options.rateWindowMs) samples.shift();
-    const base = samples[0];
-    const seconds = (nowMs - base.atMs) / 1000;
-    const rates: Record<string, number> = {};
-    for (const [topic, n] of Object.entries(produced)) {
-      rates[topic] = seconds > 0 ? Math.max(0, n - (base.produced[topic] ?? 0)) / seconds : 0;
-    }
-    return rates;
-  }
 }
 
 /**
@@ -152,20 +141,4 @@ export function runCounts(
     sink: sink(),
     elapsedMs: elapsedMs(),
   });
-}
-
-/**
- * The sink's state for the status: `fellBack` when `--sink auto` writes to the console because
- * Kafka was unreachable; a sink that stopped being acknowledged is spooling (with a spool) or
- * stalled (without one), with the records it holds.
- */
-export function sinkStatus(
-  sink: { readonly name: string; readonly pending: number; readonly stalled?: boolean },
-  { fellBack, spool }: { fellBack: boolean; spool: boolean },
-): SinkStatus {
-  if (fellBack) return { state: "fallback" };
-  if (sink.stalled) {
-    return spool ? { state: "spooling", records: sink.pending } : { state: "stalled", records: sink.pending };
-  }
-  return { state: "connected", name: sink.name };
 }

@@ -8,11 +8,12 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Options } from "./cli.ts";
-import { PermissionError, RunError } from "./errors.ts";
+import { listen, textResponse } from "./http.ts";
 import { log } from "./log.ts";
 import type { OutRecord } from "./messages.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { fellBackToConsole, type Sink } from "./sinks/sink.ts";
+import { type SinkStatus, sinkStatus } from "./status.ts";
 import type { RunSummary } from "./summary.ts";
 
 /** What the metrics read from the run when scraped; each getter is called once per scrape. */
@@ -97,7 +98,9 @@ export class Metrics {
       help: "1 while Kafka does not acknowledge (records are spooled or wait in memory), else 0",
       registers,
       collect() {
-        this.set(source.sink()?.stalled ? 1 : 0);
+        const sink = source.sink();
+        const state = sink && sinkState(sink, source.fallback()).state;
+        this.set(state === "spooling" || state === "stalled" ? 1 : 0);
       },
     });
     new Gauge({
@@ -148,19 +151,36 @@ export class Metrics {
   }
 }
 
-/** Whether the sink delivers: 200 when it does, 503 with a one-line reason when it does not. */
+/**
+ * Whether the sink delivers: 200 when it does, 503 with a one-line reason when it does not. The
+ * sink's state is `sinkStatus`'s, the one the live status shows; only `connected` is ready.
+ */
 export function readiness(sink: Sink | undefined, { fallback = false }: { fallback?: boolean } = {}): {
   ready: boolean;
   reason: string;
 } {
   if (sink === undefined) return { ready: false, reason: "not ready: the sink is not connected yet" };
-  if (fallback) {
-    return { ready: false, reason: "not ready: Kafka was unreachable: writing to the console instead (--sink auto)" };
+  const status = sinkState(sink, fallback);
+  switch (status.state) {
+    case "connected":
+      return { ready: true, reason: `ok: delivering to ${status.name}` };
+    case "fallback":
+      return { ready: false, reason: "not ready: Kafka was unreachable: writing to the console instead (--sink auto)" };
+    case "spooling":
+    case "stalled":
+      return {
+        ready: false,
+        reason: `not ready: ${sink.name} does not acknowledge: ${status.records} records pending`,
+      };
   }
-  if (sink.stalled) {
-    return { ready: false, reason: `not ready: ${sink.name} does not acknowledge: ${sink.pending} records pending` };
-  }
-  return { ready: true, reason: `ok: delivering to ${sink.name}` };
+}
+
+/**
+ * The sink's state by `sinkStatus`. Spooling and stalled are alike here (neither acknowledges;
+ * the spool has a metric of its own), so the spool is not asked about.
+ */
+function sinkState(sink: Sink, fallback: boolean): SinkStatus {
+  return sinkStatus(sink, { fellBack: fallback, spool: false });
 }
 
 /** A running metrics server. */
@@ -184,52 +204,30 @@ export function serveMetrics(
     ready: () => { ready: boolean; reason: string };
   },
 ): MetricsServer {
-  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({ hostname: host, port, onListen: () => {} }, async (request) => {
+  const listener = listen({
+    host,
+    port,
+    portFlag: "--metrics-port",
+    hostFlag: "--metrics-host",
+    handler: async (request) => {
       if (request.method !== "GET" && request.method !== "HEAD") {
-        return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+        return textResponse(405, "method not allowed", { allow: "GET, HEAD" });
       }
       switch (new URL(request.url).pathname) {
         case "/metrics":
           return new Response(await metrics.render(), { headers: { "content-type": metrics.registry.contentType } });
         case "/healthz":
-          return text(200, "ok");
+          return textResponse(200, "ok");
         case "/readyz": {
           const { ready: isReady, reason } = ready();
-          return text(isReady ? 200 : 503, reason);
+          return textResponse(isReady ? 200 : 503, reason);
         }
         default:
-          return text(404, "not found: try /metrics, /healthz or /readyz");
+          return textResponse(404, "not found: try /metrics, /healthz or /readyz");
       }
-    });
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new RunError(`--metrics-port ${port}: ${address} is already in use (choose another port)`);
-    }
-    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-      throw new PermissionError(
-        `missing permission: network access to ${address} for --metrics-port: grant --allow-net=${address}`,
-      );
-    }
-    if (error instanceof Deno.errors.AddrNotAvailable || /address/i.test(String(error))) {
-      throw new RunError(`--metrics-host ${host}: cannot listen on ${address}: ${String(error).split("\n")[0]}`);
-    }
-    throw error;
-  }
-  server.unref();
-  const { hostname, port: bound } = server.addr;
-  const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${bound}/metrics`;
-  let closed: Promise<void> | undefined;
-  return {
-    url,
-    close: () => closed ??= server.shutdown(),
-  };
-}
-
-function text(status: number, body: string): Response {
-  return new Response(`${body}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+    },
+  });
+  return { url: `${listener.origin}/metrics`, close: () => listener.close() };
 }
 
 /** How a run tells the metrics what it has built; every hook is optional (no server: none is set). */

@@ -12,6 +12,23 @@ export type SinkStatus =
   | { state: "spooling"; records: number }
   | { state: "stalled"; records: number };
 
+/**
+ * The sink's state: the one rule for it, which the live status shows and `/readyz` answers from
+ * (`readiness` in metrics.ts). `fellBack` when `--sink auto` writes to the console because Kafka
+ * was unreachable; a sink that stopped being acknowledged is spooling (with a spool) or stalled
+ * (without one), with the records it holds; otherwise connected.
+ */
+export function sinkStatus(
+  sink: { readonly name: string; readonly pending: number; readonly stalled?: boolean },
+  { fellBack, spool }: { fellBack: boolean; spool: boolean },
+): SinkStatus {
+  if (fellBack) return { state: "fallback" };
+  if (sink.stalled) {
+    return spool ? { state: "spooling", records: sink.pending } : { state: "stalled", records: sink.pending };
+  }
+  return { state: "connected", name: sink.name };
+}
+
 /** What the status shows at one moment. */
 export interface StatusSnapshot {
   /** Per factory, its lines' progress in the current batch (`count` of `total` readings). */

@@ -108,7 +108,8 @@ export function spawnCli(
 ): Deno.ChildProcess {
   // Each run gets a spool of its own (a temporary one unless the test names it), so what one test
   // leaves in a spool cannot reach another; the task's write permission follows it.
-  const ownSpool = spoolDir === undefined && !args.some((arg) => arg.startsWith("--spool-"));
+  // The monitor has no spool.
+  const ownSpool = spoolDir === undefined && args[0] !== "monitor" && !args.some((arg) => arg.startsWith("--spool-"));
   const dir = spoolDir ?? (ownSpool ? Deno.makeTempDirSync({ prefix: "factory-sim-spool-" }) : undefined);
   const child = new Deno.Command(Deno.execPath(), {
     args: [

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ExitCode } from "../lib/errors.ts";
+import { type LogLevel, resetLogging, setupLogging } from "../lib/log.ts";
 import { handleStopSignals, VERSION } from "../main.ts";
 import { runMain } from "./_helpers.ts";
 
@@ -99,25 +100,46 @@ Deno.test("an abort stops the run, flushes and exits with the signal's code", as
   }
 });
 
-Deno.test("the first stop signal aborts the run, a second exits at once", () => {
+/** Two stop signals through `handleStopSignals`, logging at `level`: the exits asked for and stderr. */
+async function twoSignals(level: LogLevel): Promise<{ exits: number[]; stderr: string; reason: unknown }> {
   const handlers = new Map<string, () => void>();
   const exits: number[] = [];
   let stderr = "";
   const controller = new AbortController();
-  handleStopSignals(controller, {
-    addSignalListener: (name, handler) => handlers.set(name, handler),
-    exit: (code) => exits.push(code),
-    writeStderr: (line) => stderr += line,
-  });
-  assert.deepEqual([...handlers.keys()], ["SIGINT", "SIGTERM"]);
-  handlers.get("SIGINT")!();
-  assert.equal(controller.signal.reason, "SIGINT");
-  assert.deepEqual(exits, []);
-  handlers.get("SIGTERM")!();
+  await setupLogging({ level, write: (line) => stderr += line });
+  try {
+    handleStopSignals(controller, {
+      addSignalListener: (name, handler) => handlers.set(name, handler),
+      exit: (code) => exits.push(code),
+      writeStderr: (line) => stderr += line,
+    });
+    assert.deepEqual([...handlers.keys()], ["SIGINT", "SIGTERM"]);
+    handlers.get("SIGINT")!();
+    const reason = controller.signal.reason;
+    assert.deepEqual(exits, []);
+    handlers.get("SIGTERM")!();
+    return { exits, stderr, reason };
+  } finally {
+    await resetLogging();
+  }
+}
+
+Deno.test("the first stop signal aborts the run, a second exits at once", async () => {
+  const { exits, stderr, reason } = await twoSignals("info");
+  assert.equal(reason, "SIGINT");
   assert.deepEqual(exits, [ExitCode.sigterm]);
   assert.equal(
     stderr,
     "info: SIGINT received: stopping and flushing (send it again to exit at once)\n" +
       "error: second SIGTERM: exiting at once without flushing\n",
   );
+});
+
+Deno.test("the stop signal's info line follows the log level; the second signal's error is always shown", async () => {
+  for (const level of ["warning", "error"] as const) {
+    const { exits, stderr, reason } = await twoSignals(level);
+    assert.equal(reason, "SIGINT");
+    assert.deepEqual(exits, [ExitCode.sigterm]);
+    assert.equal(stderr, "error: second SIGTERM: exiting at once without flushing\n", level);
+  }
 });

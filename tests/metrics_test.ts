@@ -5,8 +5,10 @@ import { ExitCode, UsageError } from "../lib/errors.ts";
 import { resetLogging } from "../lib/log.ts";
 import type { OutRecord } from "../lib/messages.ts";
 import { Metrics, readiness } from "../lib/metrics.ts";
+import { sinkStatus } from "../lib/status.ts";
 import type { Sink } from "../lib/sinks/sink.ts";
 import { main } from "../main.ts";
+import { finishRun, startRun, withScratchBroker } from "./_faults.ts";
 import { MemorySink } from "./_helpers.ts";
 import { BROKERS, collect, ensureBroker, simTaskFlags, spawnCli, uniqueTopic } from "./_kafka.ts";
 
@@ -96,6 +98,37 @@ Deno.test("readiness: 200 while the sink delivers, 503 with a reason otherwise",
   assert.equal(fallback.ready, false);
   assert.match(fallback.reason, /Kafka was unreachable/);
   for (const { reason } of [notYet, stalled, fallback]) assert.doesNotMatch(reason, /\n/);
+});
+
+Deno.test("readiness, the stalled gauge and the live status agree on the sink's state", async () => {
+  const sinks = [
+    { name: "kafka", stalled: false, pending: 0 },
+    { name: "kafka", stalled: true, pending: 5 },
+    { name: "console", pending: 0 },
+  ];
+  for (const state of sinks) {
+    for (const fallback of [false, true]) {
+      const sink = fakeSink(state as Partial<Sink>);
+      const metrics = new Metrics({
+        produced: () => ({}),
+        activeLines: () => 0,
+        sensors: () => 0,
+        sink: () => sink,
+        fallback: () => fallback,
+      });
+      const samples = parseExposition(await metrics.render());
+      for (const spool of [false, true]) {
+        const shown = sinkStatus(sink, { fellBack: fallback, spool }).state;
+        const what = `${JSON.stringify(state)}, fallback ${fallback}, spool ${spool}: ${shown}`;
+        assert.equal(readiness(sink, { fallback }).ready, shown === "connected", what);
+        assert.equal(
+          samples.get("factory_sim_kafka_stalled"),
+          shown === "spooling" || shown === "stalled" ? 1 : 0,
+          what,
+        );
+      }
+    }
+  }
 });
 
 Deno.test("Metrics renders counters, histograms and gauges from the run", async () => {
@@ -284,6 +317,81 @@ Deno.test({
     await stdout.done;
     assert.equal(status.code, ExitCode.sigint, await stderr.done);
   },
+});
+
+Deno.test({
+  name: "Kafka stopped mid-run: /readyz 503 and the spool on /metrics while it is down, 200 again once it is back",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withScratchBroker(async (broker, spoolDir) => {
+      const run = await startRun(broker.brokers, {
+        name: "readyz",
+        args: [`--config=${SAMPLE}`, "--seed=7", "--speed=10", "--continuous", "--metrics-port=0"],
+        spoolDir,
+      });
+      let ended: { code: number; log: string } | undefined;
+      try {
+        // The address is logged before the sink connects: it is there once the run has connected.
+        const url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(run.stderr.current)?.[1] ?? "";
+        assert.ok(url, run.stderr.current);
+        const scrape = async () => ({
+          ready: await get(url.replace("/metrics", "/readyz")),
+          samples: parseExposition((await get(url)).body),
+        });
+        type Scraped = Awaited<ReturnType<typeof scrape>>;
+        /** Scrapes every 100 ms until `done` holds; fails with the last scrape and the log after `timeoutMs`. */
+        const scrapeUntil = async (what: string, done: (scraped: Scraped) => boolean, timeoutMs: number) => {
+          const deadline = performance.now() + timeoutMs;
+          for (;;) {
+            const scraped = await scrape();
+            if (done(scraped)) return scraped;
+            if (performance.now() > deadline) {
+              assert.fail(
+                `${what}: not within ${timeoutMs} ms; /readyz ${scraped.ready.status} ${scraped.ready.body.trim()}, ` +
+                  `stalled ${scraped.samples.get("factory_sim_kafka_stalled")}, ` +
+                  `spool ${scraped.samples.get("factory_sim_spool_records")}\n${run.stderr.current}`,
+              );
+            }
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        };
+        const delivered = ({ samples }: Scraped) =>
+          samples.get(`factory_sim_records_total{topic="${run.readingsTopic}",outcome="delivered"}`) ?? 0;
+
+        const up = await scrapeUntil("delivering", (s) => s.ready.status === 200 && delivered(s) > 0, 30_000);
+        assert.equal(up.ready.body, "ok: delivering to kafka\n");
+        assert.equal(up.samples.get("factory_sim_kafka_stalled"), 0);
+        assert.equal(up.samples.get("factory_sim_spool_records"), 0);
+
+        await broker.stop();
+        const down = await scrapeUntil(
+          "not ready while Kafka is down",
+          (s) =>
+            s.ready.status === 503 && s.samples.get("factory_sim_kafka_stalled") === 1 &&
+            (s.samples.get("factory_sim_spool_records") ?? 0) > 0,
+          30_000,
+        );
+        assert.match(down.ready.body, /^not ready: kafka does not acknowledge: \d+ records pending\n$/);
+        assert.equal(down.samples.get('factory_sim_sink_info{sink="kafka",fallback="false"}'), 1);
+        assert.match(run.stderr.current, /spooling records to .*spool\.db until it does/);
+        const deliveredWhileDown = delivered(down);
+
+        await broker.start();
+        const back = await scrapeUntil(
+          "ready again once Kafka is back",
+          (s) => s.ready.status === 200 && s.samples.get("factory_sim_kafka_stalled") === 0,
+          60_000,
+        );
+        assert.equal(back.ready.body, "ok: delivering to kafka\n");
+        assert.ok(delivered(back) > deliveredWhileDown, "delivering again");
+        assert.match(run.stderr.current, /Kafka acknowledges again after \d+ s/);
+      } finally {
+        run.child.kill("SIGINT");
+        ended = await finishRun(run);
+      }
+      assert.equal(ended.code, ExitCode.sigint, ended.log);
+    }),
 });
 
 function freePort(): number {

@@ -5,15 +5,16 @@ import { ExitCode } from "../lib/errors.ts";
 import { resetLogging } from "../lib/log.ts";
 import { main, type MainIo } from "../main.ts";
 import { runMain, textCollector } from "./_helpers.ts";
+import { BROKERS, collect, ensureBroker, spawnCli, uniqueTopic, waitFor } from "./_kafka.ts";
 
 const SAMPLE = new URL("../factory_config.json", import.meta.url).pathname;
 const RUN = ["--sink", "console", "--config", SAMPLE, "--speed", "2000", "--seed", "7"];
 const ANSI_COLOR = /\x1b\[\d+m/;
 
-/** Runs `main` with stderr as a fake terminal (or not). */
+/** Runs `main` with stderr as a fake terminal (or not), and stdout too when `stdoutTerminal`. */
 async function runOn(
   args: string[],
-  { terminal, env = {} }: { terminal: boolean; env?: MainIo["env"] },
+  { terminal, stdoutTerminal = false, env = {} }: { terminal: boolean; stdoutTerminal?: boolean; env?: MainIo["env"] },
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = textCollector();
   let stderr = "";
@@ -23,6 +24,7 @@ async function runOn(
       stdout: stdout.stream,
       writeStderr: (text) => stderr += text,
       stderrIsTerminal: () => terminal,
+      stdoutIsTerminal: () => stdoutTerminal,
       consoleSize: () => ({ columns: 100, rows: 30 }),
     });
     return { code, stdout: stdout.text(), stderr };
@@ -106,4 +108,87 @@ Deno.test("--quiet: no info lines, no summary, no live status; warnings still sh
     assert.equal(code, ExitCode.usage);
     assert.match(stderr, /^error: /);
   });
+});
+
+Deno.test("records on stdout to the same terminal: no live status, plain log lines as on a pipe", async (t) => {
+  const plain = await runOn(RUN, { terminal: false });
+  await t.step("--sink console", async () => {
+    const { code, stdout, stderr } = await runOn(RUN, { terminal: true, stdoutTerminal: true });
+    assert.equal(code, ExitCode.ok, stderr);
+    assert.doesNotMatch(stderr, /\x1b/);
+    assert.equal(withoutWallTime(stderr), withoutWallTime(plain.stderr));
+    assert.equal(withoutTimes(stdout), withoutTimes(plain.stdout), "data on stdout unchanged");
+  });
+  await t.step("--sink auto, fallen back to the console", async () => {
+    // Nothing listens on port 1: the run falls back to the console after the connect timeout.
+    const args = [...RUN.slice(2), "--sink", "auto", "--brokers", "127.0.0.1:1", "--spool-max-mb", "0"];
+    const { code, stdout, stderr } = await runOn(args, { terminal: true, stdoutTerminal: true });
+    assert.equal(code, ExitCode.ok, stderr);
+    assert.match(stderr, /writing records to stdout instead \(--sink auto\)/);
+    assert.doesNotMatch(stderr, /\x1b/);
+    assert.doesNotMatch(stderr, /simulated: 3 factories|^sink: /m);
+    assert.equal(withoutTimes(stdout), withoutTimes(plain.stdout), "data on stdout unchanged");
+  });
+  await t.step("stdout not a terminal: the status is drawn", async () => {
+    const { code, stderr } = await runOn(RUN, { terminal: true, stdoutTerminal: false });
+    assert.equal(code, ExitCode.ok, stderr);
+    assert.match(stderr, /\nsink: \x1b\[32mconsole connected\x1b\[0m\n/);
+  });
+});
+
+Deno.test({
+  name: "records to Kafka: the status is drawn though stdout is a terminal (nothing is written there)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await ensureBroker();
+    const args = [
+      ...RUN.slice(2),
+      "--sink",
+      "kafka",
+      "--brokers",
+      BROKERS,
+      "--factories",
+      "1",
+      "--spool-max-mb",
+      "0",
+      "--readings-topic",
+      uniqueTopic("status-readings"),
+      "--heartbeat-topic",
+      uniqueTopic("status-heartbeats"),
+    ];
+    const { code, stdout, stderr } = await runOn(args, { terminal: true, stdoutTerminal: true });
+    assert.equal(code, ExitCode.ok, stderr);
+    assert.equal(stdout, "");
+    assert.match(stderr, /\nsink: \x1b\[32mkafka connected\x1b\[0m\n/);
+  },
+});
+
+Deno.test({
+  name: "a stop signal's info line follows the log level: none with --quiet or --log-level warning",
+  sanitizeResources: false,
+  async fn(t) {
+    for (const flags of [[], ["--quiet"], ["--log-level", "warning"], ["--log-level", "error"]]) {
+      await t.step(flags.join(" ") || "default level", async () => {
+        const child = spawnCli(["--sink", "console", "--config", SAMPLE, "--speed", "10", "--continuous", ...flags]);
+        const stdout = collect(child.stdout);
+        const stderr = collect(child.stderr);
+        try {
+          await waitFor(() => stdout.current.includes('"topic":"SENSOR_HEARTBEAT"'), 30_000);
+        } finally {
+          child.kill("SIGINT");
+        }
+        const { code } = await child.status;
+        await stdout.done;
+        const log = await stderr.done;
+        assert.equal(code, ExitCode.sigint, log);
+        if (flags.length === 0) {
+          assert.match(log, /^info: SIGINT received: stopping and flushing \(send it again to exit at once\)$/m);
+          assert.match(log, /^info: stopped: /m);
+        } else {
+          assert.equal(log, "");
+        }
+      });
+    }
+  },
 });

@@ -1,22 +1,20 @@
 /**
- * The Kafka sink: a KafkaJS producer behind the delivery pipeline (`delivery.ts`). This is the
- * only module that imports the Kafka client: it connects (with SASL and TLS when asked),
- * creates the topics, sends requests and says in one line what a client error means.
+ * The Kafka sink: a KafkaJS producer behind the delivery pipeline (`delivery.ts`), on the client
+ * of `kafka_client.ts`: it connects (with SASL and TLS when asked), creates the topics, sends
+ * requests and says in one line what a producer error means.
  */
-import {
-  CompressionTypes,
-  type IHeaders,
-  Kafka,
-  type LogEntry,
-  logLevel,
-  type Message,
-  Partitioners,
-  type Producer,
-  type SASLOptions,
-} from "kafkajs";
+import { CompressionTypes, type IHeaders, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
 // KafkaJS's record encoder, to give it faster varints (see installFastVarints).
 import KafkaJsEncoder from "kafkajs/src/protocol/encoder.js";
 import { type ExitError, PermissionError, RunError, UsageError } from "../errors.ts";
+import {
+  createKafkaClient,
+  describeError,
+  errorMessages,
+  errorName,
+  explainConnectionProblem,
+  protocolErrorType,
+} from "../kafka_client.ts";
 import { log } from "../log.ts";
 import type { OutRecord } from "../messages.ts";
 import type { Security } from "../security.ts";
@@ -165,33 +163,7 @@ export async function connectKafkaSink(options: KafkaSinkOptions): Promise<Deliv
     security = { protocol: "PLAINTEXT" },
     delivery = {},
   } = options;
-  const where = `Kafka at ${brokers.join(",")}`;
-  const problems = { last: "" };
-  let onFatal: (error: ExitError) => void = () => {};
-  const fatal = new Promise<never>((_, reject) => onFatal = reject);
-  fatal.catch(() => {});
-  const kafka = new Kafka({
-    clientId,
-    brokers,
-    ssl: security.tls ? { ...security.tls, rejectUnauthorized: true } : undefined,
-    sasl: security.sasl ? saslOptions(security.sasl) : undefined,
-    connectionTimeout: Math.min(connectTimeoutMs, 3_000),
-    authenticationTimeout: Math.min(connectTimeoutMs, 10_000),
-    requestTimeout: 30_000,
-    retry: { initialRetryTime: 250, retries: 8 },
-    logLevel: logLevel.INFO,
-    // KafkaJS logs every retry at error level; the sink reports outcomes itself, so the client's
-    // own lines go to debug, and the last connection problem is kept for messages.
-    logCreator: () => ({ namespace, log: entry }: LogEntry) => {
-      const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
-      const text = `${entry.message}${detail}`;
-      kafkaLog.debug(`${namespace}: ${text}`);
-      if (!/connect|connection|ssl|tls|certificate|requires net access/i.test(text)) return;
-      problems.last = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
-      const known = explainConnectionProblem(problems.last, where, security);
-      if (known) onFatal(known);
-    },
-  });
+  const { kafka, where, problems, fatal } = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
   const admin = kafka.admin();
   const producer = kafka.producer({
     idempotent,
@@ -295,7 +267,7 @@ async function prepareTopics(
     );
   } catch (error) {
     // A broker Deno may not connect to is a permission problem, not a missing topic.
-    if (/Requires net access/.test(messagesOf(error).join("\n"))) throw error;
+    if (/Requires net access/.test(errorMessages(error).join("\n"))) throw error;
     // Another client may have created them meanwhile, or they were created and the broker asked
     // does not list them yet: only a topic still missing after a short wait is a problem.
     const type = protocolErrorType(error);
@@ -309,7 +281,7 @@ async function prepareTopics(
     if (absent.length === 0) return;
     const reason = denied
       ? `${user ? `user "${user}"` : "this client"} may not create topics (${type})`
-      : describe(error);
+      : describeError(error);
     throw new RunError(
       `topic ${absent.join(", ")} does not exist and could not be created: ${reason}; create ` +
         `${absent.length === 1 ? "it" : "them"} (or grant CREATE) and run again`,
@@ -337,17 +309,6 @@ function kafkaTransport(
   };
 }
 
-function saslOptions({ mechanism, username, password }: NonNullable<Security["sasl"]>): SASLOptions {
-  switch (mechanism) {
-    case "PLAIN":
-      return { mechanism: "plain", username, password };
-    case "SCRAM-SHA-256":
-      return { mechanism: "scram-sha-256", username, password };
-    case "SCRAM-SHA-512":
-      return { mechanism: "scram-sha-512", username, password };
-  }
-}
-
 function byTopic(records: readonly OutRecord[]): { topic: string; messages: Message[] }[] {
   const topics = new Map<string, Message[]>();
   for (const record of records) {
@@ -363,39 +324,22 @@ function byTopic(records: readonly OutRecord[]): { topic: string; messages: Mess
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
 }
 
-/** A connection problem that retrying cannot fix: a refused permission or a failed TLS handshake. */
-function explainConnectionProblem(problem: string, where: string, security: Security): ExitError | undefined {
-  const denied = /Requires net access to "([^"]+)"/.exec(problem);
-  if (denied) {
-    return new PermissionError(
-      `missing permission: network access to ${denied[1]} (a broker of the cluster): grant --allow-net=${denied[1]}`,
-    );
-  }
-  if (security.tls && /certificate|UnknownIssuer|handshake|alert|tls|ssl/i.test(problem)) {
-    return new RunError(
-      `TLS with ${where} failed: ${problem}: check KAFKA_SSL_CA_LOCATION` +
-        (security.tls.cert ? " and the client certificate" : ""),
-    );
-  }
-  return undefined;
-}
-
 /** What a client error means, in one line, and whether retrying can help. */
 function explainError(
   error: unknown,
   { where, topics, security, idempotent }: { where: string; topics: string[]; security: Security; idempotent: boolean },
 ): { final: boolean; message: string; exitError?: ExitError } {
-  const message = describe(error);
+  const message = describeError(error);
   const user = security.sasl ? `user "${security.sasl.username}"` : "this client";
   if (error instanceof UsageError || error instanceof RunError || error instanceof PermissionError) {
     return { final: true, message, exitError: error };
   }
-  const denied = /Requires net access to "([^"]+)"/.exec(messagesOf(error).join("\n"));
+  const denied = /Requires net access to "([^"]+)"/.exec(errorMessages(error).join("\n"));
   if (denied) {
     const exitError = explainConnectionProblem(denied[0], where, security);
     return { final: true, message, exitError };
   }
-  if (nameOf(error) === "KafkaJSSASLAuthenticationError") {
+  if (errorName(error) === "KafkaJSSASLAuthenticationError") {
     return {
       final: true,
       message,
@@ -439,33 +383,4 @@ function explainError(
   }
   const retriable = (error as { retriable?: unknown })?.retriable;
   return { final: retriable === false && type !== undefined, message };
-}
-
-/** The Kafka protocol error type (`INVALID_TIMESTAMP`...) inside a KafkaJS error, if any. */
-function protocolErrorType(error: unknown): string | undefined {
-  if (error === null || typeof error !== "object") return undefined;
-  const { type, cause, errors } = error as { type?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof type === "string") return type;
-  for (const inner of [cause, ...(Array.isArray(errors) ? errors : [])]) {
-    const found = protocolErrorType(inner);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-function nameOf(error: unknown): string | undefined {
-  if (error === null || typeof error !== "object") return undefined;
-  const { name, cause } = error as { name?: unknown; cause?: unknown };
-  if (name === "KafkaJSSASLAuthenticationError") return name;
-  return cause ? nameOf(cause) : typeof name === "string" ? name : undefined;
-}
-
-function messagesOf(error: unknown): string[] {
-  if (error === null || typeof error !== "object") return [String(error)];
-  const { message, cause } = error as { message?: unknown; cause?: unknown };
-  return [String(message ?? ""), ...(cause ? messagesOf(cause) : [])];
-}
-
-function describe(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
 }

@@ -1,0 +1,159 @@
+/**
+ * The KafkaJS client as factory-sim uses it, for the producer (`sinks/kafka.ts`) and the monitor's
+ * consumer (`monitor/consumer.ts`): one way to create it (SASL and TLS from `Security`, its log
+ * routed to ours, connection problems kept for messages and the ones retrying cannot fix raised
+ * at once), and one way to read a client error.
+ */
+import { Kafka, type LogEntry, logLevel, type SASLOptions } from "kafkajs";
+// KafkaJS's request queue, to keep it from asking for negative timeouts (see below).
+import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
+import { type ExitError, PermissionError, RunError } from "./errors.ts";
+import { log } from "./log.ts";
+import type { Security } from "./security.ts";
+
+const kafkaLog = log("kafka");
+
+/** A KafkaJS client with the connection problems it met. */
+export interface KafkaClient {
+  kafka: Kafka;
+  /** "Kafka at host:port,...": how messages name the cluster. */
+  where: string;
+  /** The last connection problem the client logged ("" when none). */
+  problems: { last: string };
+  /** Rejects with a one-line error when a problem that retrying cannot fix shows up (never resolves). */
+  fatal: Promise<never>;
+}
+
+/** Creates a client for `brokers`; its own log lines go to our debug level. */
+export function createKafkaClient(
+  { clientId, brokers, security, connectTimeoutMs }: {
+    clientId: string;
+    brokers: string[];
+    security: Security;
+    connectTimeoutMs: number;
+  },
+): KafkaClient {
+  const where = `Kafka at ${brokers.join(",")}`;
+  const problems = { last: "" };
+  let onFatal: (error: ExitError) => void = () => {};
+  const fatal = new Promise<never>((_, reject) => onFatal = reject);
+  fatal.catch(() => {});
+  const kafka = new Kafka({
+    clientId,
+    brokers,
+    ssl: security.tls ? { ...security.tls, rejectUnauthorized: true } : undefined,
+    sasl: security.sasl ? saslOptions(security.sasl) : undefined,
+    connectionTimeout: Math.min(connectTimeoutMs, 3_000),
+    authenticationTimeout: Math.min(connectTimeoutMs, 10_000),
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 250, retries: 8 },
+    logLevel: logLevel.INFO,
+    // KafkaJS logs every retry at error level; the callers report outcomes themselves, so the
+    // client's own lines go to debug, and the last connection problem is kept for messages.
+    logCreator: () => ({ namespace, log: entry }: LogEntry) => {
+      const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
+      const text = `${entry.message}${detail}`;
+      kafkaLog.debug(`${namespace}: ${text}`);
+      if (!/connect|connection|ssl|tls|certificate|requires net access/i.test(text)) return;
+      problems.last = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
+      const known = explainConnectionProblem(problems.last, where, security);
+      if (known) onFatal(known);
+    },
+  });
+  return { kafka, where, problems, fatal };
+}
+
+function saslOptions({ mechanism, username, password }: NonNullable<Security["sasl"]>): SASLOptions {
+  switch (mechanism) {
+    case "PLAIN":
+      return { mechanism: "plain", username, password };
+    case "SCRAM-SHA-256":
+      return { mechanism: "scram-sha-256", username, password };
+    case "SCRAM-SHA-512":
+      return { mechanism: "scram-sha-512", username, password };
+  }
+}
+
+/** A connection problem that retrying cannot fix: a refused permission or a failed TLS handshake. */
+export function explainConnectionProblem(problem: string, where: string, security: Security): ExitError | undefined {
+  const denied = /Requires net access to "([^"]+)"/.exec(problem);
+  if (denied) {
+    return new PermissionError(
+      `missing permission: network access to ${denied[1]} (a broker of the cluster): grant --allow-net=${denied[1]}`,
+    );
+  }
+  if (security.tls && /certificate|UnknownIssuer|handshake|alert|tls|ssl/i.test(problem)) {
+    return new RunError(
+      `TLS with ${where} failed: ${problem}: check KAFKA_SSL_CA_LOCATION` +
+        (security.tls.cert ? " and the client certificate" : ""),
+    );
+  }
+  return undefined;
+}
+
+/** The Kafka protocol error type (`INVALID_TIMESTAMP`...) inside a KafkaJS error, if any. */
+export function protocolErrorType(error: unknown): string | undefined {
+  if (error === null || typeof error !== "object") return undefined;
+  const { type, cause, errors } = error as { type?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof type === "string") return type;
+  for (const inner of [cause, ...(Array.isArray(errors) ? errors : [])]) {
+    const found = protocolErrorType(inner);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The KafkaJS error class name inside `error` (`KafkaJSSASLAuthenticationError`...). */
+export function errorName(error: unknown): string | undefined {
+  if (error === null || typeof error !== "object") return undefined;
+  const { name, cause } = error as { name?: unknown; cause?: unknown };
+  if (name === "KafkaJSSASLAuthenticationError") return name;
+  return cause ? errorName(cause) : typeof name === "string" ? name : undefined;
+}
+
+/** The messages of `error` and its causes. */
+export function errorMessages(error: unknown): string[] {
+  if (error === null || typeof error !== "object") return [String(error)];
+  const { message, cause } = error as { message?: unknown; cause?: unknown };
+  return [String(message ?? ""), ...(cause ? errorMessages(cause) : [])];
+}
+
+/** The first line of an error's message. */
+export function describeError(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
+}
+
+// --- No negative timeouts ---------------------------------------------------------------------------
+
+/** What `installTimeoutClamp` needs of KafkaJS's `RequestQueue` (src/network/requestQueue/index.js). */
+interface RequestQueueClass {
+  prototype: {
+    throttledUntil: number;
+    pending: unknown[];
+    throttleCheckTimeoutId: unknown;
+    checkPendingRequests(): void;
+    scheduleCheckPendingRequests(): void;
+  };
+}
+
+/**
+ * KafkaJS schedules its throttle check `throttledUntil - Date.now()` ms ahead, which is a large
+ * negative number when nothing is throttled (`throttledUntil` starts at -1); Deno, like Node 24,
+ * then prints a `TimeoutNegativeWarning` on stderr. The same method, with the delay clamped at 0
+ * (which is what a negative delay means anyway).
+ */
+export function installTimeoutClamp(Queue: RequestQueueClass = RequestQueue as RequestQueueClass): void {
+  Queue.prototype.scheduleCheckPendingRequests = function () {
+    let scheduleAt = this.throttledUntil - Date.now();
+    if (this.throttleCheckTimeoutId) return;
+    // As KafkaJS: with requests waiting and no throttle, check again after its default interval.
+    if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL;
+    this.throttleCheckTimeoutId = setTimeout(() => {
+      this.throttleCheckTimeoutId = null;
+      this.checkPendingRequests();
+    }, Math.max(0, scheduleAt));
+  };
+}
+/** KafkaJS's interval for rechecking waiting requests (src/network/requestQueue/index.js). */
+const CHECK_PENDING_REQUESTS_INTERVAL = 10;
+installTimeoutClamp();

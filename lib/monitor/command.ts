@@ -1,0 +1,167 @@
+/**
+ * `factory-sim monitor`: consumes the readings and heartbeat topics and shows what landed, as a
+ * table (redrawn in place on a terminal), as JSON lines (`--json`) and on a live web dashboard
+ * (`--web`), every `--interval`, until a stop signal.
+ */
+import type { MonitorOptions } from "../cli.ts";
+import { log } from "../log.ts";
+import { loadSecurity, parseSecurity, type SecurityEnv } from "../security.ts";
+import { colorAllowed } from "../status.ts";
+import { startMonitorConsumer } from "./consumer.ts";
+import { renderMonitor } from "./render.ts";
+import { MonitorState } from "./state.ts";
+import { type Dashboard, serveDashboard } from "./web.ts";
+
+/** How long the monitor tries to reach Kafka before giving up. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** The process state the monitor works with, injectable for tests. */
+export interface MonitorIo {
+  env: { NO_COLOR?: string } & SecurityEnv;
+  /** The table or the JSON lines. */
+  stdout: WritableStream<Uint8Array>;
+  /** Whether stdout is a terminal (the table is then redrawn in place). */
+  stdoutIsTerminal?: () => boolean;
+  /** The terminal's size (default 80x24). */
+  consoleSize?: () => { columns: number; rows: number };
+  /** Aborted when the monitor must stop. */
+  signal?: AbortSignal;
+  /** Checks the monitor may connect to `host:port`; throws `PermissionError` when it may not. */
+  checkNet?: (hostPort: string) => void;
+  /** Wall clock, epoch ms. */
+  now?: () => number;
+  /** Told the dashboard's address once it listens. */
+  onDashboard?: (url: string) => void;
+}
+
+/** Runs the monitor until `io.signal` is aborted or stdout is closed (exit code 0); throws on failures. */
+export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promise<number> {
+  const logger = log("monitor");
+  const now = io.now ?? Date.now;
+  const security = await loadSecurity(parseSecurity(io.env));
+  for (const broker of options.brokers) io.checkNet?.(broker);
+  const state = new MonitorState(options.topics, options);
+  const terminal = io.stdoutIsTerminal?.() ?? false;
+  const color = terminal && colorAllowed(io.env);
+
+  let dashboard: Dashboard | undefined;
+  if (options.web) {
+    dashboard = serveDashboard({
+      ...options.web,
+      brokers: options.brokers.join(","),
+      current: () => state.snapshot(now(), { recent: true }),
+    });
+    logger.info(`dashboard on ${dashboard.url}`);
+    io.onDashboard?.(dashboard.url);
+  }
+
+  const output = new Output(io.stdout);
+  let consumer;
+  try {
+    consumer = await startMonitorConsumer({
+      brokers: options.brokers,
+      security,
+      clientId: options.clientId,
+      groupId: options.groupId,
+      topics: [options.topics.readings, options.topics.heartbeats],
+      fromBeginning: options.fromBeginning,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      signal: io.signal,
+      now,
+      onSubscribed: (topics) => state.readFromBeginning(topics),
+      onRecords: (records) => {
+        for (const record of records) state.add(record);
+      },
+    });
+  } catch (error) {
+    await dashboard?.close();
+    if (io.signal?.aborted) return 0;
+    throw error;
+  }
+
+  const show = () => {
+    const nowMs = now();
+    const changes = state.tick(nowMs);
+    if (dashboard) dashboard.publish(state.snapshot(nowMs, { recent: true }));
+    if (options.json) {
+      const snapshot = state.snapshot(nowMs);
+      output.write([...changes, snapshot].map((item) => `${JSON.stringify(item)}\n`).join(""));
+      return;
+    }
+    // On a terminal the table shows the changes; in a log they are lines of their own.
+    if (!terminal) {
+      for (const change of changes) {
+        if (change.from === "new") continue;
+        const message = `${change.sensorId} is ${change.to} (last heartbeat ${
+          (change.lastHeartbeatAgeMs / 1000).toFixed(1)
+        } s ago)`;
+        if (change.to === "dead") logger.warn(message);
+        else logger.info(message);
+      }
+    }
+    if (options.quiet) return;
+    if (terminal) {
+      const size = io.consoleSize?.() ?? { columns: 80, rows: 24 };
+      const lines = renderMonitor(state.snapshot(nowMs), {
+        width: Math.max(40, (size.columns || 80) - 1),
+        color,
+        maxRows: Math.max(8, (size.rows || 24) - 1),
+      });
+      // Home, each line over the old one, then clear what is left below.
+      output.write(`\x1b[H${lines.map((line) => `${line}\x1b[K`).join("\n")}\n\x1b[J`);
+    } else {
+      output.write(`${renderMonitor(state.snapshot(nowMs)).join("\n")}\n\n`);
+    }
+  };
+
+  if (terminal && !options.json && !options.quiet) output.write("\x1b[2J");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => {
+    show();
+    timer = setTimeout(tick, options.intervalMs);
+  };
+  const stopped = new Promise<void>((resolve) => {
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener("abort", () => resolve(), { once: true });
+  });
+  try {
+    tick();
+    await Promise.race([stopped, output.closed, consumer.failed]);
+  } finally {
+    clearTimeout(timer);
+    await consumer.stop().catch(() => {});
+    await dashboard?.close();
+  }
+  // A last snapshot with what arrived up to the end (scripts read the last line).
+  if (options.json) show();
+  await output.close();
+  return 0;
+}
+
+/** Writes to stdout in order; `closed` resolves when the reader went away (a closed pipe). */
+class Output {
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #encoder = new TextEncoder();
+  #resolveClosed: () => void = () => {};
+  readonly closed = new Promise<void>((resolve) => this.#resolveClosed = resolve);
+  #broken = false;
+  #last: Promise<void> = Promise.resolve();
+
+  constructor(stdout: WritableStream<Uint8Array>) {
+    this.#writer = stdout.getWriter();
+  }
+
+  write(text: string): void {
+    if (this.#broken) return;
+    this.#last = this.#writer.write(this.#encoder.encode(text)).catch(() => {
+      this.#broken = true;
+      this.#resolveClosed();
+    });
+  }
+
+  /** Waits for what was written to be flushed, and lets go of stdout. */
+  async close(): Promise<void> {
+    await this.#last;
+    this.#writer.releaseLock();
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The monitor's Kafka consumer: a consumer group of its own on the readings and heartbeat topics,
+ * from now or from the beginning, that hands every record to `onRecords`. It waits for topics that
+ * do not exist yet (a monitor started before the simulator) and reads those from their beginning,
+ * since all they hold was written after it started. It commits no offsets: every start is "from
+ * now" or "from the beginning", as asked.
+ */
+import type { Consumer } from "kafkajs";
+import { type ExitError, RunError } from "../errors.ts";
+import { createKafkaClient, describeError, errorName, protocolErrorType } from "../kafka_client.ts";
+import { log } from "../log.ts";
+import type { Security } from "../security.ts";
+import type { InRecord } from "./state.ts";
+
+/** How often the consumer looks for topics that do not exist yet. */
+const TOPIC_POLL_MS = 1_000;
+
+/** What the consumer reads and how. */
+export interface MonitorConsumerOptions {
+  brokers: string[];
+  security: Security;
+  clientId: string;
+  groupId: string;
+  topics: string[];
+  fromBeginning: boolean;
+  /** Give up connecting after this long. */
+  connectTimeoutMs: number;
+  /** Stops waiting (for the connection or for topics) when aborted. */
+  signal?: AbortSignal;
+  /** Told which topics are read from their beginning, before the first records. */
+  onSubscribed?: (fromBeginning: string[]) => void;
+  /** Gets the records of each fetched batch. */
+  onRecords: (records: InRecord[]) => void;
+  /** Wall clock, epoch ms (stamps `receivedMs`). */
+  now?: () => number;
+}
+
+/** A running consumer. */
+export interface MonitorConsumer {
+  /** Rejects with a one-line error when the consumer stops for good (a denied group, a lost login). */
+  readonly failed: Promise<never>;
+  /** Leaves the group and disconnects. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Connects, waits for the topics and starts consuming. Throws a one-line `RunError` (or
+ * `PermissionError`) when Kafka is unreachable or refuses the login, and `RunError` when stopped
+ * by `signal` before it started.
+ */
+export async function startMonitorConsumer(options: MonitorConsumerOptions): Promise<MonitorConsumer> {
+  const { brokers, security, clientId, groupId, topics, fromBeginning, connectTimeoutMs, signal } = options;
+  const now = options.now ?? Date.now;
+  const logger = log("monitor");
+  const { kafka, where, problems, fatal } = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
+  const explain = (error: unknown) => explainConsumerError(error, { where, groupId, topics, security });
+  const admin = kafka.admin();
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
+  const stopped = new Promise<never>((_, reject) => {
+    if (signal?.aborted) reject(new Error("stopped"));
+    signal?.addEventListener("abort", () => reject(new Error("stopped")), { once: true });
+  });
+  stopped.catch(() => {});
+
+  // Connect, within the timeout.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out")), connectTimeoutMs);
+  });
+  try {
+    const attempt = admin.connect();
+    attempt.catch(() => {});
+    await Promise.race([attempt, timeout, fatal, stopped]);
+  } catch (error) {
+    await admin.disconnect().catch(() => {});
+    if (signal?.aborted) throw new RunError(`stopped while connecting to ${where}`);
+    const explained = explain(error);
+    if (explained) throw explained;
+    const reason = problems.last !== "" ? problems.last : describeError(error);
+    throw new RunError(`${where} is unreachable (gave up after ${connectTimeoutMs / 1000} s): ${reason}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  logger.info(`connected to ${where}`);
+
+  // Wait for the topics; one that appears later holds only what was written since: read it all.
+  const missingAtStart = new Set<string>();
+  try {
+    for (;;) {
+      const existing = new Set(await Promise.race([admin.listTopics(), fatal, stopped]));
+      const missing = topics.filter((topic) => !existing.has(topic));
+      if (missing.length === 0) break;
+      if (missingAtStart.size === 0) {
+        logger.info(`waiting for ${missing.join(" and ")} to be created (start the simulator)`);
+      }
+      for (const topic of missing) missingAtStart.add(topic);
+      await Promise.race([new Promise((resolve) => setTimeout(resolve, TOPIC_POLL_MS)), stopped]);
+    }
+  } catch (error) {
+    await admin.disconnect().catch(() => {});
+    if (signal?.aborted) throw new RunError(`stopped while waiting for ${topics.join(" and ")}`);
+    throw explain(error) ?? new RunError(`${where}: ${describeError(error)}`);
+  }
+  await admin.disconnect().catch(() => {});
+
+  let onFailure: (error: ExitError) => void = () => {};
+  const failed = new Promise<never>((_, reject) => onFailure = reject);
+  failed.catch(() => {});
+  fatal.catch((error) => onFailure(error));
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    // KafkaJS restarts the consumer after a retriable crash; the others end the monitor.
+    if (payload.restart) {
+      logger.warn(`consumer restarting after: ${describeError(payload.error)}`);
+      return;
+    }
+    onFailure(
+      explain(payload.error) ?? new RunError(`${where}: the consumer stopped: ${describeError(payload.error)}`),
+    );
+  });
+  try {
+    await Promise.race([startConsuming(consumer, options, missingAtStart, now), fatal, stopped]);
+  } catch (error) {
+    await consumer.disconnect().catch(() => {});
+    if (signal?.aborted) throw new RunError(`stopped while joining consumer group ${groupId}`);
+    throw explain(error) ?? new RunError(`${where}: ${describeError(error)}`);
+  }
+  logger.info(
+    `consuming ${topics.join(" and ")} as consumer group ${groupId}, ${
+      fromBeginning ? "from the beginning" : "from now"
+    }`,
+  );
+  return { failed, stop: () => consumer.disconnect() };
+}
+
+async function startConsuming(
+  consumer: Consumer,
+  { topics, fromBeginning, onRecords, onSubscribed }: MonitorConsumerOptions,
+  missingAtStart: Set<string>,
+  now: () => number,
+): Promise<void> {
+  await consumer.connect();
+  const fromStart = topics.filter((topic) => fromBeginning || missingAtStart.has(topic));
+  const fromNow = topics.filter((topic) => !fromStart.includes(topic));
+  if (fromStart.length > 0) await consumer.subscribe({ topics: fromStart, fromBeginning: true });
+  if (fromNow.length > 0) await consumer.subscribe({ topics: fromNow, fromBeginning: false });
+  onSubscribed?.(fromStart);
+  await consumer.run({
+    autoCommit: false,
+    // deno-lint-ignore require-await
+    eachBatch: async ({ batch }) => {
+      const receivedMs = now();
+      onRecords(batch.messages.map((message) => ({
+        topic: batch.topic,
+        value: message.value === null ? null : message.value.toString(),
+        timestampMs: Number(message.timestamp),
+        receivedMs,
+      })));
+    },
+  });
+}
+
+/** A consumer error that retrying cannot fix, in one line; undefined for the others. */
+function explainConsumerError(
+  error: unknown,
+  { where, groupId, topics, security }: { where: string; groupId: string; topics: string[]; security: Security },
+): ExitError | undefined {
+  if (error instanceof RunError) return error;
+  const user = security.sasl ? `user "${security.sasl.username}"` : "this client";
+  if (errorName(error) === "KafkaJSSASLAuthenticationError") {
+    return new RunError(
+      `${where} rejected the ${security.sasl?.mechanism ?? "SASL"} login of ${user}: check KAFKA_SASL_USERNAME ` +
+        "and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)",
+    );
+  }
+  const type = protocolErrorType(error);
+  switch (type) {
+    case "GROUP_AUTHORIZATION_FAILED":
+      return new RunError(
+        `${where} denied ${user} the consumer group ${groupId} (${type}): grant it READ on the group, ` +
+          "or choose a permitted one with --group-id",
+      );
+    case "TOPIC_AUTHORIZATION_FAILED":
+      return new RunError(`${where} denied ${user} reading ${topics.join(", ")} (${type}): grant it READ and DESCRIBE`);
+    case "CLUSTER_AUTHORIZATION_FAILED":
+    case "SASL_AUTHENTICATION_FAILED":
+      return new RunError(`${where} refused ${user} (${type})`);
+  }
+  return undefined;
+}
