@@ -58,6 +58,21 @@ export function uniqueTopic(prefix: string): string {
   return `test.${prefix}.${crypto.randomUUID().slice(0, 8)}`;
 }
 
+/** A readings and a heartbeat topic no other test run uses, and the flags naming them. */
+export function uniqueTopics(prefix: string): { readings: string; heartbeats: string; flags: string[] } {
+  const readings = uniqueTopic(`${prefix}-readings`);
+  const heartbeats = uniqueTopic(`${prefix}-heartbeats`);
+  return { readings, heartbeats, flags: [`--readings-topic=${readings}`, `--heartbeat-topic=${heartbeats}`] };
+}
+
+/** Writes `config` as factory_config.json in a new temporary directory; `remove` deletes it. */
+export async function tempConfig(config: unknown): Promise<{ path: string; remove: () => Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "factory-sim-config-" });
+  const path = `${dir}/factory_config.json`;
+  await Deno.writeTextFile(path, JSON.stringify(config));
+  return { path, remove: () => Deno.remove(dir, { recursive: true }) };
+}
+
 /** A record as kcat read it back. */
 export interface Consumed {
   partition: number;

@@ -4,7 +4,7 @@
  * and kcat reads the same topics back to check the monitor's counts.
  */
 import assert from "node:assert/strict";
-import { BROKERS, collect, consumeAll, ensureBroker, spawnCli, uniqueTopic, waitFor } from "./_kafka.ts";
+import { BROKERS, collect, consumeAll, ensureBroker, spawnCli, tempConfig, uniqueTopics, waitFor } from "./_kafka.ts";
 import type { Snapshot, StatusChange } from "../lib/monitor/state.ts";
 
 const DEAD_AFTER_MS = 2_000;
@@ -37,21 +37,14 @@ Deno.test({
   sanitizeOps: false,
 }, async () => {
   await ensureBroker();
-  const readings = uniqueTopic("monitor-readings");
-  const heartbeats = uniqueTopic("monitor-heartbeats");
-  const topicFlags = [`--readings-topic=${readings}`, `--heartbeat-topic=${heartbeats}`];
-  const dir = await Deno.makeTempDir({ prefix: "factory-sim-monitor-" });
-  const config = `${dir}/factory_config.json`;
+  const { readings, heartbeats, flags: topicFlags } = uniqueTopics("monitor");
   // S1-1 goes offline 3 s (simulated) into the run for 12 s: no heartbeats and no readings.
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      F1: [
-        { sodaName: "Cola", number: 5, sensorID: "S1-1", faults: [{ kind: "offline", at: "3s", for: "12s" }] },
-        { sodaName: "Lemon", number: 5, sensorID: "S1-2" },
-      ],
-    }),
-  );
+  const config = await tempConfig({
+    F1: [
+      { sodaName: "Cola", number: 5, sensorID: "S1-1", faults: [{ kind: "offline", at: "3s", for: "12s" }] },
+      { sodaName: "Lemon", number: 5, sensorID: "S1-2" },
+    ],
+  });
   // Meanwhile (it takes the 10 s connect timeout): a monitor of a broker that is not there.
   const unreachable = spawnCli(["monitor", "--brokers=127.0.0.1:1", "--json"]).output();
   try {
@@ -71,7 +64,7 @@ Deno.test({
     const sim = spawnCli([
       "--sink=kafka",
       `--brokers=${BROKERS}`,
-      `--config=${config}`,
+      `--config=${config.path}`,
       "--factories=1",
       "--seed=11",
       "--speed=3",
@@ -166,6 +159,6 @@ Deno.test({
     assert.ok(!/\n\s+at /.test(message), "no stack trace");
     assert.equal(new TextDecoder().decode(stdout), "");
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await config.remove();
   }
 });

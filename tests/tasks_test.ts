@@ -27,7 +27,7 @@ Deno.test("the compiled binaries get exactly the permissions of deno task sim, f
   assert.deepEqual(targets, ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]);
 });
 
-Deno.test("the module graph the binary embeds holds the Kafka sink and its client", async () => {
+Deno.test("the module graph the binary embeds holds the Kafka sink, the monitor and the client", async () => {
   const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", new URL("../main.ts", import.meta.url).pathname],
     stdout: "piped",
@@ -37,6 +37,8 @@ Deno.test("the module graph the binary embeds holds the Kafka sink and its clien
   const graph = JSON.parse(new TextDecoder().decode(stdout));
   const specifiers: string[] = graph.modules.map((m: { specifier: string }) => m.specifier);
   assert.ok(specifiers.some((s) => s.endsWith("/lib/sinks/kafka.ts")), "the dynamically imported Kafka sink");
+  assert.ok(specifiers.some((s) => s.endsWith("/lib/monitor/command.ts")), "the dynamically imported monitor");
+  assert.ok(specifiers.some((s) => s.endsWith("/lib/monitor/page.ts")), "the dashboard's page");
   assert.ok(Object.keys(graph.npmPackages).some((p) => p.startsWith("kafkajs@")), "kafkajs");
   assert.ok(specifiers.some((s) => s.endsWith("/deno.json")), "deno.json, for --version");
 });
