@@ -396,26 +396,42 @@ export interface SignalIo {
   exit: (code: number) => void;
   /** Where the second signal's error goes (the process exits right after, past the logger). */
   writeStderr: (line: string) => void;
+  /** What the first signal starts, for its info line (default "stopping and flushing"). */
+  stopping?: string;
+  /** A monotonic clock, milliseconds (default `performance.now`). */
+  now?: () => number;
 }
+
+/**
+ * A repeat of the first signal within this long is the same stop, not a second one: `timeout -s INT`
+ * signals the process and its group, so a process under `deno task` gets it twice at once.
+ */
+export const SIGNAL_REPEAT_MS = 300;
 
 /**
  * First SIGINT or SIGTERM: abort the run (with the signal's name as reason) so it stops and
  * flushes, saying so at info level through the logger (so not with --quiet). A second one: exit
- * at once without flushing.
+ * at once without flushing (unless it repeats the first within `SIGNAL_REPEAT_MS`).
  */
 export function handleStopSignals(
   controller: AbortController,
-  { addSignalListener, exit, writeStderr }: SignalIo,
+  { addSignalListener, exit, writeStderr, stopping = "stopping and flushing", now = () => performance.now() }: SignalIo,
 ): void {
+  let first: { name: string; atMs: number } | undefined;
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     addSignalListener(name, () => {
-      if (controller.signal.aborted) {
+      if (first !== undefined) {
+        if (first.name === name && now() - first.atMs < SIGNAL_REPEAT_MS) {
+          log().debug(`${name} again within ${SIGNAL_REPEAT_MS} ms: the same stop`);
+          return;
+        }
         writeStderr(`error: second ${name}: exiting at once without flushing\n`);
         exit(name === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint);
         return;
       }
+      first = { name, atMs: now() };
       // Through the logger: follows --log-level and --quiet, and stays above a live status.
-      log().info(`${name} received: stopping and flushing (send it again to exit at once)`);
+      log().info(`${name} received: ${stopping} (send it again to exit at once)`);
       controller.abort(name);
     });
   }
@@ -436,6 +452,8 @@ if (import.meta.main) {
   };
   const controller = new AbortController();
   handleStopSignals(controller, {
+    // The monitor has nothing to flush.
+    stopping: Deno.args[0] === "monitor" ? "stopping" : "stopping and flushing",
     addSignalListener: (name, handler) => Deno.addSignalListener(name, handler),
     exit: (code) => Deno.exit(code),
     writeStderr,

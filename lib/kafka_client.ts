@@ -4,9 +4,9 @@
  * routed to ours, connection problems kept for messages and the ones retrying cannot fix raised
  * at once), and one way to read a client error.
  */
+// First: its fixes must be in place before KafkaJS's modules load.
+import "./kafkajs_patches.ts";
 import { Kafka, type LogEntry, logLevel, type SASLOptions } from "kafkajs";
-// KafkaJS's request queue, to keep it from asking for negative timeouts (see below).
-import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 import { type ExitError, PermissionError, RunError } from "./errors.ts";
 import { log } from "./log.ts";
 import type { Security } from "./security.ts";
@@ -122,38 +122,3 @@ export function errorMessages(error: unknown): string[] {
 export function describeError(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0];
 }
-
-// --- No negative timeouts ---------------------------------------------------------------------------
-
-/** What `installTimeoutClamp` needs of KafkaJS's `RequestQueue` (src/network/requestQueue/index.js). */
-interface RequestQueueClass {
-  prototype: {
-    throttledUntil: number;
-    pending: unknown[];
-    throttleCheckTimeoutId: unknown;
-    checkPendingRequests(): void;
-    scheduleCheckPendingRequests(): void;
-  };
-}
-
-/**
- * KafkaJS schedules its throttle check `throttledUntil - Date.now()` ms ahead, which is a large
- * negative number when nothing is throttled (`throttledUntil` starts at -1); Deno, like Node 24,
- * then prints a `TimeoutNegativeWarning` on stderr. The same method, with the delay clamped at 0
- * (which is what a negative delay means anyway).
- */
-export function installTimeoutClamp(Queue: RequestQueueClass = RequestQueue as RequestQueueClass): void {
-  Queue.prototype.scheduleCheckPendingRequests = function () {
-    let scheduleAt = this.throttledUntil - Date.now();
-    if (this.throttleCheckTimeoutId) return;
-    // As KafkaJS: with requests waiting and no throttle, check again after its default interval.
-    if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL;
-    this.throttleCheckTimeoutId = setTimeout(() => {
-      this.throttleCheckTimeoutId = null;
-      this.checkPendingRequests();
-    }, Math.max(0, scheduleAt));
-  };
-}
-/** KafkaJS's interval for rechecking waiting requests (src/network/requestQueue/index.js). */
-const CHECK_PENDING_REQUESTS_INTERVAL = 10;
-installTimeoutClamp();

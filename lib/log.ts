@@ -24,6 +24,7 @@ export interface Log {
 export async function setupLogging(
   { level, write }: { level: LogLevel; write: (line: string) => void },
 ): Promise<void> {
+  announceTo = write;
   await configure({
     reset: true,
     sinks: { stderr: (record: LogRecord) => write(formatRecord(record)) },
@@ -36,7 +37,18 @@ export async function setupLogging(
 
 /** Removes the logging setup (tests call this to leave no state behind). */
 export async function resetLogging(): Promise<void> {
+  announceTo = () => {};
   await reset();
+}
+
+let announceTo: (line: string) => void = () => {};
+
+/**
+ * An info line shown whatever the level (`--quiet` too): what a user cannot do without, such as
+ * the address a server on a free port (`--metrics-port 0`) listens on.
+ */
+export function announce(text: string): void {
+  announceTo(`info: ${text}\n`);
 }
 
 /** The logger of one part of the program, e.g. `log("kafka")`. */

@@ -62,18 +62,34 @@ const MAX_FOUR_DIGIT_YEAR_MS = 253_402_300_800_000;
 let cachedSecond = NaN;
 let cachedPrefix = "";
 
-/** The JSON value of a reading, fields in contract order. */
+/** The JSON value of a reading, fields in contract order (what `JSON.stringify` of them gives). */
 export function readingValue(event: Reading): string {
-  return JSON.stringify({
-    factoryId: event.factoryId,
-    sensorId: event.sensorId,
-    tier: event.tier,
-    sodaName: event.sodaName,
-    reading: event.reading,
-    count: event.count,
-    total: event.total,
-    timestamp: formatTimestamp(event.timeMs),
-  });
+  // The fields before the reading are the same for every reading of a line: made once.
+  return `${readingPrefix(event)}${jsonNumber(event.reading)},"count":${jsonNumber(event.count)},"total":${
+    jsonNumber(event.total)
+  },"timestamp":"${formatTimestamp(event.timeMs)}"}`;
+}
+
+/** Per factory, sensor and soda name: the tier and the JSON up to `"reading":`. */
+const readingPrefixes = new Map<string, Map<string, Map<string, { tier: string; prefix: string }>>>();
+
+function readingPrefix({ factoryId, sensorId, tier, sodaName }: Reading): string {
+  let bySensor = readingPrefixes.get(factoryId);
+  if (bySensor === undefined) readingPrefixes.set(factoryId, bySensor = new Map());
+  let bySoda = bySensor.get(sensorId);
+  if (bySoda === undefined) bySensor.set(sensorId, bySoda = new Map());
+  let entry = bySoda.get(sodaName);
+  if (entry === undefined || entry.tier !== tier) {
+    const head = JSON.stringify({ factoryId, sensorId, tier, sodaName });
+    entry = { tier, prefix: `${head.slice(0, -1)},"reading":` };
+    bySoda.set(sodaName, entry);
+  }
+  return entry.prefix;
+}
+
+/** A number as JSON writes it (`null` for NaN and the infinities). */
+function jsonNumber(value: number): string {
+  return Number.isFinite(value) ? String(value) : "null";
 }
 
 /** Headers of every fault label record. */
@@ -111,14 +127,23 @@ export function labelValue(event: FaultLabel): string {
   });
 }
 
-/** The JSON value of a heartbeat, fields in contract order. */
+/** The JSON value of a heartbeat, fields in contract order (what `JSON.stringify` of them gives). */
 export function heartbeatValue(event: Heartbeat): string {
-  return JSON.stringify({
-    sensorId: event.sensorId,
-    tier: event.tier,
-    timestamp: formatTimestamp(event.timeMs),
-    status: event.status,
-  });
+  const status = event.status === "active" ? '"active"' : JSON.stringify(event.status);
+  return `${heartbeatPrefix(event)}${formatTimestamp(event.timeMs)}","status":${status}}`;
+}
+
+/** Per sensor: its tier and the JSON up to the timestamp's opening quote. */
+const heartbeatPrefixes = new Map<string, { tier: string; prefix: string }>();
+
+function heartbeatPrefix({ sensorId, tier }: Heartbeat): string {
+  let entry = heartbeatPrefixes.get(sensorId);
+  if (entry === undefined || entry.tier !== tier) {
+    const head = JSON.stringify({ sensorId, tier });
+    entry = { tier, prefix: `${head.slice(0, -1)},"timestamp":"` };
+    heartbeatPrefixes.set(sensorId, entry);
+  }
+  return entry.prefix;
 }
 
 /** The record for one event; undefined for a fault label when there is no labels topic. */

@@ -9,7 +9,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Options } from "./cli.ts";
 import { listen, textResponse } from "./http.ts";
-import { log } from "./log.ts";
+import { announce } from "./log.ts";
 import type { OutRecord } from "./messages.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { fellBackToConsole, type Sink } from "./sinks/sink.ts";
@@ -266,7 +266,7 @@ export async function withMetricsServer(
     metrics,
     ready: () => readiness(sink, { fallback: fallback() }),
   });
-  log("metrics").info(`metrics on ${server.url} (and /healthz, /readyz)`);
+  announce(`metrics on ${server.url} (and /healthz, /readyz)`);
   try {
     return await run({
       started: (runSummary, sensorCount) => {

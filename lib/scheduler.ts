@@ -67,6 +67,12 @@ export class Scheduler {
    */
   onLateness: ((maxMs: number, events: number) => void) | undefined;
   readonly #heap: Entry[] = [];
+  /**
+   * Entries that fired, reused by `at`: a task fires and requeues itself every few seconds, and
+   * an entry per firing would be garbage that lives long enough (seconds) to reach V8's old
+   * generation. Never larger than the heap was.
+   */
+  readonly #free: Entry[] = [];
   readonly #wallClock: () => number;
   #seq = 0;
   #nowMs: number;
@@ -95,7 +101,14 @@ export class Scheduler {
 
   /** Queues `task` to fire at simulated time `timeMs` (at once if that is already past). */
   at(timeMs: number, task: Task): void {
-    const entry = { dueMs: timeMs, seq: this.#seq++, task };
+    let entry = this.#free.pop();
+    if (entry === undefined) {
+      entry = { dueMs: timeMs, seq: this.#seq++, task };
+    } else {
+      entry.dueMs = timeMs;
+      entry.seq = this.#seq++;
+      entry.task = task;
+    }
     const heap = this.#heap;
     heap.push(entry);
     siftUp(heap, heap.length - 1);
@@ -174,7 +187,10 @@ export class Scheduler {
 
   #fire(entry: Entry): void {
     if (entry.dueMs > this.#nowMs) this.#nowMs = entry.dueMs;
-    entry.task.fire();
+    const task = entry.task;
+    // Off the heap now, so free for the next `at` (the task's own requeue, usually).
+    this.#free.push(entry);
+    task.fire();
   }
 
   #recordLateness(ms: number): void {

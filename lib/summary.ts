@@ -280,10 +280,17 @@ export class RunSummary {
  * `PermissionError` naming `--allow-write=PATH`, any other failure a `RunError`.
  */
 export function writeSummaryJson(path: string, document: SummaryDocument): void {
+  const text = `${JSON.stringify(document, null, 2)}\n`;
   try {
-    // A missing directory is created (the spool dir, say, before a console run has made it).
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, `${JSON.stringify(document, null, 2)}\n`);
+    try {
+      writeFileSync(path, text);
+    } catch (error) {
+      // A missing directory is created (the spool dir, say, before a console run has made it).
+      // Only then: creating it needs write access to its parent, the file itself only its own.
+      if ((error as { code?: string }).code !== "ENOENT") throw error;
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, text);
+    }
   } catch (error) {
     if (isPermissionDenial(error)) {
       throw new PermissionError(`${permissionError(error).message} (for --summary-json ${path})`);

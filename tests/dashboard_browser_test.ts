@@ -31,7 +31,7 @@ Deno.test({
   Deno.env.set("__IS_WSL_TEST__", "1");
   const { chromium } = await import("playwright-core");
 
-  const { readings, heartbeats, flags: topicFlags } = uniqueTopics("dashboard");
+  const { heartbeats, flags: topicFlags } = uniqueTopics("dashboard");
   // S1-2 goes offline 6 s (simulated) into the run and stays offline.
   const config = await tempConfig({
     F1: [

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ExitCode } from "../lib/errors.ts";
 import { type LogLevel, resetLogging, setupLogging } from "../lib/log.ts";
-import { handleStopSignals, VERSION } from "../main.ts";
+import { handleStopSignals, SIGNAL_REPEAT_MS, VERSION } from "../main.ts";
 import { runMain } from "./_helpers.ts";
 
 const SAMPLE = new URL("../factory_config.json", import.meta.url).pathname;
@@ -141,5 +141,44 @@ Deno.test("the stop signal's info line follows the log level; the second signal'
     assert.equal(reason, "SIGINT");
     assert.deepEqual(exits, [ExitCode.sigterm]);
     assert.equal(stderr, "error: second SIGTERM: exiting at once without flushing\n", level);
+  }
+});
+
+Deno.test("the same signal again within 300 ms is the same stop (timeout -s INT under deno task); later, it exits", () => {
+  const handlers = new Map<string, () => void>();
+  const exits: number[] = [];
+  let clock = 1_000;
+  const controller = new AbortController();
+  handleStopSignals(controller, {
+    addSignalListener: (name, handler) => handlers.set(name, handler),
+    exit: (code) => exits.push(code),
+    writeStderr: () => {},
+    now: () => clock,
+  });
+  handlers.get("SIGINT")!();
+  clock += SIGNAL_REPEAT_MS - 1;
+  handlers.get("SIGINT")!();
+  assert.equal(controller.signal.reason, "SIGINT");
+  assert.deepEqual(exits, []);
+  clock += 1;
+  handlers.get("SIGINT")!();
+  assert.deepEqual(exits, [ExitCode.sigint]);
+});
+
+Deno.test("the monitor's stop line says it stops, without flushing", async () => {
+  let stderr = "";
+  await setupLogging({ level: "info", write: (line) => stderr += line });
+  try {
+    const handlers = new Map<string, () => void>();
+    handleStopSignals(new AbortController(), {
+      addSignalListener: (name, handler) => handlers.set(name, handler),
+      exit: () => {},
+      writeStderr: () => {},
+      stopping: "stopping",
+    });
+    handlers.get("SIGTERM")!();
+    assert.equal(stderr, "info: SIGTERM received: stopping (send it again to exit at once)\n");
+  } finally {
+    await resetLogging();
   }
 });

@@ -77,3 +77,44 @@ Deno.test("timestamps are exact for every millisecond, whatever order they come 
   for (let i = 0; i < 2_000; i++) times.push(Date.UTC(2026, 0, 1) + Math.floor(i * 997.3));
   for (const t of times) assert.equal(formatTimestamp(t), new Date(t).toISOString());
 });
+
+Deno.test("values built from cached prefixes are what JSON.stringify of the contract's fields gives", () => {
+  const names = ['Coca "Cola"', "Bière\u00e9", "\u2028\u0000\\", "😀", ""];
+  const values = [0, -0, 42, 3.14159, -1e-7, 1e21, 99.99, NaN, Infinity, -Infinity];
+  let timeMs = Date.UTC(2025, 11, 3, 14, 30, 45, 123);
+  for (const [i, sodaName] of names.entries()) {
+    for (const [j, reading] of values.entries()) {
+      // The same line twice (cached), and its sensor with another tier (rebuilt).
+      for (const tier of ["1.1", "1.1", `1.${i}`]) {
+        const event: Reading = {
+          kind: "reading",
+          factoryId: `F${i}`,
+          sensorId: `S${i}-${j % 2}`,
+          tier,
+          sodaName,
+          reading,
+          count: j,
+          total: 10,
+          timeMs: timeMs += 7,
+        };
+        const { factoryId, sensorId, count, total } = event;
+        const expected = JSON.stringify({
+          factoryId,
+          sensorId,
+          tier,
+          sodaName,
+          reading,
+          count,
+          total,
+          timestamp: new Date(event.timeMs).toISOString(),
+        });
+        assert.equal(toRecord(event, DEFAULT_TOPICS)?.value, expected);
+        const heartbeat: Heartbeat = { kind: "heartbeat", factoryId, sensorId, tier, status: "active", timeMs };
+        assert.equal(
+          toRecord(heartbeat, DEFAULT_TOPICS)?.value,
+          JSON.stringify({ sensorId, tier, timestamp: new Date(timeMs).toISOString(), status: "active" }),
+        );
+      }
+    }
+  }
+});

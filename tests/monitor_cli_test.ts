@@ -3,6 +3,9 @@ import { helpText, parseCommand } from "../lib/cli.ts";
 import { ExitCode, UsageError } from "../lib/errors.ts";
 import { renderMonitor } from "../lib/monitor/render.ts";
 import { MonitorState } from "../lib/monitor/state.ts";
+import { resetLogging } from "../lib/log.ts";
+import { main } from "../main.ts";
+import { runMain, textCollector } from "./_helpers.ts";
 
 function monitorOptions(args: string[], env = {}) {
   const command = parseCommand(["monitor", ...args], env);
@@ -146,4 +149,32 @@ Deno.test("the monitor's table: header, sensors (dead first), lines, and a row b
   assert.ok(short.every((line) => line.length <= 30));
   const colored = renderMonitor(monitor.snapshot(T0), { color: true });
   assert.ok(colored[4].includes("\x1b[31mdead  \x1b[0m"), colored[4]);
+});
+
+Deno.test("--quiet still shows the address of a server on a free port: --metrics-port 0 and monitor --web :0", async () => {
+  const sample = new URL("../factory_config.json", import.meta.url).pathname;
+  const run = await runMain(
+    ["--sink", "console", "--config", sample, "--speed", "5000", "--seed", "7", "--metrics-port", "0", "--quiet"],
+  );
+  assert.equal(run.code, ExitCode.ok, run.stderr);
+  assert.match(run.stderr, /^info: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics \(and \/healthz, \/readyz\)\n$/);
+
+  // The monitor: its dashboard listens before it connects; stopped while connecting, it exits 0.
+  const controller = new AbortController();
+  let stderr = "";
+  const monitor = main(["monitor", "--web", ":0", "--quiet", "--brokers", "127.0.0.1:1"], {
+    env: {},
+    stdout: textCollector().stream,
+    writeStderr: (line) => {
+      stderr += line;
+      if (line.includes("dashboard on")) controller.abort("SIGINT");
+    },
+    signal: controller.signal,
+  });
+  try {
+    assert.equal(await monitor, ExitCode.ok);
+    assert.match(stderr, /^info: dashboard on http:\/\/127\.0\.0\.1:\d+\/\n$/);
+  } finally {
+    await resetLogging();
+  }
 });

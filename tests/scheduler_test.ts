@@ -174,3 +174,28 @@ Deno.test("a real-time run that has fallen behind hands over at most 10,000 even
   assert.equal(fired, 120_000, "every due firing ran, in order");
   assert.ok(Math.max(...batches) <= 10_000, `largest batch ${Math.max(...batches)}`);
 });
+
+Deno.test("reused queue entries keep every firing: a task queued twice, requeues, and queueing after clear", async () => {
+  const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+  const fired: string[] = [];
+  let left = 3;
+  const repeating = task(() => {
+    fired.push(`r@${scheduler.now() - START_MS}`);
+    // Queued from inside fire: takes the entry that just fired.
+    if (--left > 0) scheduler.after(10, repeating);
+  });
+  const twice = task(() => fired.push(`t@${scheduler.now() - START_MS}`));
+  scheduler.after(5, repeating);
+  scheduler.after(15, twice);
+  scheduler.after(15, twice);
+  await scheduler.run();
+  // Ties in insertion order: both "twice" entries were queued before the requeue at 5.
+  assert.deepEqual(fired, ["r@5", "t@15", "t@15", "r@15", "r@25"]);
+
+  scheduler.after(1, task(() => fired.push("dropped")));
+  scheduler.clear();
+  scheduler.after(1, task(() => fired.push(`after clear@${scheduler.now() - START_MS}`)));
+  await scheduler.run();
+  assert.equal(fired.at(-1), "after clear@26");
+  assert.ok(!fired.includes("dropped"));
+});

@@ -171,3 +171,17 @@ Deno.test("--summary-json without write permission for it exits 3 before the run
     );
   });
 });
+
+Deno.test("--summary-json needs write permission for its file only, as the README says", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/summary.json`;
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--allow-read", `--allow-write=${path}`, MAIN, ...RUN, "--summary-json", path],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, ExitCode.ok, new TextDecoder().decode(stderr));
+    const document: SummaryDocument = JSON.parse(await Deno.readTextFile(path));
+    assert.equal(document.outcome, "done");
+  });
+});

@@ -4,7 +4,7 @@
  * (`--web`), every `--interval`, until a stop signal.
  */
 import type { MonitorOptions } from "../cli.ts";
-import { log } from "../log.ts";
+import { announce, log } from "../log.ts";
 import { loadSecurity, parseSecurity, type SecurityEnv } from "../security.ts";
 import { colorAllowed } from "../status.ts";
 import { startMonitorConsumer } from "./consumer.ts";
@@ -51,7 +51,7 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
       brokers: options.brokers.join(","),
       current: () => state.snapshot(now(), { recent: true }),
     });
-    logger.info(`dashboard on ${dashboard.url}`);
+    announce(`dashboard on ${dashboard.url}`);
     io.onDashboard?.(dashboard.url);
   }
 

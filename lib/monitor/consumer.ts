@@ -124,11 +124,15 @@ export async function startMonitorConsumer(options: MonitorConsumerOptions): Pro
     if (signal?.aborted) throw new RunError(`stopped while joining consumer group ${groupId}`);
     throw explain(error) ?? new RunError(`${where}: ${describeError(error)}`);
   }
-  logger.info(
-    `consuming ${topics.join(" and ")} as consumer group ${groupId}, ${
-      fromBeginning ? "from the beginning" : "from now"
-    }`,
-  );
+  // A topic created after the monitor started is read whole: say so.
+  const whole = fromBeginning ? topics : topics.filter((topic) => missingAtStart.has(topic));
+  const fromNow = topics.filter((topic) => !whole.includes(topic));
+  const parts = [
+    ...(whole.length > 0 ? [`${whole.join(" and ")} from the beginning`] : []),
+    ...(fromNow.length > 0 ? [`${fromNow.join(" and ")} from now`] : []),
+  ];
+  const created = !fromBeginning && whole.length > 0 ? " (created after the monitor started)" : "";
+  logger.info(`consuming as consumer group ${groupId}: ${parts.join(", ")}${created}`);
   return { failed, stop: () => consumer.disconnect() };
 }
 

@@ -3,7 +3,17 @@
  * of `kafka_client.ts`: it connects (with SASL and TLS when asked), creates the topics, sends
  * requests and says in one line what a producer error means.
  */
-import { CompressionTypes, type IHeaders, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
+// First: its fixes must be in place before KafkaJS's modules load.
+import "../kafkajs_patches.ts";
+import {
+  CompressionTypes,
+  type ICustomPartitioner,
+  type IHeaders,
+  type Kafka,
+  type Message,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
 // KafkaJS's record encoder, to give it faster varints (see installFastVarints).
 import KafkaJsEncoder from "kafkajs/src/protocol/encoder.js";
 import { type ExitError, PermissionError, RunError, UsageError } from "../errors.ts";
@@ -168,7 +178,7 @@ export async function connectKafkaSink(options: KafkaSinkOptions): Promise<Deliv
   const producer = kafka.producer({
     idempotent,
     maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: cachedKeyPartitioner,
     allowAutoTopicCreation: true,
     // Retriable failures (a broker down, a leader moving) are retried for as long as it takes:
     // the pipeline spools meanwhile. Retrying the same request keeps its sequence numbers, so the
@@ -219,6 +229,31 @@ export async function connectKafkaSink(options: KafkaSinkOptions): Promise<Deliv
   });
   return new DeliverySink(transport, delivery);
 }
+
+/**
+ * KafkaJS's default partitioner (murmur2 of the key, as Java's client: the same partitions), with
+ * each key's partition remembered per partition count. The default hashes every message's key
+ * (after copying it into a Buffer) and filters the partition list first; a plant has one key per
+ * sensor, so after the first record of each sensor this is a map lookup. Records without a key
+ * go to the default as before.
+ */
+export const cachedKeyPartitioner: ICustomPartitioner = () => {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const byCount = new Map<number, Map<string, number>>();
+  return (args) => {
+    const { key, partition } = args.message;
+    if (typeof key !== "string" || (partition !== null && partition !== undefined)) return partitioner(args);
+    const count = args.partitionMetadata.length;
+    let cache = byCount.get(count);
+    if (cache === undefined) byCount.set(count, cache = new Map());
+    let chosen = cache.get(key);
+    if (chosen === undefined) {
+      chosen = partitioner(args);
+      cache.set(key, chosen);
+    }
+    return chosen;
+  };
+};
 
 /** Creates the topics that are missing; fails when one is missing and cannot be created. */
 async function prepareTopics(

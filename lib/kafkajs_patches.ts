@@ -1,0 +1,242 @@
+/**
+ * Fixes to KafkaJS 2.2.4 internals, installed when this module loads: import it before "kafkajs"
+ * (`kafka_client.ts` and `sinks/kafka.ts` import it first). Each says what it replaces and why;
+ * `tests/kafkajs_patches_test.ts` checks each gives what the original gives.
+ */
+import { Buffer } from "node:buffer";
+import { createRequire } from "node:module";
+import { log } from "./log.ts";
+
+const require = createRequire(import.meta.url);
+
+// --- Linear grouping of a request's messages by partition --------------------------------------
+
+/** What KafkaJS's `producer/groupMessagesPerPartition.js` takes. */
+export interface GroupArgs<M> {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: M[];
+  partitioner: (args: { topic: string; partitionMetadata: unknown[]; message: M }) => number;
+}
+
+/**
+ * The messages of one topic by partition, in order: what KafkaJS's `groupMessagesPerPartition`
+ * returns. KafkaJS appends each message with `[...current, message]`, copying the partition's
+ * array every time: quadratic in the messages of a request (2,000 by default, 100,000 at most).
+ */
+export function groupMessagesPerPartition<M>(
+  { topic, partitionMetadata, messages, partitioner }: GroupArgs<M>,
+): Record<number, M[]> {
+  if (partitionMetadata.length === 0) return {};
+  const result: Record<number, M[]> = {};
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    (result[partition] ??= []).push(message);
+  }
+  return result;
+}
+
+/** Where KafkaJS's modules live, for its require cache. */
+const GROUPING = require.resolve("kafkajs/src/producer/groupMessagesPerPartition.js");
+const SEND_MESSAGES = require.resolve("kafkajs/src/producer/sendMessages.js");
+
+/**
+ * Whether KafkaJS uses the linear grouping: `sendMessages.js` keeps the function it required when
+ * it loaded, so the cache entry must be replaced before that. False when KafkaJS was loaded first.
+ */
+export const linearGroupingInstalled: boolean = (() => {
+  if (SEND_MESSAGES in require.cache) {
+    log("kafka").debug("KafkaJS was loaded before its patches: message grouping left as it is");
+    return false;
+  }
+  require(GROUPING);
+  require.cache[GROUPING]!.exports = groupMessagesPerPartition;
+  return true;
+})();
+
+// --- Records encoded in one buffer each -------------------------------------------------------
+
+/** What KafkaJS's `Encoder` (src/protocol/encoder.js) offers that the record encoder uses. */
+interface KafkaJsEncoder {
+  buf: Uint8Array & { write(text: string, offset: number, length: number, encoding: "utf8"): number };
+  offset: number;
+  /** The bytes written (a view of `buf`). */
+  readonly buffer: Uint8Array;
+  writeInt8(value: number): KafkaJsEncoder;
+  writeVarInt(value: number): KafkaJsEncoder;
+  writeVarLong(value: number): KafkaJsEncoder;
+  writeVarIntString(value: string): KafkaJsEncoder;
+  writeVarIntBytes(value: unknown): KafkaJsEncoder;
+  writeBufferInternal(value: Uint8Array): void;
+}
+interface KafkaJsEncoderClass {
+  new (initialSize?: number): KafkaJsEncoder;
+  prototype: KafkaJsEncoder;
+  sizeOfVarInt(value: number): number;
+  sizeOfVarLong(value: number): number;
+}
+
+/** A record's fields as KafkaJS's produce request hands them to `Record` (recordBatch/record/v0). */
+export interface RecordArgs {
+  offsetDelta?: number;
+  timestampDelta?: number;
+  key?: unknown;
+  value?: unknown;
+  headers?: Record<string, unknown>;
+}
+
+const Encoder = require("kafkajs/src/protocol/encoder.js") as KafkaJsEncoderClass;
+/** Frozen header objects (factory-sim's are shared by every record of a kind) and their encoding. */
+const encodedHeaders = new WeakMap<object, Uint8Array>();
+
+/** The Kafka encoding of a headers object: the count, then each key and value (an array: one header per value). */
+function encodeHeaders(headers: Record<string, unknown>): Uint8Array {
+  const cached = encodedHeaders.get(headers);
+  if (cached !== undefined) return cached;
+  const pairs = Object.keys(headers).flatMap((key) => {
+    const value = headers[key];
+    return Array.isArray(value) ? value.map((item) => [key, item]) : [[key, value]];
+  });
+  const encoder = new Encoder().writeVarInt(pairs.length);
+  for (const [key, value] of pairs) encoder.writeVarIntString(key as string).writeVarIntBytes(value);
+  const bytes = Buffer.from(encoder.buf.subarray(0, encoder.offset));
+  if (Object.isFrozen(headers)) encodedHeaders.set(headers, bytes);
+  return bytes;
+}
+
+/** Length of a key or value as KafkaJS writes it: -1 for none, bytes of a Buffer, UTF-8 bytes of the rest. */
+function byteLengthOf(value: unknown): number {
+  if (value === null || value === undefined) return -1;
+  return Buffer.isBuffer(value) ? value.length : Buffer.byteLength(String(value), "utf8");
+}
+
+/**
+ * The bytes of one record, as KafkaJS's `Record` v0 encodes them, in one exactly sized buffer.
+ * KafkaJS builds each record in a fresh 512-byte zero-filled encoder, and each header in one more,
+ * then copies them together; with two headers a record that is five buffers and their copies.
+ */
+export function encodeRecord(
+  { offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: RecordArgs,
+): KafkaJsEncoder {
+  const headerBytes = encodeHeaders(headers);
+  const keyLength = byteLengthOf(key);
+  const valueLength = byteLengthOf(value);
+  const sizeOfBody = 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(offsetDelta) +
+    Encoder.sizeOfVarInt(keyLength) + Math.max(0, keyLength) +
+    Encoder.sizeOfVarInt(valueLength) + Math.max(0, valueLength) + headerBytes.length;
+  // An Encoder without its constructor's 512-byte zero-filled buffer: the size is known.
+  const encoder = Object.create(Encoder.prototype) as KafkaJsEncoder;
+  encoder.buf = Buffer.allocUnsafe(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody) as KafkaJsEncoder["buf"];
+  encoder.offset = 0;
+  encoder.writeVarInt(sizeOfBody).writeInt8(0).writeVarLong(timestampDelta).writeVarInt(offsetDelta);
+  writeBytes(encoder, key, keyLength);
+  writeBytes(encoder, value, valueLength);
+  encoder.writeBufferInternal(headerBytes);
+  return encoder;
+}
+
+function writeBytes(encoder: KafkaJsEncoder, value: unknown, length: number): void {
+  encoder.writeVarInt(length);
+  if (length <= 0) return;
+  if (Buffer.isBuffer(value)) {
+    encoder.writeBufferInternal(value);
+  } else {
+    encoder.buf.write(String(value), encoder.offset, length, "utf8");
+    encoder.offset += length;
+  }
+}
+
+// --- CRC-32C, eight bytes at a time ---------------------------------------------------------------
+
+/** Slicing-by-8 tables for CRC-32C (Castagnoli, reflected polynomial 0x82F63B78). */
+const CRC_TABLES = (() => {
+  const tables = Array.from({ length: 8 }, () => new Int32Array(256));
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    tables[0][n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let t = 1; t < 8; t++) tables[t][n] = (tables[t - 1][n] >>> 8) ^ tables[0][tables[t - 1][n] & 0xff];
+  }
+  return tables;
+})();
+
+/**
+ * The CRC-32C of `bytes`, as KafkaJS's `recordBatch/crc32C` computes it (an unsigned integer),
+ * eight bytes a step instead of one: every record batch's checksum covers all of its records.
+ */
+export function crc32c(bytes: Uint8Array): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
+  let crc = -1;
+  let i = 0;
+  const end8 = bytes.length - (bytes.length % 8);
+  for (; i < end8; i += 8) {
+    crc ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    crc = t7[crc & 0xff] ^ t6[(crc >>> 8) & 0xff] ^ t5[(crc >>> 16) & 0xff] ^ t4[crc >>> 24] ^
+      t3[bytes[i + 4]] ^ t2[bytes[i + 5]] ^ t1[bytes[i + 6]] ^ t0[bytes[i + 7]];
+  }
+  for (; i < bytes.length; i++) crc = t0[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+/** The modules replaced through the require cache, and whether each took (see `linearGroupingInstalled`). */
+export const replacedModules: Readonly<Record<string, boolean>> = {
+  groupMessagesPerPartition: linearGroupingInstalled,
+  record: replaceModule("kafkajs/src/protocol/recordBatch/record/v0/index.js", encodeRecord, [
+    "kafkajs/src/protocol/requests/produce/v3/request.js",
+  ]),
+  crc32C: replaceModule("kafkajs/src/protocol/recordBatch/crc32C/index.js", crc32c, [
+    "kafkajs/src/protocol/recordBatch/v0/index.js",
+  ]),
+};
+
+/** Puts `replacement` in the require cache for `module`, unless a module that keeps it (`users`) already loaded. */
+function replaceModule(module: string, replacement: unknown, users: string[]): boolean {
+  if (users.some((user) => require.resolve(user) in require.cache)) {
+    log("kafka").debug(`KafkaJS was loaded before its patches: ${module} left as it is`);
+    return false;
+  }
+  const path = require.resolve(module);
+  require(path);
+  require.cache[path]!.exports = replacement;
+  return true;
+}
+
+// --- No negative timeouts ---------------------------------------------------------------------------
+
+/** What `installTimeoutClamp` needs of KafkaJS's `RequestQueue` (src/network/requestQueue/index.js). */
+export interface RequestQueueClass {
+  prototype: {
+    throttledUntil: number;
+    pending: unknown[];
+    throttleCheckTimeoutId: unknown;
+    checkPendingRequests(): void;
+    scheduleCheckPendingRequests(): void;
+  };
+}
+
+/** KafkaJS's interval for rechecking waiting requests (src/network/requestQueue/index.js). */
+const CHECK_PENDING_REQUESTS_INTERVAL = 10;
+
+/**
+ * KafkaJS schedules its throttle check `throttledUntil - Date.now()` ms ahead, which is a large
+ * negative number when nothing is throttled (`throttledUntil` starts at -1); Deno, like Node 24,
+ * then prints a `TimeoutNegativeWarning` on stderr. The same method, with the delay clamped at 0
+ * (which is what a negative delay means anyway).
+ */
+export function installTimeoutClamp(
+  Queue: RequestQueueClass = require("kafkajs/src/network/requestQueue/index.js") as RequestQueueClass,
+): void {
+  Queue.prototype.scheduleCheckPendingRequests = function () {
+    let scheduleAt = this.throttledUntil - Date.now();
+    if (this.throttleCheckTimeoutId) return;
+    // As KafkaJS: with requests waiting and no throttle, check again after its default interval.
+    if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL;
+    this.throttleCheckTimeoutId = setTimeout(() => {
+      this.throttleCheckTimeoutId = null;
+      this.checkPendingRequests();
+    }, Math.max(0, scheduleAt));
+  };
+}
+installTimeoutClamp();
