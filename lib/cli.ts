@@ -476,7 +476,8 @@ Kafka producer:
                           (default on; needs --acks all, off by default otherwise)
   --compression none|gzip record batch compression (default none)
   --linger-ms N           longest a record waits for its batch, 0-60000 (default 5)
-  --batch-records N       most records of one topic per request, 1-100000 (default 2000)
+  --batch-records N       most records of one topic per request, 1-100000 (default 2000);
+                          a request also stays under about 1 MB (Kafka's default limit)
   --partitions N          partitions of topics factory-sim creates (default 3)
   --replication-factor N  replication factor of topics factory-sim creates
                           (default: 3, or the number of brokers when fewer)

@@ -62,34 +62,18 @@ const MAX_FOUR_DIGIT_YEAR_MS = 253_402_300_800_000;
 let cachedSecond = NaN;
 let cachedPrefix = "";
 
-/** The JSON value of a reading, fields in contract order (what `JSON.stringify` of them gives). */
+/** The JSON value of a reading, fields in contract order. */
 export function readingValue(event: Reading): string {
-  // The fields before the reading are the same for every reading of a line: made once.
-  return `${readingPrefix(event)}${jsonNumber(event.reading)},"count":${jsonNumber(event.count)},"total":${
-    jsonNumber(event.total)
-  },"timestamp":"${formatTimestamp(event.timeMs)}"}`;
-}
-
-/** Per factory, sensor and soda name: the tier and the JSON up to `"reading":`. */
-const readingPrefixes = new Map<string, Map<string, Map<string, { tier: string; prefix: string }>>>();
-
-function readingPrefix({ factoryId, sensorId, tier, sodaName }: Reading): string {
-  let bySensor = readingPrefixes.get(factoryId);
-  if (bySensor === undefined) readingPrefixes.set(factoryId, bySensor = new Map());
-  let bySoda = bySensor.get(sensorId);
-  if (bySoda === undefined) bySensor.set(sensorId, bySoda = new Map());
-  let entry = bySoda.get(sodaName);
-  if (entry === undefined || entry.tier !== tier) {
-    const head = JSON.stringify({ factoryId, sensorId, tier, sodaName });
-    entry = { tier, prefix: `${head.slice(0, -1)},"reading":` };
-    bySoda.set(sodaName, entry);
-  }
-  return entry.prefix;
-}
-
-/** A number as JSON writes it (`null` for NaN and the infinities). */
-function jsonNumber(value: number): string {
-  return Number.isFinite(value) ? String(value) : "null";
+  return JSON.stringify({
+    factoryId: event.factoryId,
+    sensorId: event.sensorId,
+    tier: event.tier,
+    sodaName: event.sodaName,
+    reading: event.reading,
+    count: event.count,
+    total: event.total,
+    timestamp: formatTimestamp(event.timeMs),
+  });
 }
 
 /** Headers of every fault label record. */
@@ -127,23 +111,14 @@ export function labelValue(event: FaultLabel): string {
   });
 }
 
-/** The JSON value of a heartbeat, fields in contract order (what `JSON.stringify` of them gives). */
+/** The JSON value of a heartbeat, fields in contract order. */
 export function heartbeatValue(event: Heartbeat): string {
-  const status = event.status === "active" ? '"active"' : JSON.stringify(event.status);
-  return `${heartbeatPrefix(event)}${formatTimestamp(event.timeMs)}","status":${status}}`;
-}
-
-/** Per sensor: its tier and the JSON up to the timestamp's opening quote. */
-const heartbeatPrefixes = new Map<string, { tier: string; prefix: string }>();
-
-function heartbeatPrefix({ sensorId, tier }: Heartbeat): string {
-  let entry = heartbeatPrefixes.get(sensorId);
-  if (entry === undefined || entry.tier !== tier) {
-    const head = JSON.stringify({ sensorId, tier });
-    entry = { tier, prefix: `${head.slice(0, -1)},"timestamp":"` };
-    heartbeatPrefixes.set(sensorId, entry);
-  }
-  return entry.prefix;
+  return JSON.stringify({
+    sensorId: event.sensorId,
+    tier: event.tier,
+    timestamp: formatTimestamp(event.timeMs),
+    status: event.status,
+  });
 }
 
 /** The record for one event; undefined for a fault label when there is no labels topic. */
@@ -186,3 +161,33 @@ export function toRecords(events: readonly SimEvent[], topics: Topics): OutRecor
   }
   return records;
 }
+
+/**
+ * About what a record takes in a request: key, value and headers in UTF-16 code units (the UTF-8 of
+ * JSON text is about as long) and its framing. Requests are bounded by it (`MAX_REQUEST_BYTES`).
+ */
+export function recordBytes(record: OutRecord): number {
+  return record.key.length + record.value.length + headerBytes(record.headers) + RECORD_OVERHEAD_BYTES;
+}
+
+/** A record's framing in a batch, at most: length, attributes, deltas and the key and value lengths. */
+const RECORD_OVERHEAD_BYTES = 30;
+const headerSizes = new WeakMap<object, number>();
+
+function headerBytes(headers: OutRecord["headers"]): number {
+  if (headers === undefined) return 1;
+  // Records of a kind share their headers object: the last one answers most calls.
+  if (headers === lastHeaders) return lastHeaderSize;
+  let size = headerSizes.get(headers);
+  if (size === undefined) {
+    size = 5;
+    for (const [key, value] of Object.entries(headers)) size += key.length + value.length + 10;
+    headerSizes.set(headers, size);
+  }
+  lastHeaders = headers;
+  lastHeaderSize = size;
+  return size;
+}
+
+let lastHeaders: object | undefined;
+let lastHeaderSize = 0;

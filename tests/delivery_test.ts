@@ -8,7 +8,7 @@ import FakeTimers from "@sinonjs/fake-timers";
 import { ExitCode, PermissionError, RunError } from "../lib/errors.ts";
 import { resetLogging, setupLogging } from "../lib/log.ts";
 import type { OutRecord } from "../lib/messages.ts";
-import { type DeliveryOptions, DeliverySink, type Transport } from "../lib/sinks/delivery.ts";
+import { type DeliveryOptions, DeliverySink, MAX_REQUEST_BYTES, type Transport } from "../lib/sinks/delivery.ts";
 import { Spool } from "../lib/sinks/spool.ts";
 
 /** A transport whose requests the test acknowledges or fails by hand. */
@@ -373,5 +373,31 @@ Deno.test("while Kafka is down, only the current linger window is not yet on dis
     assert.equal(sink.delivered, 6);
     assert.equal(sink.spooled, 3, "the request acknowledged after all does not count as spooled");
     assert.equal(sink.replayed, 3);
+  });
+});
+
+Deno.test("a request stays under the broker's default size limit whatever --batch-records says, from memory and the spool", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const transport = new FakeTransport();
+    const spool = Spool.open(dir, { maxBytes: 64 * 1024 * 1024 });
+    // 2,500 records of about 1 KB: 2.5 MB, within one --batch-records of 100,000.
+    const big = (n: number, from: number) =>
+      records(n, "R", from).map((record) => ({ ...record, value: record.value.padEnd(1_000, " ") }));
+    spool.append(big(1_200, 0));
+    const sink = sinkOf(transport, { batchRecords: 100_000, spool });
+    sink.write(big(1_300, 1_200));
+    const sent: string[] = [];
+    while (sent.length < 2_500) {
+      await settle(clock);
+      await clock.tickAsync(5);
+      const request = transport.requests.at(-1)!;
+      const bytes = request.reduce((sum, record) => sum + record.key.length + record.value.length, 0);
+      assert.ok(bytes <= MAX_REQUEST_BYTES, `a request of ${bytes} bytes`);
+      sent.push(...values(request));
+      transport.acknowledge();
+    }
+    assert.deepEqual(sent.map((value) => JSON.parse(value).i), Array.from({ length: 2_500 }, (_, i) => i));
+    assert.ok(transport.requests.length >= 3);
+    await sink.close();
   });
 });

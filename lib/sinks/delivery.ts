@@ -14,7 +14,7 @@
  */
 import { ExitCode, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
-import type { OutRecord } from "../messages.ts";
+import { type OutRecord, recordBytes } from "../messages.ts";
 import type { DeliveryObserver, Sink } from "./sink.ts";
 import type { Spool, SpoolBatch } from "./spool.ts";
 
@@ -32,6 +32,14 @@ export interface Transport {
   /** Releases the client's connections. */
   close(): Promise<void>;
 }
+
+/**
+ * Most bytes of one request (keys, values and headers, counted in UTF-16 code units: the UTF-8 of
+ * JSON text is about as long). Kafka's brokers refuse a record batch over `message.max.bytes`
+ * (1 MiB by default) with MESSAGE_TOO_LARGE, and Java's producer sends at most
+ * `max.request.size` (1 MiB); this stays under both, whatever `--batch-records` says.
+ */
+export const MAX_REQUEST_BYTES = 900_000;
 
 /** Tuning of the pipeline; the defaults are the product's. */
 export interface DeliveryOptions {
@@ -270,12 +278,12 @@ export class DeliverySink implements Sink {
 
   #nextRequest(): Request | undefined {
     if (this.#spool && this.#spool.count > 0) {
-      const batch = this.#spool.peek(this.#batchRecords);
+      const batch = this.#spool.peek(this.#batchRecords, MAX_REQUEST_BYTES);
       return { records: batch.records, fromSpool: batch };
     }
     if (this.#pendingCount === 0) return undefined;
     if (this.#closing || this.#fullBatchWaits() || this.#lingered()) {
-      return { records: this.#takePending(this.#batchRecords) };
+      return { records: this.#takePending(this.#batchRecords, MAX_REQUEST_BYTES) };
     }
     this.#armLinger();
     return undefined;
@@ -432,16 +440,31 @@ export class DeliverySink implements Sink {
     this.#notify();
   }
 
-  /** Up to `perTopic` records of each topic, oldest first. */
-  #takePending(perTopic: number): OutRecord[] {
+  /** Up to `perTopic` records of each topic, oldest first, and at most `maxBytes` in all (at least one record). */
+  #takePending(perTopic: number, maxBytes = Infinity): OutRecord[] {
     const taken: OutRecord[] = [];
+    let bytes = 0;
+    let full = false;
     for (const [topic, queue] of this.#pending) {
-      if (queue.length <= perTopic) {
+      let n = Math.min(queue.length, perTopic);
+      if (maxBytes !== Infinity) {
+        for (let i = 0; i < n; i++) {
+          const size = recordBytes(queue[i]);
+          if (bytes + size > maxBytes && taken.length + i > 0) {
+            n = i;
+            full = true;
+            break;
+          }
+          bytes += size;
+        }
+      }
+      if (n === queue.length) {
         taken.push(...queue);
         this.#pending.delete(topic);
-      } else {
-        taken.push(...queue.splice(0, perTopic));
+      } else if (n > 0) {
+        taken.push(...queue.splice(0, n));
       }
+      if (full) break;
     }
     this.#pendingCount -= taken.length;
     this.#notify();

@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { isPermissionDenial, PermissionError, permissionError, RunError } from "../errors.ts";
-import type { OutRecord } from "../messages.ts";
+import { type OutRecord, recordBytes } from "../messages.ts";
 
 /** The spool's file inside `--spool-dir`. */
 export const SPOOL_FILE = "spool.db";
@@ -130,8 +130,8 @@ export class Spool {
     return { records, lastId: start + records.length - 1 };
   }
 
-  /** The oldest `limit` records, without removing them. */
-  peek(limit: number): SpoolBatch {
+  /** The oldest `limit` records (and at most `maxBytes` by `recordBytes`, at least one), without removing them. */
+  peek(limit: number, maxBytes = Infinity): SpoolBatch {
     const rows = this.#peek.all(limit) as {
       id: number;
       topic: string;
@@ -140,14 +140,24 @@ export class Spool {
       ts: number;
       headers: string | null;
     }[];
-    const records = rows.map((row): OutRecord => ({
-      topic: row.topic,
-      key: row.key,
-      value: row.value,
-      timestampMs: Number(row.ts),
-      ...(row.headers === null ? {} : { headers: JSON.parse(row.headers) }),
-    }));
-    return { records, lastId: rows.length > 0 ? Number(rows[rows.length - 1].id) : 0 };
+    const records: OutRecord[] = [];
+    let bytes = 0;
+    let lastId = 0;
+    for (const row of rows) {
+      const record: OutRecord = {
+        topic: row.topic,
+        key: row.key,
+        value: row.value,
+        timestampMs: Number(row.ts),
+        ...(row.headers === null ? {} : { headers: JSON.parse(row.headers) }),
+      };
+      // At least one record, however large.
+      bytes += recordBytes(record);
+      if (records.length > 0 && bytes > maxBytes) break;
+      records.push(record);
+      lastId = Number(row.id);
+    }
+    return { records, lastId };
   }
 
   /** Removes the records up to `lastId` (of a batch from `peek`, once Kafka acknowledged it). */
