@@ -70,7 +70,7 @@ const windowStartMs = startMs + warmupMs;
 const windowEndMs = windowStartMs + measureMs;
 let windowEvents = 0;
 let at: { cpu: number; wallMs: number; epochMs: number; delivered: number } | undefined;
-let end: typeof at & { pending: number; rssBytes: number } | undefined;
+let end: typeof at & { pending: number; rssBytes: number; memory: Deno.MemoryUsage } | undefined;
 
 await runSimulation(plant, {
   scheduler,
@@ -98,6 +98,7 @@ await runSimulation(plant, {
         delivered: sink.delivered,
         pending: sink.pending,
         rssBytes: rss.sample(),
+        memory: Deno.memoryUsage(),
       };
       controller.abort();
       return;
@@ -130,6 +131,10 @@ writeResult({
   window: { fromMs: at.epochMs, toMs: end.epochMs },
   peakRssMiB: mib(rss.peakBytes),
   endRssMiB: mib(end.rssBytes),
+  // Where the RSS is at the end of the window: V8's heap, and memory outside it (Buffers' bytes).
+  endHeapUsedMiB: mib(end.memory.heapUsed),
+  endHeapTotalMiB: mib(end.memory.heapTotal),
+  endExternalMiB: mib(end.memory.external),
   unackedAtEnd: end.pending,
   flushSeconds: round1(flushSeconds),
 });

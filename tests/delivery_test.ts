@@ -401,3 +401,23 @@ Deno.test("a request stays under the broker's default size limit whatever --batc
     await sink.close();
   });
 });
+
+Deno.test("delivered requests are not kept alive: memory stays flat however long the sink runs", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL("./_delivery_leak_probe.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const { sent, retained, delivered } = JSON.parse(new TextDecoder().decode(stdout).trim().split("\n").at(-1)!);
+  assert.equal(delivered, 3_000);
+  assert.ok(sent >= 100, `${sent} requests`);
+  // At most the last request or two (still referenced by the pipeline's state), never all of them.
+  assert.ok(retained <= 2, `${retained} of ${sent} delivered requests still in memory`);
+});

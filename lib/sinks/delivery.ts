@@ -117,8 +117,12 @@ export class DeliverySink implements Sink {
   #lastAckMs = Date.now();
   #closing = false;
   #parked = false;
-  #onPark: (() => void) | undefined;
-  readonly #parkedSignal: Promise<void>;
+  /**
+   * Told when the sink is parked: one entry per request being delivered, removed when it is done.
+   * (A promise that only settles on park, raced by every request, would keep each request's
+   * records alive through its reactions for as long as the sink lives.)
+   */
+  readonly #parkWaiters = new Set<() => void>();
   #failure: ExitError | undefined;
   #lost = 0;
   #writers: (() => void)[] = [];
@@ -152,7 +156,6 @@ export class DeliverySink implements Sink {
     this.#retryBackoffMs = retryBackoffMs;
     this.#highWater = highWaterRecords;
     this.#lowWater = lowWaterRecords;
-    this.#parkedSignal = new Promise((resolve) => this.#onPark = resolve);
     if (spool && spool.count > 0) {
       kafkaLog.info(`the spool holds ${spool.count} records from an earlier run: sending them first (${spool.path})`);
       this.#pump();
@@ -223,7 +226,7 @@ export class DeliverySink implements Sink {
   async park(): Promise<number> {
     if (this.#parked) return this.#spool?.count ?? 0;
     this.#parked = true;
-    this.#onPark?.();
+    for (const wake of this.#parkWaiters) wake();
     clearTimeout(this.#lingerTimer);
     const kept = this.#keepUnsent(this.#inFlight);
     if (this.#spool) {
@@ -310,11 +313,15 @@ export class DeliverySink implements Sink {
     const timedOut = new Promise<"timeout">((resolve) => {
       if (!this.#spool) deadline = setTimeout(() => resolve("timeout"), this.#deliveryTimeoutMs);
     });
+    let onPark: () => void = () => {};
+    const parked = new Promise<"parked">((resolve) => onPark = () => resolve("parked"));
+    this.#parkWaiters.add(onPark);
+    if (this.#parked) onPark();
     try {
       for (;;) {
         let outcome: "acked" | "parked" | "timeout" | { error: unknown };
         const sending = this.#transport.send(request.records).then(() => "acked" as const, (error) => ({ error }));
-        outcome = await Promise.race([sending, this.#parkedSignal.then(() => "parked" as const), timedOut]);
+        outcome = await Promise.race([sending, parked, timedOut]);
         if (outcome === "parked") return;
         if (outcome === "timeout") {
           this.#fail(
@@ -336,13 +343,14 @@ export class DeliverySink implements Sink {
         this.#markDown();
         outcome = await Promise.race([
           new Promise<"acked">((resolve) => timers.push(setTimeout(() => resolve("acked"), this.#retryBackoffMs))),
-          this.#parkedSignal.then(() => "parked" as const),
+          parked,
           timedOut,
         ]);
         if (outcome === "parked") return;
         if (outcome === "timeout") continue; // reported by the next round
       }
     } finally {
+      this.#parkWaiters.delete(onPark);
       for (const timer of timers) clearTimeout(timer);
       clearTimeout(deadline);
     }
