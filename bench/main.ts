@@ -182,7 +182,7 @@ async function capacity(): Promise<string> {
     "## 1. Real-time capacity",
     "",
     `Speed 1, heartbeats plus one line per sensor, into Kafka through the product's sink with its defaults ` +
-    `(acks=all, idempotent, linger 5 ms, 2,000 records a topic per request, 3 partitions, spool on). Each step in ` +
+    `(acks=all, idempotent, linger 5 ms, 5,000 records a topic per request, 3 partitions, spool on). Each step in ` +
     `its own process: ${warmup} s warm-up, then ${seconds} s measured. Lateness: dispatch time minus due time of ` +
     `every event in the window. CPU in % of one core (machine: ${cpuMax()}%).`,
     "",
@@ -318,7 +318,7 @@ async function throughput(): Promise<string> {
     "",
     `${fmt(records)} records a run into a fresh topic, acks=all, no compression, idempotent, same broker. ` +
     `factory-sim: a ${fmt(sensors)}-sensor plant on the virtual clock through the product's sink (defaults: linger ` +
-    `5 ms, 2,000 records a request, one request in flight), readings and heartbeats into the one topic; ` +
+    `5 ms, 5,000 records a request, one request in flight), readings and heartbeats into the one topic; ` +
     `${size.payload} bytes a record on average (key ${
       size.payload - size.value - size.headers
     }, value ${size.value}, ` +

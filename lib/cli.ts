@@ -391,7 +391,7 @@ function parseProducer(values: {
     idempotent: values.idempotent ?? acks === "all",
     compression: parseChoice("--compression", values.compression ?? "none", COMPRESSION_CHOICES),
     lingerMs: parseInteger("--linger-ms", values["linger-ms"] ?? "5", 0, 60_000),
-    batchRecords: parseInteger("--batch-records", values["batch-records"] ?? "2000", 1, 100_000),
+    batchRecords: parseInteger("--batch-records", values["batch-records"] ?? "5000", 1, 100_000),
     partitions: parseInteger("--partitions", values.partitions ?? "3", 1, 10_000),
     replicationFactor: values["replication-factor"] === undefined
       ? undefined
@@ -476,7 +476,7 @@ Kafka producer:
                           (default on; needs --acks all, off by default otherwise)
   --compression none|gzip record batch compression (default none)
   --linger-ms N           longest a record waits for its batch, 0-60000 (default 5)
-  --batch-records N       most records of one topic per request, 1-100000 (default 2000);
+  --batch-records N       most records of one topic per request, 1-100000 (default 5000);
                           a request also stays under about 1 MB (Kafka's default limit)
   --partitions N          partitions of topics factory-sim creates (default 3)
   --replication-factor N  replication factor of topics factory-sim creates

@@ -22,7 +22,7 @@ export interface GroupArgs<M> {
 /**
  * The messages of one topic by partition, in order: what KafkaJS's `groupMessagesPerPartition`
  * returns. KafkaJS appends each message with `[...current, message]`, copying the partition's
- * array every time: quadratic in the messages of a request (2,000 by default, 100,000 at most).
+ * array every time: quadratic in the messages of a request (5,000 by default, 100,000 at most).
  */
 export function groupMessagesPerPartition<M>(
   { topic, partitionMetadata, messages, partitioner }: GroupArgs<M>,

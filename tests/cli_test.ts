@@ -31,7 +31,7 @@ Deno.test("no flags give the documented defaults", () => {
         idempotent: true,
         compression: "none",
         lingerMs: 5,
-        batchRecords: 2000,
+        batchRecords: 5000,
         partitions: 3,
         replicationFactor: undefined,
       },

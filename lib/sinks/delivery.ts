@@ -132,7 +132,7 @@ export class DeliverySink implements Sink {
     transport: Transport,
     {
       lingerMs = 5,
-      batchRecords = 2_000,
+      batchRecords = 5_000,
       spool,
       spoolAfterMs = 2_000,
       slowAckWarnMs = 5_000,
