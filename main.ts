@@ -9,6 +9,7 @@ import denoJson from "./deno.json" with { type: "json" };
 import { buildCommit } from "./lib/build_info.ts";
 import { helpText, type Options, parseCommand, type ValidateOptions } from "./lib/cli.ts";
 import { loadConfig } from "./lib/config.ts";
+import type { MonitorIo } from "./lib/monitor/command.ts";
 import { formatDuration } from "./lib/duration.ts";
 import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionError, RunError } from "./lib/errors.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
@@ -37,11 +38,12 @@ const KAFKA_CONNECT_TIMEOUT_MS = 10_000;
 /** How long a run stopped by a signal may take to flush (the process exits within 5 s). */
 export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
 
-/** The process state `main` works with, injectable for tests. */
-export interface MainIo {
+/**
+ * The process state `main` works with, injectable for tests: what the monitor works with (stdout,
+ * signal, clock, terminal...), and the rest.
+ */
+export interface MainIo extends MonitorIo {
   env: { KAFKA_BROKERS?: string; NO_COLOR?: string } & SecurityEnv;
-  /** Data: records from the console sink, `--help`, `--version`. */
-  stdout: WritableStream<Uint8Array>;
   /** Logs, one line a call. */
   writeStderr: (line: string) => void;
   /**
@@ -49,18 +51,6 @@ export interface MainIo {
    * records go to stdout and stdout is a terminal too (`stdoutIsTerminal`).
    */
   stderrIsTerminal?: () => boolean;
-  /** Whether stdout is a terminal (default: not): records written there would break up a live status. */
-  stdoutIsTerminal?: () => boolean;
-  /** The terminal's size (default 80x24). */
-  consoleSize?: () => { columns: number; rows: number };
-  /** Aborted (with the signal's name as reason) when the run must stop. */
-  signal?: AbortSignal;
-  /** Checks the run may connect to `host:port`; throws `PermissionError` when it may not. */
-  checkNet?: (hostPort: string) => void;
-  /** The wall clock, epoch milliseconds (default `Date.now`): where a live run and `--backfill 7d` start from. */
-  now?: () => number;
-  /** `factory-sim monitor --web`: told the dashboard's address once it listens. */
-  onDashboard?: (url: string) => void;
   /** The commit `--version` shows (default: `buildCommit`, from the binary's build info or `.git`). */
   buildCommit?: () => Promise<string>;
 }

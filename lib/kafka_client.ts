@@ -22,6 +22,12 @@ export interface KafkaClient {
   problems: { last: string };
   /** Rejects with a one-line error when a problem that retrying cannot fix shows up (never resolves). */
   fatal: Promise<never>;
+  /**
+   * Calls `listener` with that error when it shows up (at once if it already has); returns what
+   * stops listening. For each request: racing every request against `fatal` would leave a reaction
+   * on it per request, keeping each request's records alive.
+   */
+  watchFatal(listener: (error: ExitError) => void): () => void;
 }
 
 /** Creates a client for `brokers`; its own log lines go to our debug level. */
@@ -35,9 +41,21 @@ export function createKafkaClient(
 ): KafkaClient {
   const where = `Kafka at ${brokers.join(",")}`;
   const problems = { last: "" };
-  let onFatal: (error: ExitError) => void = () => {};
-  const fatal = new Promise<never>((_, reject) => onFatal = reject);
+  let rejectFatal: (error: ExitError) => void = () => {};
+  const fatal = new Promise<never>((_, reject) => rejectFatal = reject);
   fatal.catch(() => {});
+  let fatalError: ExitError | undefined;
+  const listeners = new Set<(error: ExitError) => void>();
+  const onFatal = (error: ExitError) => {
+    fatalError ??= error;
+    rejectFatal(fatalError);
+    for (const listener of listeners) listener(fatalError);
+  };
+  const watchFatal = (listener: (error: ExitError) => void) => {
+    if (fatalError) listener(fatalError);
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  };
   const kafka = new Kafka({
     clientId,
     brokers,
@@ -60,7 +78,7 @@ export function createKafkaClient(
       if (known) onFatal(known);
     },
   });
-  return { kafka, where, problems, fatal };
+  return { kafka, where, problems, fatal, watchFatal };
 }
 
 function saslOptions({ mechanism, username, password }: NonNullable<Security["sasl"]>): SASLOptions {

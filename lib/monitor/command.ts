@@ -15,20 +15,20 @@ import { type Dashboard, serveDashboard } from "./web.ts";
 /** How long the monitor tries to reach Kafka before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** The process state the monitor works with, injectable for tests. */
+/** The process state the monitor works with (and `main`, whose `MainIo` extends it), injectable for tests. */
 export interface MonitorIo {
   env: { NO_COLOR?: string } & SecurityEnv;
-  /** The table or the JSON lines. */
+  /** Data: the table or the JSON lines (the console sink's records, `--help` and `--version` for `main`). */
   stdout: WritableStream<Uint8Array>;
-  /** Whether stdout is a terminal (the table is then redrawn in place). */
+  /** Whether stdout is a terminal: the table is then redrawn in place, and a run's live status stays off it. */
   stdoutIsTerminal?: () => boolean;
   /** The terminal's size (default 80x24). */
   consoleSize?: () => { columns: number; rows: number };
-  /** Aborted when the monitor must stop. */
+  /** Aborted (with the signal's name as reason) when the monitor or the run must stop. */
   signal?: AbortSignal;
-  /** Checks the monitor may connect to `host:port`; throws `PermissionError` when it may not. */
+  /** Checks a connection to `host:port` is allowed; throws `PermissionError` when it is not. */
   checkNet?: (hostPort: string) => void;
-  /** Wall clock, epoch ms. */
+  /** The wall clock, epoch milliseconds (default `Date.now`): where a live run and `--backfill 7d` start from. */
   now?: () => number;
   /** Told the dashboard's address once it listens. */
   onDashboard?: (url: string) => void;

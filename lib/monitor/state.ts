@@ -116,23 +116,8 @@ interface SensorState {
   status: SensorStatus | "new";
 }
 
-interface LineState {
-  factoryId: string;
-  sensorId: string;
-  sodaName: string;
-  received: number;
-  expected: number;
-  count: number;
-  total: number;
-  batches: number;
-  sum: number;
-  min: number;
-  max: number;
-  last: number;
-  missing: number;
-  duplicates: number;
-  recent: number[];
-}
+/** A line as the state keeps it: its view's counts, with the sum for the mean and the recent readings always. */
+type LineState = Omit<LineView, "mean" | "recent"> & { sum: number; recent: number[] };
 
 /** The monitor's state over the records it consumed. */
 export class MonitorState {

@@ -23,6 +23,7 @@ import {
   errorMessages,
   errorName,
   explainConnectionProblem,
+  type KafkaClient,
   protocolErrorType,
 } from "../kafka_client.ts";
 import { log } from "../log.ts";
@@ -173,7 +174,12 @@ export async function connectKafkaSink(options: KafkaSinkOptions): Promise<Deliv
     security = { protocol: "PLAINTEXT" },
     delivery = {},
   } = options;
-  const { kafka, where, problems, fatal } = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
+  const { kafka, where, problems, fatal, watchFatal } = createKafkaClient({
+    clientId,
+    brokers,
+    security,
+    connectTimeoutMs,
+  });
   const admin = kafka.admin();
   const producer = kafka.producer({
     idempotent,
@@ -226,6 +232,7 @@ export async function connectKafkaSink(options: KafkaSinkOptions): Promise<Deliv
     compression: compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
     explain: (error) => explainError(error, { where, topics, security, idempotent }),
     lastProblem: () => problems.last,
+    watchFatal,
   });
   return new DeliverySink(transport, delivery);
 }
@@ -325,18 +332,28 @@ async function prepareTopics(
 }
 
 /** The transport the delivery pipeline drives: one `sendBatch` per request. */
-function kafkaTransport(
+/** The transport over a connected producer (exported for tests). */
+export function kafkaTransport(
   producer: Producer,
-  { acks, compression, explain, lastProblem }: {
+  { acks, compression, explain, lastProblem, watchFatal }: {
     acks: number;
     compression: CompressionTypes;
     explain: Transport["explain"];
     lastProblem: () => string;
+    watchFatal: KafkaClient["watchFatal"];
   },
 ): Transport {
   return {
-    async send(records) {
-      await producer.sendBatch({ acks, compression, topicMessages: byTopic(records) });
+    send(records) {
+      // KafkaJS retries a connection it may not open (a broker Deno's permissions leave out,
+      // learned from metadata) for as long as its retries last: the client's log says why at
+      // once, and that ends the request.
+      return new Promise<void>((resolve, reject) => {
+        const stop = watchFatal(reject);
+        producer.sendBatch({ acks, compression, topicMessages: byTopic(records) })
+          .then(() => resolve(), reject)
+          .finally(stop);
+      });
     },
     explain,
     lastProblem,
