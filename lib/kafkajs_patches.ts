@@ -36,24 +36,6 @@ export function groupMessagesPerPartition<M>(
   return result;
 }
 
-/** Where KafkaJS's modules live, for its require cache. */
-const GROUPING = require.resolve("kafkajs/src/producer/groupMessagesPerPartition.js");
-const SEND_MESSAGES = require.resolve("kafkajs/src/producer/sendMessages.js");
-
-/**
- * Whether KafkaJS uses the linear grouping: `sendMessages.js` keeps the function it required when
- * it loaded, so the cache entry must be replaced before that. False when KafkaJS was loaded first.
- */
-export const linearGroupingInstalled: boolean = (() => {
-  if (SEND_MESSAGES in require.cache) {
-    log("kafka").debug("KafkaJS was loaded before its patches: message grouping left as it is");
-    return false;
-  }
-  require(GROUPING);
-  require.cache[GROUPING]!.exports = groupMessagesPerPartition;
-  return true;
-})();
-
 // --- Records encoded in one buffer each -------------------------------------------------------
 
 /** What KafkaJS's `Encoder` (src/protocol/encoder.js) offers that the record encoder uses. */
@@ -180,9 +162,18 @@ export function crc32c(bytes: Uint8Array): number {
   return (crc ^ -1) >>> 0;
 }
 
-/** The modules replaced through the require cache, and whether each took (see `linearGroupingInstalled`). */
+/**
+ * The modules replaced through KafkaJS's require cache, and whether each took: a module that keeps
+ * what it required (`sendMessages.js` its grouping, say) must not have loaded before.
+ */
 export const replacedModules: Readonly<Record<string, boolean>> = {
-  groupMessagesPerPartition: linearGroupingInstalled,
+  groupMessagesPerPartition: replaceModule(
+    "kafkajs/src/producer/groupMessagesPerPartition.js",
+    groupMessagesPerPartition,
+    [
+      "kafkajs/src/producer/sendMessages.js",
+    ],
+  ),
   record: replaceModule("kafkajs/src/protocol/recordBatch/record/v0/index.js", encodeRecord, [
     "kafkajs/src/protocol/requests/produce/v3/request.js",
   ]),
@@ -190,6 +181,9 @@ export const replacedModules: Readonly<Record<string, boolean>> = {
     "kafkajs/src/protocol/recordBatch/v0/index.js",
   ]),
 };
+
+/** Whether KafkaJS uses the linear grouping (false when KafkaJS was loaded before this module). */
+export const linearGroupingInstalled: boolean = replacedModules.groupMessagesPerPartition;
 
 /** Puts `replacement` in the require cache for `module`, unless a module that keeps it (`users`) already loaded. */
 function replaceModule(module: string, replacement: unknown, users: string[]): boolean {

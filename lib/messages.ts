@@ -170,6 +170,24 @@ export function recordBytes(record: OutRecord): number {
   return record.key.length + record.value.length + headerBytes(record.headers) + RECORD_OVERHEAD_BYTES;
 }
 
+/**
+ * How many of `records` (at most `limit`) fit in `maxBytes` by `recordBytes`, after `usedBytes`
+ * already taken; at least one when nothing is taken yet, however large. And the bytes then used.
+ */
+export function recordsWithin(
+  records: readonly OutRecord[],
+  { limit = records.length, maxBytes, usedBytes = 0 }: { limit?: number; maxBytes: number; usedBytes?: number },
+): { count: number; bytes: number } {
+  const end = Math.min(limit, records.length);
+  let bytes = usedBytes;
+  for (let i = 0; i < end; i++) {
+    const size = recordBytes(records[i]);
+    if (bytes + size > maxBytes && (i > 0 || usedBytes > 0)) return { count: i, bytes };
+    bytes += size;
+  }
+  return { count: end, bytes };
+}
+
 /** A record's framing in a batch, at most: length, attributes, deltas and the key and value lengths. */
 const RECORD_OVERHEAD_BYTES = 30;
 const headerSizes = new WeakMap<object, number>();

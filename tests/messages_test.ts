@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_TOPICS, formatTimestamp, toRecord } from "../lib/messages.ts";
+import { DEFAULT_TOPICS, formatTimestamp, recordBytes, recordsWithin, toRecord } from "../lib/messages.ts";
 import type { Heartbeat, Reading } from "../lib/simulation.ts";
 
 const TIME = Date.UTC(2025, 11, 3, 14, 30, 45, 123);
@@ -117,4 +117,14 @@ Deno.test("values built from cached prefixes are what JSON.stringify of the cont
       }
     }
   }
+});
+
+Deno.test("recordsWithin: what fits in a byte budget, at least one record when nothing is taken yet", () => {
+  const record = (n: number) => ({ topic: "T", key: "k", value: "x".repeat(n), timestampMs: 0 });
+  const size = recordBytes(record(100));
+  const records = [record(100), record(100), record(100)];
+  assert.deepEqual(recordsWithin(records, { maxBytes: 2 * size }), { count: 2, bytes: 2 * size });
+  assert.deepEqual(recordsWithin(records, { maxBytes: 10 * size, limit: 1 }), { count: 1, bytes: size });
+  assert.deepEqual(recordsWithin([record(5_000)], { maxBytes: 100 }).count, 1, "one, however large");
+  assert.deepEqual(recordsWithin(records, { maxBytes: 2 * size, usedBytes: 2 * size }), { count: 0, bytes: 2 * size });
 });

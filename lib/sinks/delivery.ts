@@ -14,7 +14,7 @@
  */
 import { ExitCode, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
-import { type OutRecord, recordBytes } from "../messages.ts";
+import { type OutRecord, recordsWithin } from "../messages.ts";
 import type { DeliveryObserver, Sink } from "./sink.ts";
 import type { Spool, SpoolBatch } from "./spool.ts";
 
@@ -452,25 +452,16 @@ export class DeliverySink implements Sink {
   #takePending(perTopic: number, maxBytes = Infinity): OutRecord[] {
     const taken: OutRecord[] = [];
     let bytes = 0;
-    let full = false;
     for (const [topic, queue] of this.#pending) {
-      let n = Math.min(queue.length, perTopic);
-      if (maxBytes !== Infinity) {
-        for (let i = 0; i < n; i++) {
-          const size = recordBytes(queue[i]);
-          if (bytes + size > maxBytes && taken.length + i > 0) {
-            n = i;
-            full = true;
-            break;
-          }
-          bytes += size;
-        }
-      }
-      if (n === queue.length) {
+      const fit = recordsWithin(queue, { limit: perTopic, maxBytes, usedBytes: bytes });
+      // Fewer than the topic could give: the request is full, the other topics wait for the next.
+      const full = fit.count < Math.min(perTopic, queue.length);
+      bytes = fit.bytes;
+      if (fit.count === queue.length) {
         taken.push(...queue);
         this.#pending.delete(topic);
-      } else if (n > 0) {
-        taken.push(...queue.splice(0, n));
+      } else if (fit.count > 0) {
+        taken.push(...queue.splice(0, fit.count));
       }
       if (full) break;
     }

@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { isPermissionDenial, PermissionError, permissionError, RunError } from "../errors.ts";
-import { type OutRecord, recordBytes } from "../messages.ts";
+import { type OutRecord, recordsWithin } from "../messages.ts";
 
 /** The spool's file inside `--spool-dir`. */
 export const SPOOL_FILE = "spool.db";
@@ -140,24 +140,16 @@ export class Spool {
       ts: number;
       headers: string | null;
     }[];
-    const records: OutRecord[] = [];
-    let bytes = 0;
-    let lastId = 0;
-    for (const row of rows) {
-      const record: OutRecord = {
-        topic: row.topic,
-        key: row.key,
-        value: row.value,
-        timestampMs: Number(row.ts),
-        ...(row.headers === null ? {} : { headers: JSON.parse(row.headers) }),
-      };
-      // At least one record, however large.
-      bytes += recordBytes(record);
-      if (records.length > 0 && bytes > maxBytes) break;
-      records.push(record);
-      lastId = Number(row.id);
-    }
-    return { records, lastId };
+    const records = rows.map((row): OutRecord => ({
+      topic: row.topic,
+      key: row.key,
+      value: row.value,
+      timestampMs: Number(row.ts),
+      ...(row.headers === null ? {} : { headers: JSON.parse(row.headers) }),
+    }));
+    const { count } = recordsWithin(records, { maxBytes });
+    records.length = count;
+    return { records, lastId: count > 0 ? Number(rows[count - 1].id) : 0 };
   }
 
   /** Removes the records up to `lastId` (of a batch from `peek`, once Kafka acknowledged it). */
