@@ -128,6 +128,223 @@ function writeBytes(encoder: KafkaJsEncoder, value: unknown, length: number): vo
   }
 }
 
+// --- Produce requests: each partition's record batch in one buffer --------------------------------
+
+/** A message as KafkaJS's producer hands it to the produce request. */
+export interface ProduceMessage {
+  key?: unknown;
+  value?: unknown;
+  timestamp?: string | number | null;
+  headers?: Record<string, unknown>;
+}
+
+/** One partition's data in a produce request (`topicData[].partitions[]`). */
+export interface ProducePartition {
+  partition: number;
+  firstSequence?: number;
+  messages: ProduceMessage[];
+}
+
+/** What KafkaJS's `requests/produce/v3/request.js` takes. */
+export interface ProduceRequestArgs {
+  acks: number;
+  timeout: number;
+  transactionalId?: string | null;
+  producerId?: unknown;
+  producerEpoch?: number;
+  compression?: number;
+  topicData: { topic: string; partitions: ProducePartition[] }[];
+}
+
+/** A protocol request as KafkaJS's connection sends it. */
+interface KafkaJsRequest {
+  apiKey: number;
+  apiVersion: number;
+  apiName: string;
+  expectResponse(): boolean;
+  encode(): Promise<KafkaJsEncoder>;
+}
+
+const Long = require("kafkajs/src/utils/long.js") as {
+  fromInt(value: number): unknown;
+  fromValue(value: unknown): unknown;
+};
+const PRODUCE_API_KEY = (require("kafkajs/src/protocol/requests/apiKeys.js") as { Produce: number }).Produce;
+const NO_COMPRESSION = 0;
+const MAGIC_BYTE = 2;
+const TRANSACTIONAL_MASK = 16;
+
+/** KafkaJS's encoder methods this section also uses. */
+interface BatchEncoder extends KafkaJsEncoder {
+  writeInt16(value: number): BatchEncoder;
+  writeInt32(value: number): BatchEncoder;
+  writeUInt32(value: number): BatchEncoder;
+  writeInt64(value: unknown): BatchEncoder;
+  writeString(value: string | null): BatchEncoder;
+  writeArray(array: unknown[], type?: string): BatchEncoder;
+  writeEncoder(value: KafkaJsEncoder): BatchEncoder;
+  size(): number;
+}
+
+/**
+ * KafkaJS's produce request (v3, which v4 to v7 reuse), encoding each uncompressed partition
+ * straight into one exactly sized buffer. KafkaJS copies every record into a growing encoder
+ * (a `Buffer` view and a copy per record, zero-filled reallocations as it doubles), then the batch
+ * into three more encoders, and sorts the partition's timestamps as strings to find the first and
+ * the last. The bytes are the same (`tests/kafkajs_patches_test.ts` compares them); compressed
+ * partitions take KafkaJS's own way.
+ */
+export function produceRequest(
+  {
+    acks,
+    timeout,
+    transactionalId = null,
+    producerId = Long.fromInt(-1),
+    producerEpoch = 0,
+    compression = NO_COMPRESSION,
+    topicData,
+  }: ProduceRequestArgs,
+): KafkaJsRequest {
+  return {
+    apiKey: PRODUCE_API_KEY,
+    apiVersion: 3,
+    apiName: "Produce",
+    expectResponse: () => acks !== 0,
+    encode: async () => {
+      const topics: KafkaJsEncoder[] = [];
+      for (const { topic, partitions } of topicData) {
+        const encoded: KafkaJsEncoder[] = [];
+        for (const data of partitions) {
+          const args = { ...data, transactional: !!transactionalId, producerId, producerEpoch };
+          encoded.push(
+            compression === NO_COMPRESSION ? encodePartition(args) : await encodeCompressedPartition(args, compression),
+          );
+        }
+        topics.push((new Encoder() as BatchEncoder).writeString(topic).writeArray(encoded));
+      }
+      return (new Encoder() as BatchEncoder).writeString(transactionalId).writeInt16(acks).writeInt32(timeout)
+        .writeArray(topics);
+    },
+  };
+}
+
+interface PartitionArgs extends ProducePartition {
+  transactional: boolean;
+  producerId: unknown;
+  producerEpoch: number;
+}
+
+/** The first and last timestamps as KafkaJS finds them: by sorting them as strings. */
+function timestampBounds(messages: ProduceMessage[], dateNow: number): { first: unknown; last: unknown } {
+  let first: unknown;
+  let last: unknown;
+  let firstText = "";
+  let lastText = "";
+  for (const { timestamp } of messages) {
+    if (timestamp === null || timestamp === undefined) continue;
+    const text = String(timestamp);
+    // A stable sort: the first of equal ones stays first, the last of equal ones last.
+    if (first === undefined || text < firstText) [first, firstText] = [timestamp, text];
+    if (last === undefined || text >= lastText) [last, lastText] = [timestamp, text];
+  }
+  return first === undefined ? { first: dateNow, last: dateNow } : { first, last };
+}
+
+/**
+ * One uncompressed partition of a produce request: partition, batch size, then the record batch
+ * (offset, length, leader epoch, magic, CRC-32C of the rest, attributes, deltas, timestamps,
+ * producer, sequence, records), written once into a buffer of the exact size.
+ */
+function encodePartition(
+  { partition, messages, firstSequence = 0, transactional, producerId = Long.fromValue(-1), producerEpoch = 0 }:
+    PartitionArgs,
+): KafkaJsEncoder {
+  const dateNow = Date.now();
+  const { first, last } = timestampBounds(messages, dateNow);
+  const count = messages.length;
+  const keyLengths = new Int32Array(count);
+  const valueLengths = new Int32Array(count);
+  const bodySizes = new Int32Array(count);
+  const deltas = new Float64Array(count);
+  const headerSets: Uint8Array[] = new Array(count);
+  let recordsSize = 0;
+  for (let i = 0; i < count; i++) {
+    const { key, value, headers = {}, timestamp } = messages[i];
+    const timestampDelta = ((timestamp || dateNow) as number) - (first as number);
+    const headerBytes = encodeHeaders(headers);
+    const keyLength = byteLengthOf(key);
+    const valueLength = byteLengthOf(value);
+    const sizeOfBody = 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(i) +
+      Encoder.sizeOfVarInt(keyLength) + Math.max(0, keyLength) +
+      Encoder.sizeOfVarInt(valueLength) + Math.max(0, valueLength) + headerBytes.length;
+    keyLengths[i] = keyLength;
+    valueLengths[i] = valueLength;
+    bodySizes[i] = sizeOfBody;
+    deltas[i] = timestampDelta;
+    headerSets[i] = headerBytes;
+    recordsSize += Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody;
+  }
+  // attributes 2, last offset delta 4, timestamps 8 + 8, producer id 8, epoch 2, sequence 4, count 4
+  const bodySize = 40 + recordsSize;
+  // leader epoch 4, magic 1, CRC 4
+  const batchSize = 9 + bodySize;
+  // partition 4, record batch size 4, first offset 8, batch length 4
+  const encoder = Object.create(Encoder.prototype) as BatchEncoder;
+  encoder.buf = Buffer.allocUnsafe(20 + batchSize) as KafkaJsEncoder["buf"];
+  encoder.offset = 0;
+  encoder.writeInt32(partition).writeInt32(12 + batchSize).writeInt64(Long.fromInt(0)).writeInt32(batchSize)
+    .writeInt32(0).writeInt8(MAGIC_BYTE);
+  const crcAt = encoder.offset;
+  encoder.offset += 4;
+  const bodyAt = encoder.offset;
+  encoder.writeInt16(transactional ? TRANSACTIONAL_MASK : 0).writeInt32(count - 1).writeInt64(first).writeInt64(last)
+    .writeInt64(producerId).writeInt16(producerEpoch).writeInt32(firstSequence).writeInt32(count);
+  for (let i = 0; i < count; i++) {
+    const { key, value } = messages[i];
+    encoder.writeVarInt(bodySizes[i]).writeInt8(0).writeVarLong(deltas[i]).writeVarInt(i);
+    writeBytes(encoder, key, keyLengths[i]);
+    writeBytes(encoder, value, valueLengths[i]);
+    encoder.writeBufferInternal(headerSets[i]);
+  }
+  const end = encoder.offset;
+  encoder.offset = crcAt;
+  encoder.writeUInt32(crc32c(encoder.buf.subarray(bodyAt, end)));
+  encoder.offset = end;
+  return encoder;
+}
+
+/** A compressed partition, as KafkaJS encodes it. */
+async function encodeCompressedPartition(
+  { partition, messages, firstSequence, transactional, producerId, producerEpoch }: PartitionArgs,
+  compression: number,
+): Promise<KafkaJsEncoder> {
+  const { RecordBatch } = require("kafkajs/src/protocol/recordBatch/v0/index.js") as {
+    RecordBatch(args: Record<string, unknown>): Promise<BatchEncoder>;
+  };
+  const dateNow = Date.now();
+  const { first, last } = timestampBounds(messages, dateNow);
+  const records = messages.map((message, i) =>
+    encodeRecord({
+      ...message,
+      offsetDelta: i,
+      timestampDelta: ((message.timestamp || dateNow) as number) - (first as number),
+    })
+  );
+  const recordBatch = await RecordBatch({
+    compression,
+    records,
+    firstTimestamp: first,
+    maxTimestamp: last,
+    producerId,
+    producerEpoch,
+    firstSequence,
+    transactional,
+    lastOffsetDelta: records.length - 1,
+  });
+  return (new Encoder() as BatchEncoder).writeInt32(partition).writeInt32(recordBatch.size())
+    .writeEncoder(recordBatch);
+}
+
 // --- CRC-32C, eight bytes at a time ---------------------------------------------------------------
 
 /** Slicing-by-8 tables for CRC-32C (Castagnoli, reflected polynomial 0x82F63B78). */
@@ -180,6 +397,11 @@ export const replacedModules: Readonly<Record<string, boolean>> = {
   crc32C: replaceModule("kafkajs/src/protocol/recordBatch/crc32C/index.js", crc32c, [
     "kafkajs/src/protocol/recordBatch/v0/index.js",
   ]),
+  produceRequest: replaceModule(
+    "kafkajs/src/protocol/requests/produce/v3/request.js",
+    produceRequest,
+    [4, 5, 6, 7].map((version) => `kafkajs/src/protocol/requests/produce/v${version}/request.js`),
+  ),
 };
 
 /** Whether KafkaJS uses the linear grouping (false when KafkaJS was loaded before this module). */

@@ -9,6 +9,9 @@ import {
   encodeRecord,
   groupMessagesPerPartition,
   linearGroupingInstalled,
+  type ProduceMessage,
+  produceRequest,
+  type ProduceRequestArgs,
   type RecordArgs,
   replacedModules,
 } from "../lib/kafkajs_patches.ts";
@@ -86,7 +89,12 @@ function stockModule<T>(specifier: string): T {
 }
 
 Deno.test("records are encoded byte for byte as KafkaJS encodes them", () => {
-  assert.deepEqual(replacedModules, { groupMessagesPerPartition: true, record: true, crc32C: true });
+  assert.deepEqual(replacedModules, {
+    groupMessagesPerPartition: true,
+    record: true,
+    crc32C: true,
+    produceRequest: true,
+  });
   const stock = stockModule<(args: RecordArgs) => { buffer: Uint8Array }>(
     "kafkajs/src/protocol/recordBatch/record/v0/index.js",
   );
@@ -126,4 +134,68 @@ Deno.test("CRC-32C eight bytes at a time equals KafkaJS's byte at a time", () =>
   assert.equal(crc32c(large), stock(large));
   // The check value of CRC-32C ("123456789").
   assert.equal(crc32c(new TextEncoder().encode("123456789")), 0xe3069283);
+});
+
+Deno.test("produce requests are encoded byte for byte as KafkaJS encodes them", async () => {
+  const stock = stockModule<typeof produceRequest>("kafkajs/src/protocol/requests/produce/v3/request.js");
+  const Long = require("kafkajs/src/utils/long.js");
+  const rng = new Rng(11);
+  const text = (n: number) => Array.from({ length: n }, () => 'aZ9é€😀{}"'.charAt(rng.int(0, 8))).join("");
+  const shared = Object.freeze({ "message-type": "factory-sim.heartbeat.v1" });
+  const base = 1_795_000_000_000;
+  const message = (): ProduceMessage => ({
+    key: rng.int(0, 9) === 0 ? null : text(rng.int(0, 8)),
+    value: rng.int(0, 9) === 0 ? Buffer.from(text(rng.int(0, 50))) : text(rng.int(0, 300)),
+    // Strings of several lengths (KafkaJS sorts them as strings), numbers, and none.
+    timestamp: [String(base + rng.int(-5_000, 5_000)), base + rng.int(0, 99), null, String(rng.int(0, 999_999))][
+      rng.int(0, 3)
+    ],
+    headers: rng.int(0, 2) === 0 ? shared : rng.int(0, 1) ? undefined : { [text(2)]: [text(3), text(1)] },
+  });
+  const partitions = (n: number) =>
+    Array.from({ length: n }, (_, p) => ({
+      partition: p * 3,
+      firstSequence: rng.int(0, 2) === 0 ? undefined : rng.int(0, 1_000_000),
+      messages: Array.from({ length: rng.int(0, 400) }, message),
+    }));
+  const cases: ProduceRequestArgs[] = [
+    { acks: -1, timeout: 30_000, topicData: [] },
+    { acks: 1, timeout: 1_000, topicData: [{ topic: "T", partitions: [{ partition: 0, messages: [] }] }] },
+    { acks: 0, timeout: 5, topicData: [{ topic: "T", partitions: [{ partition: 0, messages: [{ value: "x" }] }] }] },
+  ];
+  for (let i = 0; i < 40; i++) {
+    cases.push({
+      acks: [-1, 0, 1][rng.int(0, 2)],
+      timeout: 30_000,
+      transactionalId: rng.int(0, 3) === 0 ? "tx" : undefined,
+      producerId: rng.int(0, 1) ? Long.fromValue(rng.int(0, 2 ** 31)) : undefined,
+      producerEpoch: rng.int(0, 1) ? rng.int(0, 30) : undefined,
+      compression: rng.int(0, 4) === 0 ? 1 : undefined,
+      topicData: Array.from(
+        { length: rng.int(1, 3) },
+        (_, t) => ({ topic: `topic.${t}`, partitions: partitions(rng.int(1, 6)) }),
+      ),
+    });
+  }
+  // KafkaJS fills in "now" for a partition without timestamps: both sides must see the same now.
+  const realNow = Date.now;
+  Date.now = () => base;
+  try {
+    for (const [i, args] of cases.entries()) {
+      const [ours, theirs] = [produceRequest(args), stock(args)];
+      assert.deepEqual(
+        { apiKey: ours.apiKey, apiVersion: ours.apiVersion, apiName: ours.apiName, expects: ours.expectResponse() },
+        {
+          apiKey: theirs.apiKey,
+          apiVersion: theirs.apiVersion,
+          apiName: theirs.apiName,
+          expects: theirs.expectResponse(),
+        },
+      );
+      const [a, b] = [(await ours.encode()).buffer, (await theirs.encode()).buffer];
+      assert.ok(Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0, `case ${i}: ${a.length} vs ${b.length} bytes`);
+    }
+  } finally {
+    Date.now = realNow;
+  }
 });
