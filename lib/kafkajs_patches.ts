@@ -113,7 +113,7 @@ export function encodeRecord(
   encoder.writeVarInt(sizeOfBody).writeInt8(0).writeVarLong(timestampDelta).writeVarInt(offsetDelta);
   writeBytes(encoder, key, keyLength);
   writeBytes(encoder, value, valueLength);
-  encoder.writeBufferInternal(headerBytes);
+  copyInto(encoder, headerBytes);
   return encoder;
 }
 
@@ -121,11 +121,26 @@ function writeBytes(encoder: KafkaJsEncoder, value: unknown, length: number): vo
   encoder.writeVarInt(length);
   if (length <= 0) return;
   if (Buffer.isBuffer(value)) {
-    encoder.writeBufferInternal(value);
-  } else {
-    encoder.buf.write(String(value), encoder.offset, length, "utf8");
-    encoder.offset += length;
+    copyInto(encoder, value);
+    return;
   }
+  const text = String(value);
+  if (length === text.length) {
+    // As many UTF-8 bytes as UTF-16 units: ASCII, one byte a unit. Written here, not through
+    // Buffer#write (a Buffer view and an encoder call for every key and value).
+    const { buf } = encoder;
+    let at = encoder.offset;
+    for (let i = 0; i < length; i++) buf[at++] = text.charCodeAt(i);
+  } else {
+    encoder.buf.write(text, encoder.offset, length, "utf8");
+  }
+  encoder.offset += length;
+}
+
+/** Appends `bytes` to the encoder's buffer, which has room for them (Buffer#copy costs more for small arrays). */
+function copyInto(encoder: KafkaJsEncoder, bytes: Uint8Array): void {
+  encoder.buf.set(bytes, encoder.offset);
+  encoder.offset += bytes.length;
 }
 
 // --- Produce requests: each partition's record batch in one buffer --------------------------------
@@ -304,7 +319,7 @@ function encodePartition(
     encoder.writeVarInt(bodySizes[i]).writeInt8(0).writeVarLong(deltas[i]).writeVarInt(i);
     writeBytes(encoder, key, keyLengths[i]);
     writeBytes(encoder, value, valueLengths[i]);
-    encoder.writeBufferInternal(headerSets[i]);
+    copyInto(encoder, headerSets[i]);
   }
   const end = encoder.offset;
   encoder.offset = crcAt;
