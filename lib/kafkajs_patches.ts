@@ -259,8 +259,14 @@ function timestampBounds(messages: ProduceMessage[], dateNow: number): { first: 
     if (timestamp === null || timestamp === undefined) continue;
     const text = String(timestamp);
     // A stable sort: the first of equal ones stays first, the last of equal ones last.
-    if (first === undefined || text < firstText) [first, firstText] = [timestamp, text];
-    if (last === undefined || text >= lastText) [last, lastText] = [timestamp, text];
+    if (first === undefined || text < firstText) {
+      first = timestamp;
+      firstText = text;
+    }
+    if (last === undefined || text >= lastText) {
+      last = timestamp;
+      lastText = text;
+    }
   }
   return first === undefined ? { first: dateNow, last: dateNow } : { first, last };
 }
