@@ -103,18 +103,49 @@ export function encodeRecord(
   const headerBytes = encodeHeaders(headers);
   const keyLength = byteLengthOf(key);
   const valueLength = byteLengthOf(value);
-  const sizeOfBody = 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(offsetDelta) +
-    Encoder.sizeOfVarInt(keyLength) + Math.max(0, keyLength) +
-    Encoder.sizeOfVarInt(valueLength) + Math.max(0, valueLength) + headerBytes.length;
-  // An Encoder without its constructor's 512-byte zero-filled buffer: the size is known.
+  const sizeOfBody = recordBodySize(timestampDelta, offsetDelta, keyLength, valueLength, headerBytes.length);
+  const encoder = sizedEncoder(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody);
+  writeRecord(encoder, sizeOfBody, timestampDelta, offsetDelta, key, keyLength, value, valueLength, headerBytes);
+  return encoder;
+}
+
+/** An Encoder without its constructor's 512-byte zero-filled buffer, for `size` bytes known ahead. */
+function sizedEncoder(size: number): KafkaJsEncoder {
   const encoder = Object.create(Encoder.prototype) as KafkaJsEncoder;
-  encoder.buf = Buffer.allocUnsafe(Encoder.sizeOfVarInt(sizeOfBody) + sizeOfBody) as KafkaJsEncoder["buf"];
+  encoder.buf = Buffer.allocUnsafe(size) as KafkaJsEncoder["buf"];
   encoder.offset = 0;
+  return encoder;
+}
+
+/** Bytes of a record after its length varint (Record v0: attributes, deltas, key, value, headers). */
+function recordBodySize(
+  timestampDelta: number,
+  offsetDelta: number,
+  keyLength: number,
+  valueLength: number,
+  headersLength: number,
+): number {
+  return 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(offsetDelta) +
+    Encoder.sizeOfVarInt(keyLength) + Math.max(0, keyLength) +
+    Encoder.sizeOfVarInt(valueLength) + Math.max(0, valueLength) + headersLength;
+}
+
+/** Writes one record as Record v0 does, its sizes measured beforehand (arguments, not an object: once per record). */
+function writeRecord(
+  encoder: KafkaJsEncoder,
+  sizeOfBody: number,
+  timestampDelta: number,
+  offsetDelta: number,
+  key: unknown,
+  keyLength: number,
+  value: unknown,
+  valueLength: number,
+  headerBytes: Uint8Array,
+): void {
   encoder.writeVarInt(sizeOfBody).writeInt8(0).writeVarLong(timestampDelta).writeVarInt(offsetDelta);
   writeBytes(encoder, key, keyLength);
   writeBytes(encoder, value, valueLength);
   copyInto(encoder, headerBytes);
-  return encoder;
 }
 
 function writeBytes(encoder: KafkaJsEncoder, value: unknown, length: number): void {
@@ -295,9 +326,7 @@ function encodePartition(
     const headerBytes = encodeHeaders(headers);
     const keyLength = byteLengthOf(key);
     const valueLength = byteLengthOf(value);
-    const sizeOfBody = 1 + Encoder.sizeOfVarLong(timestampDelta) + Encoder.sizeOfVarInt(i) +
-      Encoder.sizeOfVarInt(keyLength) + Math.max(0, keyLength) +
-      Encoder.sizeOfVarInt(valueLength) + Math.max(0, valueLength) + headerBytes.length;
+    const sizeOfBody = recordBodySize(timestampDelta, i, keyLength, valueLength, headerBytes.length);
     keyLengths[i] = keyLength;
     valueLengths[i] = valueLength;
     bodySizes[i] = sizeOfBody;
@@ -310,9 +339,7 @@ function encodePartition(
   // leader epoch 4, magic 1, CRC 4
   const batchSize = 9 + bodySize;
   // partition 4, record batch size 4, first offset 8, batch length 4
-  const encoder = Object.create(Encoder.prototype) as BatchEncoder;
-  encoder.buf = Buffer.allocUnsafe(20 + batchSize) as KafkaJsEncoder["buf"];
-  encoder.offset = 0;
+  const encoder = sizedEncoder(20 + batchSize) as BatchEncoder;
   encoder.writeInt32(partition).writeInt32(12 + batchSize).writeInt64(Long.fromInt(0)).writeInt32(batchSize)
     .writeInt32(0).writeInt8(MAGIC_BYTE);
   const crcAt = encoder.offset;
@@ -322,10 +349,7 @@ function encodePartition(
     .writeInt64(producerId).writeInt16(producerEpoch).writeInt32(firstSequence).writeInt32(count);
   for (let i = 0; i < count; i++) {
     const { key, value } = messages[i];
-    encoder.writeVarInt(bodySizes[i]).writeInt8(0).writeVarLong(deltas[i]).writeVarInt(i);
-    writeBytes(encoder, key, keyLengths[i]);
-    writeBytes(encoder, value, valueLengths[i]);
-    copyInto(encoder, headerSets[i]);
+    writeRecord(encoder, bodySizes[i], deltas[i], i, key, keyLengths[i], value, valueLengths[i], headerSets[i]);
   }
   const end = encoder.offset;
   encoder.offset = crcAt;
