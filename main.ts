@@ -11,7 +11,16 @@ import { helpText, type Options, parseCommand, type ValidateOptions } from "./li
 import { loadConfig } from "./lib/config.ts";
 import type { MonitorIo } from "./lib/monitor/command.ts";
 import { formatDuration } from "./lib/duration.ts";
-import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionError, RunError } from "./lib/errors.ts";
+import {
+  describeError,
+  ExitCode,
+  exitCodeOf,
+  ExitError,
+  isPermissionDenial,
+  PermissionError,
+  permissionError,
+  RunError,
+} from "./lib/errors.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
 import { type RunProbe, withMetricsServer } from "./lib/metrics.ts";
 import { LiveStatus, runCounts, sinkStatus } from "./lib/live_status.ts";
@@ -22,7 +31,7 @@ import { Scheduler } from "./lib/scheduler.ts";
 import { describeSecurity, loadSecurity, parseSecurity, SECURITY_ENV, type SecurityEnv } from "./lib/security.ts";
 import { runSimulation } from "./lib/simulation.ts";
 import { colorAllowed } from "./lib/status.ts";
-import { checkSummaryPermission, exitCodeOf, type RunInfo, RunSummary, writeSummaryJson } from "./lib/summary.ts";
+import { checkSummaryPermission, type RunInfo, RunSummary, writeSummaryJson } from "./lib/summary.ts";
 import { validateConfigFile } from "./lib/validate.ts";
 import { ConsoleSink } from "./lib/sinks/console.ts";
 import { closeSink, fellBackToConsole, type Sink } from "./lib/sinks/sink.ts";
@@ -87,7 +96,7 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       io.writeStderr(`error: ${permissionError(error).message}\n`);
       return ExitCode.permission;
     }
-    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    const message = describeError(error);
     io.writeStderr(`error: unexpected failure: ${message}\n`);
     if (logLevel === "debug" && error instanceof Error && error.stack) io.writeStderr(`${error.stack}\n`);
     return ExitCode.failure;
@@ -219,7 +228,7 @@ async function run(options: Options, io: MainIo, probe: RunProbe = {}): Promise<
   const summarizeFailure = (error: unknown) => {
     if (options.summaryJson === undefined) return;
     try {
-      const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      const message = describeError(error);
       const info = summaryInfo({
         outcome: "failed",
         exitCode: exitCodeOf(error),

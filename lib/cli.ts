@@ -4,16 +4,20 @@
  */
 import { parseArgs } from "node:util";
 import { parseDuration } from "./duration.ts";
-import { UsageError } from "./errors.ts";
+import { describeError, UsageError } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import {
+  type Acks,
+  ACKS_CHOICES,
+  type Compression,
+  COMPRESSIONS,
+  isKafkaName,
+  KAFKA_NAME_RULE,
+} from "./kafka/settings.ts";
 import { DEFAULT_TOPICS, type Topics } from "./messages.ts";
 import type { Shard } from "./plant.ts";
 import { MAX_SEED } from "./random.ts";
 
-/** `--acks` values (all: every in-sync replica; leader: the leader only; none: no acknowledgement). */
-export const ACKS_CHOICES = ["all", "leader", "none"] as const;
-/** `--compression` values. */
-export const COMPRESSION_CHOICES = ["none", "gzip"] as const;
 /** Default `--spool-dir` (relative to the working directory). */
 export const DEFAULT_SPOOL_DIR = "factory-sim-spool";
 
@@ -72,9 +76,9 @@ export interface Backfill {
 /** How the Kafka producer sends, and how it creates topics. */
 export interface ProducerOptions {
   clientId: string;
-  acks: typeof ACKS_CHOICES[number];
+  acks: Acks;
   idempotent: boolean;
-  compression: typeof COMPRESSION_CHOICES[number];
+  compression: Compression;
   lingerMs: number;
   /** Most records of one topic in one request. */
   batchRecords: number;
@@ -315,8 +319,8 @@ function parseMonitor(args: string[], env: OptionEnv): Command {
   const clientId = values["client-id"] ?? "factory-sim-monitor";
   const groupId = values["group-id"] ?? `factory-sim-monitor-${crypto.randomUUID().slice(0, 8)}`;
   for (const [flag, id] of [["--client-id", clientId], ["--group-id", groupId]]) {
-    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(id)) {
-      throw new UsageError(`${flag} must be 1-249 of a-z A-Z 0-9 . _ -: got "${id}"`);
+    if (!isKafkaName(id)) {
+      throw new UsageError(`${flag} must be ${KAFKA_NAME_RULE}: got "${id}"`);
     }
   }
   return {
@@ -382,14 +386,14 @@ function parseProducer(values: {
     throw new UsageError(`--idempotent needs --acks all: got --acks ${acks} (or add --no-idempotent)`);
   }
   const clientId = values["client-id"] ?? "factory-sim";
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(clientId)) {
-    throw new UsageError(`--client-id must be 1-249 of a-z A-Z 0-9 . _ -: got "${clientId}"`);
+  if (!isKafkaName(clientId)) {
+    throw new UsageError(`--client-id must be ${KAFKA_NAME_RULE}: got "${clientId}"`);
   }
   return {
     clientId,
     acks,
     idempotent: values.idempotent ?? acks === "all",
-    compression: parseChoice("--compression", values.compression ?? "none", COMPRESSION_CHOICES),
+    compression: parseChoice("--compression", values.compression ?? "none", COMPRESSIONS),
     lingerMs: parseInteger("--linger-ms", values["linger-ms"] ?? "5", 0, 60_000),
     batchRecords: parseInteger("--batch-records", values["batch-records"] ?? "5000", 1, 100_000),
     partitions: parseInteger("--partitions", values.partitions ?? "3", 1, 10_000),
@@ -551,7 +555,7 @@ function describeParseError(error: unknown): string {
       if (/ambiguous/.test(message)) return `${flag} needs a value (for one that starts with "-", write ${flag}=VALUE)`;
       return /argument missing/.test(message) ? `${flag} needs a value` : `${flag} takes no value`;
     default:
-      return message.split("\n")[0];
+      return describeError(error);
   }
 }
 
@@ -693,10 +697,10 @@ function parseNonEmpty(flag: string, text: string): string {
   return text;
 }
 
-/** Kafka's rule for topic names: 1-249 of [a-zA-Z0-9._-], not "." or "..". */
+/** A Kafka topic name. */
 function parseTopic(flag: string, text: string): string {
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(text) || text === "." || text === "..") {
-    throw new UsageError(`${flag} must be a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -): got "${text}"`);
+  if (!isKafkaName(text, { topic: true })) {
+    throw new UsageError(`${flag} must be a Kafka topic name (${KAFKA_NAME_RULE}): got "${text}"`);
   }
   return text;
 }

@@ -6,8 +6,8 @@
  */
 import { parse as parseJsonc, type ParseError, printParseErrorCode } from "jsonc-parser";
 import { z } from "zod";
-import { ConfigError, isPermissionDenial, permissionError } from "./errors.ts";
-import { type FaultConfig, faultSchema } from "./faults.ts";
+import { ConfigError, describeError, isPermissionDenial, permissionError } from "./errors.ts";
+import { type FaultConfig, faultSchema } from "./fault_config.ts";
 import { type SignalConfig, signalSchema } from "./signals.ts";
 
 /** One production line: a soda bottled on a line watched by one sensor. */
@@ -126,8 +126,7 @@ function describeReadError(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return "no such file (pass --config PATH to use another file)";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied by the file system";
   if (error instanceof Deno.errors.IsADirectory) return "is a directory, not a file";
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0];
+  return describeError(error);
 }
 
 /** Validates already-parsed config data. Throws `ConfigError` listing every problem. */

@@ -81,3 +81,14 @@ export function permissionError(error: Error): PermissionError {
   const [, what, target, flag] = match;
   return new PermissionError(`missing permission: ${what}: grant ${target ? `${flag}=${target}` : flag}`);
 }
+
+/** The first line of an error's message (or of what was thrown): how one-line messages quote a cause. */
+export function describeError(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
+}
+
+/** The exit code an error leads to: its own for an `ExitError`, 3 for Deno's refusal of a permission, else 1. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof ExitError) return error.exitCode;
+  return isPermissionDenial(error) ? ExitCode.permission : ExitCode.failure;
+}

@@ -6,64 +6,11 @@
  * Fault times come from streams of their own, so adding faults never moves a reading in time or
  * changes a value it does not touch.
  */
-import { z } from "zod";
-import { DURATION_PATTERN, parseDuration } from "./duration.ts";
+import { DEFAULT_FAULT_MS, DEFAULT_LATE_MS, type FaultConfig, type FaultKind } from "./fault_config.ts";
+import { parseDuration } from "./duration.ts";
 import type { Line } from "./plant.ts";
 import type { Rng } from "./random.ts";
 import type { Scheduler, Task } from "./scheduler.ts";
-
-/** What a fault does while it is active. */
-export const FAULT_KINDS = [
-  "spike", // readings jump up by `magnitude`
-  "dip", // readings drop by `magnitude`
-  "stuck", // readings frozen at the last value before the fault
-  "dropout", // no readings sent (the line's count goes on, so consumers see the gap)
-  "offline", // the sensor is gone: no heartbeats and no readings
-  "out_of_range", // readings beyond the instrument's range by `magnitude`
-  "duplicate", // each reading sent twice
-  "late", // readings stamped `lateBy` earlier than they are sent
-] as const;
-/** A fault kind. */
-export type FaultKind = typeof FAULT_KINDS[number];
-
-const duration = (what: string) =>
-  z.union([z.number().meta({ minimum: 0 }), z.string().meta({ pattern: DURATION_PATTERN })], {
-    error: `must be a duration like "30s" or a number of seconds (${what})`,
-  })
-    .meta({ description: `${what}: a duration like "30s" (ms, s, m, h, d) or a number of seconds` })
-    .refine((value) => parseDuration(value) !== undefined, {
-      error: `must be a duration like "30s" or a number of seconds (${what})`,
-    });
-
-/** One fault of a line, as validated. */
-export const faultSchema = z.object({
-  kind: z.enum(FAULT_KINDS, { error: `must be one of ${FAULT_KINDS.join(", ")}` })
-    .meta({ description: "What the fault does while it is active" }),
-  at: duration("time after the start of the run").optional(),
-  perHour: z.number({ error: "must be a number > 0 (expected faults per hour)" }).positive({
-    error: "must be a number > 0 (expected faults per hour)",
-  }).meta({ description: "Random faults: expected faults per hour (a Poisson process)" }).optional(),
-  for: duration("how long it lasts").optional(),
-  magnitude: z.number({ error: "must be a number > 0" }).positive({ error: "must be a number > 0" })
-    .meta({ description: "How far spike, dip and out_of_range move a reading" }).optional(),
-  lateBy: duration("how much older the timestamps are").optional(),
-}, { error: "must be an object with kind and at or perHour" }).strict().superRefine((fault, ctx) => {
-  if ((fault.at === undefined) === (fault.perHour === undefined)) {
-    ctx.addIssue({ code: "custom", message: "must have either at (a scheduled fault) or perHour (random faults)" });
-  }
-}).meta({
-  description: "A fault: scheduled (at) or random (perHour), lasting for (default 30s)",
-  // The rule of the refinement above, for the JSON Schema (zod cannot derive it).
-  oneOf: [{ required: ["at"] }, { required: ["perHour"] }],
-});
-
-/** A fault as configured. */
-export type FaultConfig = z.infer<typeof faultSchema>;
-
-/** How long a fault lasts when the config does not say. */
-export const DEFAULT_FAULT_MS = 30_000;
-/** How much older `late` timestamps are when the config does not say. */
-export const DEFAULT_LATE_MS = 300_000;
 
 /** A fault that is active now. */
 export interface ActiveFault {

@@ -3,7 +3,7 @@
  * and port, with the failures a user can cause (a port in use, a missing `--allow-net`, an
  * address not on this machine) as one-line errors naming the flag.
  */
-import { PermissionError, RunError } from "./errors.ts";
+import { describeError, PermissionError, RunError } from "./errors.ts";
 
 /** A listening server. */
 export interface Listener {
@@ -40,7 +40,7 @@ export function listen(
       );
     }
     if (error instanceof Deno.errors.AddrNotAvailable || /address/i.test(String(error))) {
-      throw new RunError(`${hostFlag} ${host}: cannot listen on ${address}: ${String(error).split("\n")[0]}`);
+      throw new RunError(`${hostFlag} ${host}: cannot listen on ${address}: ${describeError(error)}`);
     }
     throw error;
   }

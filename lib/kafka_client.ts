@@ -135,8 +135,3 @@ export function errorMessages(error: unknown): string[] {
   const { message, cause } = error as { message?: unknown; cause?: unknown };
   return [String(message ?? ""), ...(cause ? errorMessages(cause) : [])];
 }
-
-/** The first line of an error's message. */
-export function describeError(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
-}

@@ -3,7 +3,7 @@
  * validated config and the run's seed.
  */
 import type { FactoryConfig } from "./config.ts";
-import type { FaultConfig } from "./faults.ts";
+import type { FaultConfig } from "./fault_config.ts";
 import type { SignalConfig } from "./signals.ts";
 import type { Rng } from "./random.ts";
 

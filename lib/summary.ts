@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { ExitCode, ExitError, isPermissionDenial, PermissionError, permissionError, RunError } from "./errors.ts";
+import { describeError, isPermissionDenial, PermissionError, permissionError, RunError } from "./errors.ts";
 import { formatTimestamp, type Topics } from "./messages.ts";
 import type { Line } from "./plant.ts";
 import type { SimEvent } from "./simulation.ts";
@@ -295,7 +295,7 @@ export function writeSummaryJson(path: string, document: SummaryDocument): void 
     if (isPermissionDenial(error)) {
       throw new PermissionError(`${permissionError(error).message} (for --summary-json ${path})`);
     }
-    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    const message = describeError(error);
     throw new RunError(`could not write --summary-json ${path}: ${message}`);
   }
 }
@@ -310,12 +310,6 @@ export function checkSummaryPermission(path: string, granted: boolean): void {
       `missing permission: Requires write access to "${path}": grant --allow-write=${path} (for --summary-json ${path})`,
     );
   }
-}
-
-/** The exit code an error that ended a run leads to (as `main` reports it). */
-export function exitCodeOf(error: unknown): number {
-  if (error instanceof ExitError) return error.exitCode;
-  return isPermissionDenial(error) ? ExitCode.permission : ExitCode.failure;
 }
 
 function lineSummary(stats: LineStats, taken: number | undefined): LineSummary {

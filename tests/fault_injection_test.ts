@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import type { FactoryConfig } from "../lib/config.ts";
-import type { FaultConfig, FaultLabel } from "../lib/faults.ts";
+import type { FaultConfig } from "../lib/fault_config.ts";
+import type { FaultLabel } from "../lib/faults.ts";
 import { toRecords } from "../lib/messages.ts";
 import type { Heartbeat, Reading, SimEvent } from "../lib/simulation.ts";
 import { plantOf, runVirtual, START_MS } from "./_helpers.ts";

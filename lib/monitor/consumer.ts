@@ -6,8 +6,8 @@
  * now" or "from the beginning", as asked.
  */
 import type { Consumer } from "kafkajs";
-import { type ExitError, RunError } from "../errors.ts";
-import { createKafkaClient, describeError, errorName, protocolErrorType } from "../kafka_client.ts";
+import { describeError, type ExitError, RunError } from "../errors.ts";
+import { createKafkaClient, errorName, protocolErrorType } from "../kafka_client.ts";
 import { log } from "../log.ts";
 import type { Security } from "../security.ts";
 import type { InRecord } from "./state.ts";

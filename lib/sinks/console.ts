@@ -2,7 +2,7 @@
  * The console sink: one JSON object a line on stdout, `{"topic":..,"key":..,"headers":{..},"value":{..}}`
  * (`headers` only when the record has any).
  */
-import { RunError } from "../errors.ts";
+import { describeError, RunError } from "../errors.ts";
 import type { OutRecord } from "../messages.ts";
 import type { DeliveryObserver, Sink } from "./sink.ts";
 
@@ -28,7 +28,7 @@ export class ConsoleSink implements Sink {
     try {
       await this.#writer.write(this.#encoder.encode(text));
     } catch (error) {
-      throw new RunError(`stdout was closed by its reader: ${describe(error)}`);
+      throw new RunError(`stdout was closed by its reader: ${describeError(error)}`);
     }
     this.delivered += records.length;
     this.observer?.(records);
@@ -51,10 +51,6 @@ export function consoleLine(record: OutRecord): string {
   return `{"topic":${JSON.stringify(record.topic)},"key":${
     JSON.stringify(record.key)
   },${headers}"value":${record.value}}\n`;
-}
-
-function describe(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
 }
 
 /** Records share frozen header objects: each is rendered once. */

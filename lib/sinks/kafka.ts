@@ -16,29 +16,20 @@ import {
 } from "kafkajs";
 // KafkaJS's record encoder, to give it faster varints (see installFastVarints).
 import KafkaJsEncoder from "kafkajs/src/protocol/encoder.js";
-import { type ExitError, PermissionError, RunError, UsageError } from "../errors.ts";
+import { describeError, type ExitError, PermissionError, RunError, UsageError } from "../errors.ts";
 import {
   createKafkaClient,
-  describeError,
   errorMessages,
   errorName,
   explainConnectionProblem,
   type KafkaClient,
   protocolErrorType,
 } from "../kafka_client.ts";
+import { ACKS, type Acks, type Compression } from "../kafka/settings.ts";
 import { log } from "../log.ts";
 import type { OutRecord } from "../messages.ts";
 import type { Security } from "../security.ts";
 import { type DeliveryOptions, DeliverySink, type Transport } from "./delivery.ts";
-
-/** `--acks` values and what they mean on the wire. */
-export const ACKS = { all: -1, leader: 1, none: 0 } as const;
-/** A value of `--acks`. */
-export type Acks = keyof typeof ACKS;
-/** `--compression` values (gzip is built into KafkaJS). */
-export const COMPRESSIONS = ["none", "gzip"] as const;
-/** A value of `--compression`. */
-export type Compression = typeof COMPRESSIONS[number];
 
 /**
  * Topic settings of the topics the sink creates. Accelerated runs stamp records with simulated

@@ -9,7 +9,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { isPermissionDenial, PermissionError, permissionError, RunError } from "../errors.ts";
+import { describeError, isPermissionDenial, PermissionError, permissionError, RunError } from "../errors.ts";
 import { type OutRecord, recordsWithin } from "../messages.ts";
 
 /** The spool's file inside `--spool-dir`. */
@@ -76,7 +76,7 @@ export class Spool {
       if (isPermissionDenial(error)) {
         throw new PermissionError(`${permissionError(error).message} (for the spool in --spool-dir ${dir})`);
       }
-      const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      const message = describeError(error);
       if (/locked|busy/i.test(message)) {
         throw new RunError(`--spool-dir ${dir} is in use by another factory-sim process (${path} is locked)`);
       }
@@ -176,7 +176,7 @@ export class Spool {
         throw error;
       }
     } catch (error) {
-      const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      const message = describeError(error);
       throw new RunError(`cannot write to the spool ${this.path}: ${message}`);
     }
   }
