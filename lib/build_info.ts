@@ -8,6 +8,11 @@
  * prompts: a read the run may not do is skipped.
  */
 
+import denoJson from "../deno.json" with { type: "json" };
+
+/** The program's version, from deno.json. */
+export const VERSION: string = denoJson.version;
+
 /** Where a compiled binary finds its build info, relative to the project root. */
 export const BUILD_INFO_PATH = "dist/build_info.json";
 

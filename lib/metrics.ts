@@ -7,12 +7,12 @@
  * the scheduler's batches (one call per batch) feed the metrics as they happen.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Options } from "./cli.ts";
 import { listen, textResponse } from "./http.ts";
 import { announce } from "./log.ts";
 import type { OutRecord } from "./messages.ts";
 import type { Scheduler } from "./scheduler.ts";
-import { fellBackToConsole, type Sink } from "./sinks/sink.ts";
+import type { RunOptions } from "./run/options.ts";
+import type { Sink } from "./sinks/sink.ts";
 import { type SinkStatus, sinkStatus } from "./status.ts";
 import type { RunSummary } from "./summary.ts";
 
@@ -234,8 +234,8 @@ export function serveMetrics(
 export interface RunProbe {
   /** The run's summary (counts per topic and line) and its number of sensors. */
   started?(summary: RunSummary, sensors: number): void;
-  /** The sink, once open. */
-  sinkOpened?(sink: Sink): void;
+  /** The sink, once open, and whether it is the console because `--sink auto` found no Kafka. */
+  sinkOpened?(sink: Sink, fellBack: boolean): void;
   /** The scheduler, once made. */
   scheduling?(scheduler: Scheduler): void;
 }
@@ -245,14 +245,15 @@ export interface RunProbe {
  * stops the server when the run ends, however it ends.
  */
 export async function withMetricsServer(
-  options: Pick<Options, "metrics" | "sink" | "continuous">,
+  options: Pick<RunOptions, "metrics" | "continuous">,
   run: (probe: RunProbe) => Promise<number>,
 ): Promise<number> {
   if (options.metrics === undefined) return await run({});
   let summary: RunSummary | undefined;
   let sensors = 0;
   let sink: Sink | undefined;
-  const fallback = () => sink !== undefined && fellBackToConsole(options.sink, sink);
+  let fellBack = false;
+  const fallback = () => fellBack;
   const metrics = new Metrics({
     produced: () => summary?.topicCounts() ?? {},
     activeLines: () =>
@@ -273,8 +274,9 @@ export async function withMetricsServer(
         summary = runSummary;
         sensors = sensorCount;
       },
-      sinkOpened: (opened) => {
+      sinkOpened: (opened, openedFellBack) => {
         sink = opened;
+        fellBack = openedFellBack;
         opened.observer = metrics.observeDelivery;
       },
       scheduling: (scheduler) => {

@@ -10,6 +10,7 @@ import { describeError, isPermissionDenial, PermissionError, permissionError, Ru
 import { formatTimestamp, type Topics } from "./messages.ts";
 import type { Line } from "./plant.ts";
 import type { SimEvent } from "./simulation.ts";
+import type { Sink } from "./sinks/sink.ts";
 
 /** Version of the `--summary-json` document's shape; raised when a field changes meaning or goes. */
 export const SUMMARY_SCHEMA_VERSION = 1;
@@ -106,8 +107,8 @@ export interface RunInfo {
   wallMs: number;
   /** Readings each line took, in plant order (from the simulation's result); undefined when it failed. */
   taken?: readonly number[];
-  /** The sink at the end (a sink with a spool also has `spooled` and `replayed`). */
-  sink: { readonly name: string; readonly delivered: number; readonly spooled?: unknown; readonly replayed?: unknown };
+  /** The sink at the end. */
+  sink: Pick<Sink, "name" | "delivered" | "spoolCounts">;
 }
 
 /** Counts what a run emits, per line and per topic. */
@@ -222,8 +223,8 @@ export class RunSummary {
       sink: {
         name: info.sink.name,
         delivered: info.sink.delivered,
-        spooled: typeof info.sink.spooled === "number" ? info.sink.spooled : null,
-        replayed: typeof info.sink.replayed === "number" ? info.sink.replayed : null,
+        spooled: info.sink.spoolCounts?.spooled ?? null,
+        replayed: info.sink.spoolCounts?.replayed ?? null,
       },
       lines: this.lines.map((stats, i) => lineSummary(stats, info.taken?.[i])),
     };

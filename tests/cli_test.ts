@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { helpText, type Options, parseCommand, type ProducerOptions } from "../lib/cli.ts";
+import { helpText, parseCommand } from "../lib/cli.ts";
+import type { ProducerOptions, RunOptions } from "../lib/run/options.ts";
 import { ExitCode, UsageError } from "../lib/errors.ts";
 
 function usageError(args: string[], env = {}): string {
@@ -284,7 +285,7 @@ Deno.test("bad flags name the flag", async (t) => {
 Deno.test("--backfill takes RFC 3339 times, dates and times ago, up to now", async (t) => {
   const nowMs = Date.UTC(2025, 11, 3, 14, 30, 0, 0);
   const backfill = (text: string) =>
-    (parseCommand(["--backfill", text], {}, { nowMs }) as { options: Options }).options.backfill;
+    (parseCommand(["--backfill", text], {}, { nowMs }) as { options: RunOptions }).options.backfill;
   const at = (iso: string) => Date.parse(iso);
 
   await t.step("FROM alone runs up to now", () => {

@@ -5,10 +5,11 @@
  */
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { DEFAULT_SPOOL_DIR, parseCommand } from "../lib/cli.ts";
+import { parseCommand } from "../lib/cli.ts";
+import { DEFAULT_SPOOL_DIR } from "../lib/run/options.ts";
 import { ExitCode } from "../lib/errors.ts";
 import { parseSecurity, SECURITY_ENV } from "../lib/security.ts";
-import { SHUTDOWN_FLUSH_TIMEOUT_MS } from "../main.ts";
+import { SHUTDOWN_FLUSH_TIMEOUT_MS } from "../lib/run/command.ts";
 
 const unitUrl = new URL("../deploy/factory-sim.service", import.meta.url);
 const envUrl = new URL("../deploy/factory-sim.env.example", import.meta.url);

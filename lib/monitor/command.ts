@@ -3,36 +3,26 @@
  * table (redrawn in place on a terminal), as JSON lines (`--json`) and on a live web dashboard
  * (`--web`), every `--interval`, until a stop signal.
  */
-import type { MonitorOptions } from "../cli.ts";
+import type { ProcessIo } from "../io.ts";
 import { announce, log } from "../log.ts";
-import { loadSecurity, parseSecurity, type SecurityEnv } from "../security.ts";
+import { loadSecurity, parseSecurity } from "../security.ts";
 import { colorAllowed } from "../status.ts";
 import { startMonitorConsumer } from "./consumer.ts";
 import { renderMonitor } from "./render.ts";
+import type { MonitorOptions } from "./options.ts";
 import { MonitorState } from "./state.ts";
 import { type Dashboard, serveDashboard } from "./web.ts";
 
 /** How long the monitor tries to reach Kafka before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** The process state the monitor works with (and `main`, whose `MainIo` extends it), injectable for tests. */
-export interface MonitorIo {
-  env: { NO_COLOR?: string } & SecurityEnv;
-  /** Data: the table or the JSON lines (the console sink's records, `--help` and `--version` for `main`). */
-  stdout: WritableStream<Uint8Array>;
-  /** Whether stdout is a terminal: the table is then redrawn in place, and a run's live status stays off it. */
-  stdoutIsTerminal?: () => boolean;
-  /** The terminal's size (default 80x24). */
-  consoleSize?: () => { columns: number; rows: number };
-  /** Aborted (with the signal's name as reason) when the monitor or the run must stop. */
-  signal?: AbortSignal;
-  /** Checks a connection to `host:port` is allowed; throws `PermissionError` when it is not. */
-  checkNet?: (hostPort: string) => void;
-  /** The wall clock, epoch milliseconds (default `Date.now`): where a live run and `--backfill 7d` start from. */
-  now?: () => number;
-  /** Told the dashboard's address once it listens. */
-  onDashboard?: (url: string) => void;
-}
+/** What the monitor needs of the process, injectable for tests. */
+export type MonitorIo =
+  & Pick<ProcessIo, "env" | "stdout" | "stdoutIsTerminal" | "consoleSize" | "signal" | "checkNet" | "now">
+  & {
+    /** Told the dashboard's address once it listens. */
+    onDashboard?: (url: string) => void;
+  };
 
 /** Runs the monitor until `io.signal` is aborted or stdout is closed (exit code 0); throws on failures. */
 export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promise<number> {

@@ -9,6 +9,7 @@ import type { DeliveryObserver, Sink } from "./sink.ts";
 /** Writes records as JSON lines to `output` (stdout in the program). */
 export class ConsoleSink implements Sink {
   readonly name = "console";
+  readonly toStdout = true;
   delivered = 0;
   /** Records are written before `write` resolves, so none are ever pending. */
   readonly pending = 0;

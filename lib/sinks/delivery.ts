@@ -91,6 +91,11 @@ export class DeliverySink implements Sink {
   /** Told of each acknowledged request: its records and seconds from its first send (metrics). */
   observer: DeliveryObserver | undefined;
 
+  /** `spooled` and `replayed`, for the end-of-run line and the summary. */
+  get spoolCounts(): { spooled: number; replayed: number } {
+    return { spooled: this.spooled, replayed: this.replayed };
+  }
+
   readonly #transport: Transport;
   readonly #spool: Spool | undefined;
   readonly #lingerMs: number;

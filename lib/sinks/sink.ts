@@ -34,11 +34,10 @@ export interface Sink {
   readonly stalled?: boolean;
   /** Told of each delivered request, when set (metrics). */
   observer?: DeliveryObserver;
-}
-
-/** Whether `--sink auto` (`kind`) ended up on the console because Kafka was unreachable. */
-export function fellBackToConsole(kind: string, sink: Sink): boolean {
-  return kind === "auto" && sink.name === "console";
+  /** Whether records go to this process's stdout (a live status then keeps off a terminal that shows them). */
+  readonly toStdout?: boolean;
+  /** Sinks with a spool: records put in it and records replayed from it, so far. */
+  readonly spoolCounts?: { readonly spooled: number; readonly replayed: number };
 }
 
 /**

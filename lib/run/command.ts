@@ -1,0 +1,202 @@
+/**
+ * A run, `factory-sim [flags]`: loads the config, builds the plant, opens the sink, runs the
+ * simulation on its scheduler, closes the sink, and reports (log lines, live status, summary).
+ */
+import { VERSION } from "../build_info.ts";
+import { loadConfig } from "../config.ts";
+import { describeError, ExitCode, exitCodeOf } from "../errors.ts";
+import type { ProcessIo } from "../io.ts";
+import { LiveStatus, runCounts, sinkStatus } from "../live_status.ts";
+import { log, setupLogging } from "../log.ts";
+import type { RunProbe } from "../metrics.ts";
+import { toRecords } from "../messages.ts";
+import { allLines, allSensors, buildPlant, type Plant } from "../plant.ts";
+import { randomSeed, Rng } from "../random.ts";
+import { Scheduler } from "../scheduler.ts";
+import { runSimulation } from "../simulation.ts";
+import { closeSink, type Sink } from "../sinks/sink.ts";
+import { colorAllowed } from "../status.ts";
+import { checkSummaryPermission, type RunInfo, RunSummary, writeSummaryJson } from "../summary.ts";
+import { type OpenedSink, openSink } from "./open_sink.ts";
+import type { RunOptions } from "./options.ts";
+import { endLine, noLinesWarning, startLine } from "./report.ts";
+
+/** How long a run stopped by a signal may take to flush (the process exits within 5 s). */
+export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
+
+/** Runs the simulation `options` ask for; resolves to the exit code, throws an `ExitError` (or worse) on failure. */
+export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunProbe = {}): Promise<number> {
+  const logger = log();
+  const { factories: config, defaults, warnings: configWarnings } = await loadConfig(options.config);
+  const seed = options.seed ?? randomSeed();
+  const rng = new Rng(seed);
+  const { shard, backfill, durationMs, summaryJson } = options;
+  const { plant, warnings } = buildPlant(config, {
+    factoryCount: options.factories,
+    rng,
+    file: options.config,
+    generate: options.generateLines ? { linesPerFactory: options.linesPerFactory } : undefined,
+    shard,
+  });
+  for (const warning of [...configWarnings, ...warnings]) logger.warn(warning);
+  const lines = allLines(plant);
+  const sensors = allSensors(plant).length;
+  logger.info(startLine(options, { plant, sensors, lines: lines.length, seed }));
+  if (lines.length === 0) logger.warn(noLinesWarning(options));
+
+  if (summaryJson !== undefined) {
+    const { state } = Deno.permissions.querySync({ name: "write", path: summaryJson });
+    checkSummaryPermission(summaryJson, state === "granted");
+  }
+  const summary = new RunSummary(lines, options.topics);
+  probe.started?.(summary, sensors);
+  const { signal } = io;
+  let opened: OpenedSink;
+  try {
+    opened = await openSink(options, io);
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+    logger.info("stopped before the run started: nothing was produced");
+    return signalExitCode(signal);
+  }
+  const { sink, fellBack } = opened;
+  probe.sinkOpened?.(sink, fellBack);
+  // A backfill runs on virtual time from FROM: as fast as the sink accepts (its back-pressure
+  // holds the clock). A live run starts now, at --speed.
+  const scheduler = backfill
+    ? new Scheduler({ startMs: backfill.fromMs, mode: "virtual" })
+    : new Scheduler({ startMs: (io.now ?? Date.now)(), speed: options.speed });
+  probe.scheduling?.(scheduler);
+  const startMs = scheduler.now();
+  const untilMs = Math.min(backfill?.toMs ?? Infinity, startMs + (durationMs ?? Infinity));
+  const wallStartMs = performance.now();
+  const live = await startLiveStatus(options, io, {
+    plant,
+    summary,
+    sink,
+    fellBack,
+    elapsedMs: () => scheduler.now() - startMs,
+  });
+  const info = (ending: Pick<RunInfo, "outcome" | "exitCode" | "error" | "endMs" | "taken">): RunInfo => ({
+    version: VERSION,
+    seed,
+    plant: {
+      factories: plant.factories.length,
+      sensors,
+      lines: lines.length,
+      shard: shard && `${shard.index}/${shard.count}`,
+    },
+    speed: options.speed,
+    backfill,
+    continuous: options.continuous,
+    durationLimitMs: durationMs,
+    startMs,
+    wallMs: performance.now() - wallStartMs,
+    signal: signal?.aborted ? String(signal.reason) : undefined,
+    sink,
+    ...ending,
+  });
+  // Best effort: the failure that ends the run is the one to report.
+  const failed = async (error: unknown) => {
+    await live.stop();
+    if (summaryJson === undefined) return;
+    try {
+      const ending = { outcome: "failed", exitCode: exitCodeOf(error), error: describeError(error) } as const;
+      writeSummaryJson(summaryJson, summary.document(info({ ...ending, endMs: scheduler.now() })));
+    } catch (writeError) {
+      logger.warn(`--summary-json not written: ${writeError instanceof Error ? writeError.message : writeError}`);
+    }
+  };
+
+  let result;
+  try {
+    result = await runSimulation(plant, {
+      scheduler,
+      rng,
+      signal,
+      defaults,
+      continuous: options.continuous,
+      untilMs: Number.isFinite(untilMs) ? untilMs : undefined,
+      emit: (events) => {
+        summary.add(events);
+        return sink.write(toRecords(events, options.topics));
+      },
+    });
+  } catch (error) {
+    await closeQuietly(sink);
+    await failed(error);
+    throw error;
+  }
+  try {
+    await closeSink(sink, { signal, flushTimeoutMs: SHUTDOWN_FLUSH_TIMEOUT_MS });
+  } catch (error) {
+    await failed(error);
+    throw error;
+  }
+  await live.stop();
+
+  logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs: performance.now() - wallStartMs }));
+  const exitCode = signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
+  const wallMs = performance.now() - wallStartMs;
+  for (const line of summary.table({ simulatedMs: result.endMs - result.startMs, wallMs })) logger.info(line);
+  if (summaryJson !== undefined) {
+    const outcome = exitCode === ExitCode.ok ? "done" : "stopped";
+    const taken = result.lines.map((line) => line.taken);
+    writeSummaryJson(summaryJson, summary.document(info({ outcome, exitCode, endMs: result.endMs, taken })));
+  }
+  return exitCode;
+}
+
+/** The exit code of a run stopped by `signal`. */
+function signalExitCode(signal: AbortSignal): number {
+  return signal.reason === "SIGTERM" ? ExitCode.sigterm : ExitCode.sigint;
+}
+
+/**
+ * On a terminal, a live status block below the log lines (cleared before the summary), with the
+ * log drawn above it until `stop`. Not with --quiet, and not when records go to stdout on a
+ * terminal as well (the console sink, or --sink auto fallen back to it): the records and the
+ * redrawn block would interleave; plain log lines then, as on a pipe.
+ */
+async function startLiveStatus(
+  options: Pick<RunOptions, "quiet" | "logLevel" | "spool">,
+  io: ProcessIo,
+  { plant, summary, sink, fellBack, elapsedMs }: {
+    plant: Plant;
+    summary: RunSummary;
+    sink: Sink;
+    fellBack: boolean;
+    elapsedMs: () => number;
+  },
+): Promise<{ stop(): Promise<void> }> {
+  const recordsOnTerminal = (sink.toStdout ?? false) && (io.stdoutIsTerminal?.() ?? false);
+  if (!io.stderrIsTerminal?.() || options.quiet || recordsOnTerminal) return { stop: () => Promise.resolve() };
+  const live = new LiveStatus({
+    write: io.writeStderr,
+    color: colorAllowed(io.env),
+    size: io.consoleSize ?? (() => ({ columns: 80, rows: 24 })),
+    counts: runCounts(plant, summary, {
+      sink: () => sinkStatus(sink, { fellBack, spool: options.spool.maxMb > 0 }),
+      elapsedMs,
+    }),
+  });
+  await setupLogging({ level: options.logLevel, write: (line) => live.log(line) });
+  live.start();
+  let stopped = false;
+  return {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      live.stop();
+      await setupLogging({ level: options.logLevel, write: io.writeStderr });
+    },
+  };
+}
+
+async function closeQuietly(sink: Sink): Promise<void> {
+  try {
+    await sink.close();
+  } catch {
+    // The error that stopped the run is the one to report.
+  }
+}

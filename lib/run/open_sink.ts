@@ -1,0 +1,75 @@
+/**
+ * Opens the sink a run asked for: the console, Kafka, or (`--sink auto`) Kafka when it answers in
+ * time and the console otherwise.
+ */
+import { RunError } from "../errors.ts";
+import type { ProcessIo } from "../io.ts";
+import { log } from "../log.ts";
+import { describeSecurity, loadSecurity, parseSecurity } from "../security.ts";
+import { ConsoleSink } from "../sinks/console.ts";
+import type { Sink } from "../sinks/sink.ts";
+import { Spool } from "../sinks/spool.ts";
+import type { RunOptions } from "./options.ts";
+
+/** How long `--sink auto` tries Kafka before falling back to the console. */
+export const AUTO_CONNECT_TIMEOUT_MS = 3_000;
+/** How long `--sink kafka` tries Kafka before giving up. */
+export const KAFKA_CONNECT_TIMEOUT_MS = 10_000;
+
+/** An open sink, and whether it is the console because `--sink auto` found no Kafka. */
+export interface OpenedSink {
+  sink: Sink;
+  fellBack: boolean;
+}
+
+/**
+ * Opens the sink of `options`. Throws what connecting throws (`RunError`, `PermissionError`,
+ * `UsageError`), except that `--sink auto` falls back to the console on a `RunError`.
+ */
+export async function openSink(
+  options: Pick<RunOptions, "sink" | "brokers" | "producer" | "spool" | "topics">,
+  io: Pick<ProcessIo, "env" | "stdout" | "signal" | "checkNet">,
+): Promise<OpenedSink> {
+  if (options.sink === "console") return { sink: new ConsoleSink(io.stdout), fellBack: false };
+  const security = await loadSecurity(parseSecurity(io.env));
+  for (const broker of options.brokers) io.checkNet?.(broker);
+  const { brokers, producer, topics } = options;
+  const { signal } = io;
+  // Opened before connecting: a spool dir that cannot be used fails at once, not after the
+  // connect timeout, and what an earlier run left there is sent first.
+  const spool = options.spool.maxMb > 0
+    ? Spool.open(options.spool.dir, { maxBytes: options.spool.maxMb * 1024 * 1024 })
+    : undefined;
+  // Loaded on demand: a console run does not pay for the Kafka client, and a missing permission
+  // while the client loads becomes a PermissionError instead of an uncaught exception.
+  let connectKafkaSink;
+  try {
+    ({ connectKafkaSink } = await import("../sinks/kafka.ts"));
+  } catch (error) {
+    spool?.close();
+    throw error;
+  }
+  if (security.protocol !== "PLAINTEXT") log("kafka").info(`security: ${describeSecurity(security)}`);
+  try {
+    const sink = await connectKafkaSink({
+      brokers,
+      topics: [topics.readings, topics.heartbeats, ...(topics.labels ? [topics.labels] : [])],
+      connectTimeoutMs: options.sink === "kafka" ? KAFKA_CONNECT_TIMEOUT_MS : AUTO_CONNECT_TIMEOUT_MS,
+      signal,
+      clientId: producer.clientId,
+      acks: producer.acks,
+      idempotent: producer.idempotent,
+      compression: producer.compression,
+      partitions: producer.partitions,
+      replicationFactor: producer.replicationFactor,
+      security,
+      delivery: { lingerMs: producer.lingerMs, batchRecords: producer.batchRecords, spool },
+    });
+    return { sink, fellBack: false };
+  } catch (error) {
+    spool?.close();
+    if (options.sink === "kafka" || !(error instanceof RunError) || signal?.aborted) throw error;
+    log().warn(`${error.message}; writing records to stdout instead (--sink auto)`);
+    return { sink: new ConsoleSink(io.stdout), fellBack: true };
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * The options of a run (`factory-sim [flags]`): their types and the parser of the run's flags.
+ */
+import { parseDuration } from "../duration.ts";
+import { UsageError } from "../errors.ts";
+import {
+  type FlagEnv,
+  parseBrokerFlag,
+  parseChoice,
+  parseDurationFlag,
+  parseInteger,
+  parseKafkaId,
+  parseLogLevel,
+  parseNonEmpty,
+  parseTopic,
+  parseTopicFlags,
+} from "../flags.ts";
+import { type Acks, ACKS_CHOICES, type Compression, COMPRESSIONS } from "../kafka/settings.ts";
+import type { LogLevel } from "../log.ts";
+import type { Topics } from "../messages.ts";
+import type { Shard } from "../plant.ts";
+import { MAX_SEED } from "../random.ts";
+
+/** Default `--spool-dir` (relative to the working directory). */
+export const DEFAULT_SPOOL_DIR = "factory-sim-spool";
+/** Default `--config`. */
+export const DEFAULT_CONFIG = "./factory_config.json";
+
+/** Where records go: Kafka, stdout, or Kafka when reachable and stdout otherwise. */
+export const SINK_KINDS = ["auto", "kafka", "console"] as const;
+/** A value of `--sink`. */
+export type SinkKind = typeof SINK_KINDS[number];
+
+/** Most factories one process simulates. */
+export const MAX_FACTORIES = 10_000;
+/** Most generated lines per factory (`--lines-per-factory`). */
+export const MAX_LINES_PER_FACTORY = 50;
+/** Longest `--duration`, and longest `--backfill` span: 3650 days. */
+export const MAX_DURATION_MS = 3_650 * 86_400_000;
+
+/** Validated options of a run. */
+export interface RunOptions {
+  factories: number;
+  config: string;
+  sink: SinkKind;
+  brokers: string[];
+  speed: number;
+  /** Undefined when the run should draw a fresh seed. */
+  seed: number | undefined;
+  topics: Topics;
+  logLevel: LogLevel;
+  producer: ProducerOptions;
+  /** The store-and-forward spool; `maxMb` 0 turns it off. */
+  spool: { dir: string; maxMb: number };
+  /** Simulated milliseconds after which the run ends; undefined: no limit. */
+  durationMs: number | undefined;
+  /** A line that has taken its `number` readings starts a new batch of them. */
+  continuous: boolean;
+  /** History to generate on virtual time, `fromMs` up to `toMs` (epoch ms); undefined: a live run. */
+  backfill: Backfill | undefined;
+  /** Factories without an entry in the config get generated lines. */
+  generateLines: boolean;
+  /** Generated lines per factory; undefined: one per sensor. */
+  linesPerFactory: number | undefined;
+  /** This process's share of the factories; undefined: all of them. */
+  shard: Shard | undefined;
+  /** Where to write the end-of-run summary as JSON; undefined: nowhere. */
+  summaryJson: string | undefined;
+  /** Where to serve `/metrics`, `/healthz` and `/readyz` (port 0: a free one); undefined: no server. */
+  metrics: { host: string; port: number } | undefined;
+  /** Only warnings and errors on stderr: no info logs, no live status, no end-of-run summary. */
+  quiet: boolean;
+}
+
+/** A backfill's span of simulated time, epoch milliseconds; `toMs` is not included. */
+export interface Backfill {
+  fromMs: number;
+  toMs: number;
+}
+
+/** How the Kafka producer sends, and how it creates topics. */
+export interface ProducerOptions {
+  clientId: string;
+  acks: Acks;
+  idempotent: boolean;
+  compression: Compression;
+  lingerMs: number;
+  /** Most records of one topic in one request. */
+  batchRecords: number;
+  /** Partitions of the topics factory-sim creates. */
+  partitions: number;
+  /** Replication factor of the topics factory-sim creates; undefined: min(3, brokers). */
+  replicationFactor: number | undefined;
+}
+
+/** The flags of a run (and of `validate`, which takes some of them). */
+export const RUN_FLAGS = {
+  factories: { type: "string" },
+  config: { type: "string" },
+  sink: { type: "string" },
+  brokers: { type: "string" },
+  speed: { type: "string" },
+  seed: { type: "string" },
+  "readings-topic": { type: "string" },
+  "heartbeat-topic": { type: "string" },
+  "labels-topic": { type: "string" },
+  "log-level": { type: "string" },
+  "client-id": { type: "string" },
+  acks: { type: "string" },
+  idempotent: { type: "boolean" },
+  compression: { type: "string" },
+  "linger-ms": { type: "string" },
+  "batch-records": { type: "string" },
+  partitions: { type: "string" },
+  "replication-factor": { type: "string" },
+  "spool-dir": { type: "string" },
+  "spool-max-mb": { type: "string" },
+  duration: { type: "string" },
+  continuous: { type: "boolean" },
+  backfill: { type: "string" },
+  "generate-lines": { type: "boolean" },
+  "lines-per-factory": { type: "string" },
+  shard: { type: "string" },
+  "summary-json": { type: "string" },
+  "metrics-port": { type: "string" },
+  "metrics-host": { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** The values `parseArgs` gives for `RUN_FLAGS`. */
+export type RunFlagValues = {
+  [K in keyof typeof RUN_FLAGS]?: typeof RUN_FLAGS[K]["type"] extends "boolean" ? boolean : string;
+};
+
+/**
+ * The options of a run from its parsed flags. `nowMs` is the launch time: relative `--backfill`
+ * times count back from it, and a backfill may not end after it.
+ */
+export function parseRunOptions(values: RunFlagValues, env: FlagEnv, nowMs: number): RunOptions {
+  const factories = parseFactories(values.factories);
+  const backfill = values.backfill === undefined ? undefined : parseBackfill(values.backfill, nowMs);
+  if (backfill !== undefined && values.speed !== undefined) {
+    throw new UsageError("--backfill takes no --speed: a backfill runs as fast as the sink accepts");
+  }
+  const generateLines = values["generate-lines"] ?? false;
+  if (values["lines-per-factory"] !== undefined && !generateLines) {
+    throw new UsageError("--lines-per-factory needs --generate-lines");
+  }
+  return {
+    factories,
+    config: parseNonEmpty("--config", values.config ?? DEFAULT_CONFIG),
+    sink: parseChoice("--sink", values.sink ?? "auto", SINK_KINDS),
+    brokers: parseBrokerFlag(values.brokers, env),
+    speed: parseSpeed(values.speed ?? "1"),
+    seed: parseSeed(values.seed),
+    topics: {
+      ...parseTopicFlags(values),
+      ...(values["labels-topic"] === undefined ? {} : { labels: parseTopic("--labels-topic", values["labels-topic"]) }),
+    },
+    logLevel: parseLogLevel(values),
+    quiet: values.quiet ?? false,
+    producer: parseProducer(values),
+    spool: {
+      dir: parseNonEmpty("--spool-dir", values["spool-dir"] ?? DEFAULT_SPOOL_DIR),
+      maxMb: parseInteger("--spool-max-mb", values["spool-max-mb"] ?? "512", 0, 1_048_576),
+    },
+    durationMs: values.duration === undefined ? undefined : parseDurationFlag("--duration", values.duration, {
+      minMs: 1,
+      maxMs: MAX_DURATION_MS,
+      range: "1ms to 3650d",
+      examples: "90s, 15m, 2h or 1d",
+    }),
+    continuous: values.continuous ?? false,
+    backfill,
+    generateLines,
+    linesPerFactory: values["lines-per-factory"] === undefined
+      ? undefined
+      : parseInteger("--lines-per-factory", values["lines-per-factory"], 1, MAX_LINES_PER_FACTORY),
+    shard: values.shard === undefined ? undefined : parseShard(values.shard, factories),
+    summaryJson: values["summary-json"] === undefined
+      ? undefined
+      : parseNonEmpty("--summary-json", values["summary-json"]),
+    metrics: parseMetrics(values["metrics-port"], values["metrics-host"]),
+  };
+}
+
+/** `--factories` (default 3). */
+export function parseFactories(text: string | undefined): number {
+  return parseInteger("--factories", text ?? "3", 1, MAX_FACTORIES);
+}
+
+/** `--seed`; undefined: a fresh seed. */
+export function parseSeed(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseInteger("--seed", text, 0, MAX_SEED);
+}
+
+function parseSpeed(text: string): number {
+  const value = /^\s*[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) ? Number(text) : NaN;
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new UsageError(`--speed must be a number greater than 0: got "${text}"`);
+  }
+  return value;
+}
+
+/** `FROM[..TO]`: each an RFC 3339 time, a date (UTC midnight) or a duration back from `nowMs`. */
+function parseBackfill(text: string, nowMs: number): Backfill {
+  const parts = text.split("..");
+  if (parts.length > 2) {
+    throw new UsageError(`--backfill must be FROM or FROM..TO: got "${text}"`);
+  }
+  const fromMs = parsePointInTime("--backfill FROM", parts[0], nowMs);
+  const toMs = parts.length === 2 ? parsePointInTime("--backfill TO", parts[1], nowMs) : nowMs;
+  if (fromMs >= nowMs) {
+    throw new UsageError(
+      `--backfill must start in the past: got "${text}", which starts at ${new Date(fromMs).toISOString()}`,
+    );
+  }
+  if (toMs > nowMs) {
+    throw new UsageError(
+      `--backfill must end by now (${new Date(nowMs).toISOString()}): got "${text}", which ends at ${
+        new Date(toMs).toISOString()
+      }`,
+    );
+  }
+  if (fromMs >= toMs) {
+    throw new UsageError(
+      `--backfill must start before it ends: got "${text}", from ${new Date(fromMs).toISOString()} to ${
+        new Date(toMs).toISOString()
+      }`,
+    );
+  }
+  if (fromMs < 0) throw new UsageError(`--backfill must start in 1970 or later: got "${text}"`);
+  if (toMs - fromMs > MAX_DURATION_MS) throw new UsageError(`--backfill must span at most 3650d: got "${text}"`);
+  return { fromMs, toMs };
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function parsePointInTime(what: string, text: string, nowMs: number): number {
+  const bad = () =>
+    new UsageError(
+      `${what} must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): ` +
+        `got "${text}"`,
+    );
+  // A time ago needs its unit: a bare number would read as a year or an epoch time.
+  if (/^\s*[\d.]+\s*(ms|s|m|h|d)\s*$/.test(text)) {
+    const ms = parseDuration(text);
+    if (ms === undefined) throw bad();
+    return nowMs - ms;
+  }
+  const date = DATE.exec(text);
+  if (date) {
+    const ms = utc(Number(date[1]), Number(date[2]), Number(date[3]), 0, 0, 0);
+    if (ms === undefined) throw bad();
+    return ms;
+  }
+  const time = RFC3339.exec(text);
+  if (!time) throw bad();
+  const [, year, month, day, hour, minute, second, fraction, zulu, sign, offsetHours, offsetMinutes] = time;
+  const ms = utc(Number(year), Number(month), Number(day), Number(hour), Number(minute), Number(second));
+  if (ms === undefined || (!zulu && (Number(offsetHours) > 23 || Number(offsetMinutes) > 59))) throw bad();
+  const offsetMs = zulu ? 0 : (sign === "-" ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes)) * 60_000;
+  return ms + (fraction ? Math.floor(Number(`0${fraction}`) * 1000) : 0) - offsetMs;
+}
+
+/** Epoch ms of a calendar date and time in UTC, or undefined when no such date or time exists. */
+function utc(year: number, month: number, day: number, hour: number, minute: number, second: number) {
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Date.UTC rolls Feb 30 over into March: a date that does not exist comes back different.
+  return new Date(ms).getUTCDate() === day && day >= 1 ? ms : undefined;
+}
+
+function parseShard(text: string, factories: number): Shard {
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const index = match ? Number(match[1]) : NaN;
+  const count = match ? Number(match[2]) : NaN;
+  if (!(index >= 1 && index <= count && count <= MAX_FACTORIES)) {
+    throw new UsageError(`--shard must be I/N with 1 <= I <= N <= ${MAX_FACTORIES}: got "${text}"`);
+  }
+  if (count > factories) {
+    throw new UsageError(
+      `--shard must not have more shards than --factories (${factories}), or some would be empty: got "${text}"`,
+    );
+  }
+  return { index, count };
+}
+
+function parseMetrics(port: string | undefined, host: string | undefined): RunOptions["metrics"] {
+  if (port === undefined) {
+    if (host !== undefined) throw new UsageError("--metrics-host needs --metrics-port");
+    return undefined;
+  }
+  const hostname = parseNonEmpty("--metrics-host", (host ?? "127.0.0.1").trim());
+  if (!/^(\[?[0-9a-fA-F:.]+\]?|[a-zA-Z0-9.-]+)$/.test(hostname)) {
+    throw new UsageError(`--metrics-host must be a host name or IP address: got "${host}"`);
+  }
+  return { host: hostname.replace(/^\[(.*)\]$/, "$1"), port: parseInteger("--metrics-port", port, 0, 65535) };
+}
+
+function parseProducer(values: RunFlagValues): ProducerOptions {
+  const acks = parseChoice("--acks", values.acks ?? "all", ACKS_CHOICES);
+  // As with Kafka's Java producer: idempotence is on by default, and off by default when
+  // --acks is not all (it needs every in-sync replica's acknowledgement).
+  if (values.idempotent === true && acks !== "all") {
+    throw new UsageError(`--idempotent needs --acks all: got --acks ${acks} (or add --no-idempotent)`);
+  }
+  return {
+    clientId: parseKafkaId("--client-id", values["client-id"] ?? "factory-sim"),
+    acks,
+    idempotent: values.idempotent ?? acks === "all",
+    compression: parseChoice("--compression", values.compression ?? "none", COMPRESSIONS),
+    lingerMs: parseInteger("--linger-ms", values["linger-ms"] ?? "5", 0, 60_000),
+    batchRecords: parseInteger("--batch-records", values["batch-records"] ?? "5000", 1, 100_000),
+    partitions: parseInteger("--partitions", values.partitions ?? "3", 1, 10_000),
+    replicationFactor: values["replication-factor"] === undefined
+      ? undefined
+      : parseInteger("--replication-factor", values["replication-factor"], 1, 32),
+  };
+}
