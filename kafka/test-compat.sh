@@ -31,4 +31,4 @@ trap cleanup EXIT
 bash "$KAFKA_DIR/start.sh"
 echo "[compat] Kafka $VERSION: end-to-end, fault, cluster, security and permission tests"
 deno test --no-prompt --allow-net --allow-read --allow-write --allow-run --allow-env --allow-sys \
-  tests/kafka_e2e_test.ts tests/faults_test.ts tests/cluster_test.ts tests/secure_test.ts tests/permissions_test.ts
+  tests/kafka_e2e_test.ts tests/broker_outage_test.ts tests/cluster_test.ts tests/secure_test.ts tests/permissions_test.ts

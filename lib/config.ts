@@ -8,7 +8,7 @@ import { parse as parseJsonc, type ParseError, printParseErrorCode } from "jsonc
 import { z } from "zod";
 import { ConfigError, describeError, isPermissionDenial, permissionError } from "./errors.ts";
 import { type FaultConfig, faultSchema } from "./fault_config.ts";
-import { type SignalConfig, signalSchema } from "./signals.ts";
+import { type SignalConfig, signalSchema } from "./waveforms.ts";
 
 /** One production line: a soda bottled on a line watched by one sensor. */
 export interface LineConfig {

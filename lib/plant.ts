@@ -4,7 +4,7 @@
  */
 import type { FactoryConfig } from "./config.ts";
 import type { FaultConfig } from "./fault_config.ts";
-import type { SignalConfig } from "./signals.ts";
+import type { SignalConfig } from "./waveforms.ts";
 import type { Rng } from "./random.ts";
 
 /** A sensor of a factory: `S<i>-<j>` with tier `"<i>.<j>"`. */

@@ -7,7 +7,7 @@ import { type ActiveFault, closeFaults, type FaultLabel, FaultState, scheduleFau
 import { allLines, allSensors, type Line, type Plant, type Sensor } from "./plant.ts";
 import type { Rng } from "./random.ts";
 import type { Scheduler, Task } from "./scheduler.ts";
-import { createSignal, type Signal, signalRange } from "./signals.ts";
+import { createSignal, type Signal, signalRange } from "./waveforms.ts";
 
 /** Bounds of the interval between two heartbeats of a sensor, in simulated milliseconds. */
 export const HEARTBEAT_INTERVAL_MS = { min: 1_000, max: 2_000 } as const;

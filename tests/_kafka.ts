@@ -106,10 +106,19 @@ export async function consumeAll(topic: string, brokers = BROKERS): Promise<Cons
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }
 
-/** The permission flags of `deno task sim` (the compiled binary gets the same ones). */
+/**
+ * The permission flags of `deno task sim` (the compiled binary gets the same ones): its permission
+ * set `sim` in deno.json, spelled as flags so a test can narrow one of them.
+ */
 export function simTaskFlags(): string[] {
-  const command = denoJson.tasks.sim.command.split(/\s+/);
-  return command.slice(command.indexOf("run") + 1, command.indexOf("main.ts"));
+  return ["--no-prompt", ...permissionFlags(denoJson.permissions.sim)];
+}
+
+/** A deno.json permission set as `--allow-*` flags (`true`: the whole permission; a list: those only). */
+export function permissionFlags(set: Record<string, boolean | string[]>): string[] {
+  return Object.entries(set).flatMap(([name, grant]) =>
+    grant === true ? [`--allow-${name}`] : Array.isArray(grant) ? [`--allow-${name}=${grant.join(",")}`] : []
+  );
 }
 
 /** Starts the CLI as `deno task sim` would, with piped stdout and stderr. */

@@ -14,7 +14,7 @@ import {
   reportTally,
   startRun,
   tallyReadings,
-} from "./_faults.ts";
+} from "./_scratch_broker.ts";
 import { consumeAll, runCli, simTaskFlags, uniqueTopic } from "./_kafka.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -92,8 +92,8 @@ Deno.test("the unit agrees with the code: command, spool dir, stop window, exit 
   assert.equal(command.options.spool.dir, DEFAULT_SPOOL_DIR);
   assert.equal(one("StateDirectory"), "factory-sim");
   assert.equal(one("WorkingDirectory"), "%S/factory-sim");
-  const compile = denoJson.tasks["compile:x86_64"].command.split(/\s+/);
-  assert.ok(compile.includes(`--allow-write=${DEFAULT_SPOOL_DIR}`));
+  assert.ok(denoJson.tasks["compile:x86_64"].command.split(/\s+/).includes("-P=sim"));
+  assert.deepEqual(denoJson.permissions.sim.write, [DEFAULT_SPOOL_DIR]);
   // Stop: SIGTERM, then up to 5 s to flush or spool (SHUTDOWN_FLUSH_TIMEOUT_MS, then exit); systemd waits longer.
   assert.equal(one("KillSignal"), "SIGTERM");
   assert.ok(SHUTDOWN_FLUSH_TIMEOUT_MS < 5_000);
@@ -118,8 +118,8 @@ Deno.test("the example environment file holds only variables the binary reads, a
   const command = parseCommand(["--sink", "kafka"], env);
   assert.equal(command.kind, "run");
   assert.equal(parseSecurity(env).protocol, "SASL_SSL");
-  // Every variable the binary may read is allowed by its baked --allow-env.
-  const allowEnv = denoJson.tasks["compile:x86_64"].command.match(/--allow-env=(\S+)/)![1].split(",");
+  // Every variable the binary may read is allowed by its baked permission set.
+  const allowEnv: string[] = denoJson.permissions.sim.env;
   for (const name of readable) assert.ok(allowEnv.includes(name), name);
 });
 

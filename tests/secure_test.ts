@@ -10,7 +10,7 @@ import "../lib/kafkajs_patches.ts";
 import { Kafka, logLevel } from "kafkajs";
 import { ExitCode } from "../lib/errors.ts";
 import { Spool } from "../lib/sinks/spool.ts";
-import { assertComplete, configuredLines, tallyReadings } from "./_faults.ts";
+import { assertComplete, configuredLines, tallyReadings } from "./_scratch_broker.ts";
 import { consumeAll, runCli, uniqueTopic } from "./_kafka.ts";
 import { type SecureBroker, startSecureBroker, stopSecureBroker } from "./_secure.ts";
 

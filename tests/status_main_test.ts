@@ -138,8 +138,6 @@ Deno.test("records on stdout to the same terminal: no live status, plain log lin
 
 Deno.test({
   name: "records to Kafka: the status is drawn though stdout is a terminal (nothing is written there)",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await ensureBroker();
     const args = [
@@ -166,7 +164,6 @@ Deno.test({
 
 Deno.test({
   name: "a stop signal's info line follows the log level: none with --quiet or --log-level warning",
-  sanitizeResources: false,
   async fn(t) {
     for (const flags of [[], ["--quiet"], ["--log-level", "warning"], ["--log-level", "error"]]) {
       await t.step(flags.join(" ") || "default level", async () => {

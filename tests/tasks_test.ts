@@ -13,14 +13,23 @@ const commandOf = (name: string) => {
   return typeof task === "string" ? task : task.command ?? "";
 };
 
-Deno.test("the compiled binaries get exactly the permissions of deno task sim, for both targets", () => {
+/** The permission words of a task's command: `-P=NAME`, `--allow-*`, `-A`, `--no-prompt`. */
+const permissionWords = (name: string) =>
+  commandOf(name).split(/\s+/).filter((w) => /^(-P|--permission-set|--allow-|-A$|--no-prompt$)/.test(w));
+
+Deno.test("the permissions of deno task sim are stated once, as the permission set sim", () => {
+  assert.deepEqual(permissionWords("sim"), ["--no-prompt", "-P=sim"]);
   const sim = simTaskFlags();
-  assert.ok(sim.includes("--no-prompt") && sim.includes("--allow-net"));
+  assert.ok(sim.includes("--allow-net") && sim.includes("--allow-write=factory-sim-spool"));
   assert.ok(!sim.includes("-A") && !sim.includes("--allow-all"), "no blanket permission");
+  assert.ok(!("all" in denoJson.permissions.sim), "no blanket permission");
+});
+
+Deno.test("the compiled binaries get exactly the permissions of deno task sim, for both targets", () => {
   const targets: string[] = [];
   for (const name of (tasks.compile as { dependencies: string[] }).dependencies) {
     const words = commandOf(name).split(/\s+/);
-    assert.deepEqual(words.filter((w) => w.startsWith("--allow-") || w === "--no-prompt"), sim, name);
+    assert.deepEqual(permissionWords(name), ["--no-prompt", "-P=sim"], name);
     targets.push(words[words.indexOf("--target") + 1]);
     assert.equal(words.at(-1), "main.ts");
   }

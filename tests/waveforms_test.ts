@@ -1,7 +1,7 @@
 /** Each signal's statistics, on simulated time: mean, spread, period, drift, range and rounding. */
 import assert from "node:assert/strict";
 import { Rng } from "../lib/random.ts";
-import { createSignal, type SignalConfig } from "../lib/signals.ts";
+import { createSignal, type SignalConfig } from "../lib/waveforms.ts";
 
 const START = Date.UTC(2026, 0, 1);
 
