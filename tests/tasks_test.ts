@@ -1,7 +1,7 @@
 /**
  * The tasks users run: the binary gets the permissions the tests exercise, and its module graph
  * holds everything it needs. (`deno compile` itself downloads its runtime, which CI cannot; see
- * the README for building offline with DENORT_BIN.)
+ * docs/deployment.md for building offline with DENORT_BIN.)
  */
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };

@@ -1,0 +1,68 @@
+# Installs what a fresh Debian/Ubuntu machine lacks, skipping whatever is already there.
+# Sourced by scripts/sim.sh and scripts/test.sh, not run. Every message goes to stderr, so the
+# simulator's stdout stays data only. `apt-get update` runs once, and only when a package is missing.
+
+DENO_VERSION=2.9.6
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() {
+  printf '[setup] error: %s\n' "$*" >&2
+  exit 1
+}
+
+# apt-get as root, or through sudo when there is one.
+_as_root() {
+  if [[ $EUID -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "installing packages needs root: run as root or install sudo"
+  fi
+}
+
+_apt_updated=0
+apt_install() { # PACKAGE...
+  if [[ $_apt_updated == 0 ]]; then
+    _as_root apt-get update -qq >&2
+    _apt_updated=1
+  fi
+  _as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+_deno_is_pinned() {
+  command -v deno >/dev/null 2>&1 || return 1
+  local version
+  version="$(deno --version 2>/dev/null)" || return 1
+  [[ "${version%%$'\n'*}" == "deno $DENO_VERSION "* ]]
+}
+
+# Deno, from the npm registry (the binary ships inside the package), unless deno $DENO_VERSION is on PATH.
+ensure_deno() {
+  _deno_is_pinned && return 0
+  command -v npm >/dev/null 2>&1 ||
+    die "deno $DENO_VERSION is not on PATH and npm is not there to install it: install npm (apt-get install npm), or Deno $DENO_VERSION"
+  log "installing deno@$DENO_VERSION from npm"
+  npm install -g --silent "deno@$DENO_VERSION" >&2
+  hash -r
+  _deno_is_pinned ||
+    die "npm installed deno@$DENO_VERSION, but the deno first on PATH ($(command -v deno || echo none)) is another version: put $(npm prefix -g)/bin first on PATH"
+}
+
+# What the tests use besides Deno, from apt.
+ensure_test_tools() {
+  local -a packages=()
+  # kcat (an independent Kafka client the tests read back with); Java 17 and Maven for the brokers.
+  command -v kcat >/dev/null 2>&1 || packages+=(kcat)
+  command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null 2>&1 || packages+=(maven)
+  # The secured broker's test certificates (keytool comes with Java) and the cluster script's JSON parsing.
+  command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+  command -v python3 >/dev/null 2>&1 || packages+=(python3-minimal)
+  # Debian's Chromium, for the dashboard test (driven by playwright-core; no browser downloads).
+  command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+  if ((${#packages[@]} > 0)); then
+    log "installing ${packages[*]}"
+    apt_install "${packages[@]}"
+  fi
+}
