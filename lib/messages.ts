@@ -1,6 +1,6 @@
 /**
  * Turns simulation events into Kafka records: topic, key and JSON value, in the field order of
- * the message contract (see the README).
+ * the message contract (see docs/configuration.md).
  */
 import type { FaultLabel } from "./faults.ts";
 import type { Heartbeat, Reading, SimEvent } from "./simulation.ts";

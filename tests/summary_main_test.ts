@@ -172,7 +172,7 @@ Deno.test("--summary-json without write permission for it exits 3 before the run
   });
 });
 
-Deno.test("--summary-json needs write permission for its file only, as the README says", async () => {
+Deno.test("--summary-json needs write permission for its file only, as docs/operations.md says", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/summary.json`;
     const { code, stderr } = await new Deno.Command(Deno.execPath(), {
