@@ -8,14 +8,7 @@
 import process from "node:process";
 import { buildCommit, VERSION } from "./lib/build_info.ts";
 import { helpText, parseCommand } from "./lib/cli.ts";
-import {
-  describeError,
-  ExitCode,
-  ExitError,
-  isPermissionDenial,
-  PermissionError,
-  permissionError,
-} from "./lib/errors.ts";
+import { errorLines, ExitCode, exitCodeOf, ExitError, isPermissionDenial, PermissionError } from "./lib/errors.ts";
 import { type ProcessIo, PROGRAM_ENV, writeText } from "./lib/io.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
 import { withMetricsServer } from "./lib/metrics.ts";
@@ -60,17 +53,10 @@ export async function main(args: string[], io: MainIo): Promise<number> {
         return await withMetricsServer(command.options, (probe) => runCommand(command.options, io, probe));
     }
   } catch (error) {
-    if (error instanceof ExitError) {
-      for (const line of error.lines) io.writeStderr(`error: ${line}\n`);
-      return error.exitCode;
-    }
-    if (isPermissionDenial(error)) {
-      io.writeStderr(`error: ${permissionError(error).message}\n`);
-      return ExitCode.permission;
-    }
-    io.writeStderr(`error: unexpected failure: ${describeError(error)}\n`);
-    if (logLevel === "debug" && error instanceof Error && error.stack) io.writeStderr(`${error.stack}\n`);
-    return ExitCode.failure;
+    for (const line of errorLines(error)) io.writeStderr(`error: ${line}\n`);
+    const expected = error instanceof ExitError || isPermissionDenial(error);
+    if (!expected && logLevel === "debug" && error instanceof Error && error.stack) io.writeStderr(`${error.stack}\n`);
+    return exitCodeOf(error);
   }
 }
 

@@ -87,6 +87,17 @@ export function describeError(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0];
 }
 
+/**
+ * What the program prints for an error that ends it, a line each (without the "error: "): its own
+ * lines for an `ExitError`, the flag to grant for Deno's refusal of a permission, else the first
+ * line of its message as an unexpected failure. `exitCodeOf` gives the exit code that goes with it.
+ */
+export function errorLines(error: unknown): string[] {
+  if (error instanceof ExitError) return error.lines;
+  if (isPermissionDenial(error)) return [permissionError(error).message];
+  return [`unexpected failure: ${describeError(error)}`];
+}
+
 /** The exit code an error leads to: its own for an `ExitError`, 3 for Deno's refusal of a permission, else 1. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof ExitError) return error.exitCode;
