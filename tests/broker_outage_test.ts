@@ -23,7 +23,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Deno.test({
   name: "a broker stopped for 10 s mid-run and started again: no reading lost or duplicated",
-  sanitizeResources: false,
   fn: () =>
     withScratchBroker(async (broker, spoolDir) => {
       const run = await startRun(broker.brokers, { name: "outage", args: ["--seed=21", "--speed=2"], spoolDir });
@@ -53,7 +52,6 @@ Deno.test({
 
 Deno.test({
   name: "SIGTERM while the broker is down keeps everything in the spool; the next run sends it first",
-  sanitizeResources: false,
   fn: () =>
     withScratchBroker(async (broker, spoolDir) => {
       const run = await startRun(broker.brokers, { name: "sigterm", args: ["--seed=22", "--speed=2"], spoolDir });
@@ -103,7 +101,6 @@ Deno.test({
 
 Deno.test({
   name: "kill -9 while the broker is down loses nothing but the last linger window",
-  sanitizeResources: false,
   fn: () =>
     withScratchBroker(async (broker, spoolDir) => {
       const run = await startRun(broker.brokers, { name: "crash", args: ["--seed=24", "--speed=2"], spoolDir });

@@ -22,8 +22,6 @@ const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 
 Deno.test({
   name: "dashboard: factories, lines, live counts and rates, an offline sensor and a stopped simulator, in Chromium",
-  sanitizeResources: false,
-  sanitizeOps: false,
 }, async () => {
   await ensureBroker();
   // playwright-core bundles is-wsl, which probes /proc/sys at import time (a path Deno grants only

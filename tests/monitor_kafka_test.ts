@@ -33,8 +33,6 @@ async function stop(child: Deno.ChildProcess, stderr: { done: Promise<string> })
 Deno.test({
   name: "monitor: counts what landed, notices an offline sensor and a stopped simulator within --dead-after; " +
     "from the beginning and from now; an unreachable broker",
-  sanitizeResources: false,
-  sanitizeOps: false,
 }, async () => {
   await ensureBroker();
   const { readings, heartbeats, flags: topicFlags } = uniqueTopics("monitor");
