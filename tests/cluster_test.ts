@@ -21,7 +21,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Deno.test({
   name: "a three-broker cluster",
-  sanitizeResources: false,
   async fn(t) {
     await startCluster();
     try {
