@@ -19,7 +19,8 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { Kafka, logLevel } from "kafkajs";
+import type { KafkaAdmin } from "../lib/kafka/admin.ts";
+import { loadKafka } from "../lib/kafka/load.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { CpuSampler, type CpuShare, describeMachine, localBrokerPid, type Machine } from "./_machine.ts";
 import { type ProfileSummary, summarizeProfileDir } from "./_profile.ts";
@@ -78,7 +79,7 @@ process.on("warning", () => {});
 const report: string[] = [];
 const results: Record<string, unknown> = { runId, quick };
 let cpu: CpuSampler | undefined;
-let admin: ReturnType<Kafka["admin"]> | undefined;
+let admin: KafkaAdmin | undefined;
 
 try {
   const machine = await describeMachine();
@@ -87,8 +88,7 @@ try {
   const broker = await ensureBroker();
   const brokerPid = brokers === DEFAULT_BROKERS ? await localBrokerPid(ROOT) : undefined;
   cpu = new CpuSampler({ brokerPid, cores: machine.cores });
-  admin = new Kafka({ clientId: "factory-sim-bench", brokers: brokers.split(","), logLevel: logLevel.NOTHING })
-    .admin();
+  admin = (await loadKafka()).createKafkaAdmin({ clientId: "factory-sim-bench", brokers: brokers.split(",") });
   await admin.connect();
   report.push(header(machine, broker, brokerPid));
 
@@ -655,13 +655,12 @@ async function ensureBroker(): Promise<string> {
 }
 
 async function brokerAnswers(): Promise<boolean> {
-  const probe = new Kafka({
+  const probe = (await loadKafka()).createKafkaAdmin({
     clientId: "factory-sim-bench",
     brokers: brokers.split(","),
-    connectionTimeout: 2_000,
-    retry: { retries: 0 },
-    logLevel: logLevel.NOTHING,
-  }).admin();
+    connectTimeoutMs: 2_000,
+    retries: 0,
+  });
   try {
     await probe.connect();
     await probe.describeCluster();

@@ -3,7 +3,8 @@
  * the sink accepts) into an existing topic through the product's Kafka sink (acks=all, idempotent,
  * no compression, default linger and batch), until `--records` records are acknowledged. Readings
  * and heartbeats both go to `--topic`, so the partitions are exactly the topic's. `--stock-varints`
- * runs KafkaJS's encoder as shipped, without the faster varints lib/sinks/kafka.ts installs.
+ * runs KafkaJS's encoder as shipped, without the faster varints of the Kafka layer's patches
+ * (`installKafkaPatches({ skip: ["fastVarints"] })`).
  *
  *   deno run --allow-net --allow-read --allow-write --allow-env bench/throughput.ts \
  *     --topic bench.t6 [--brokers 127.0.0.1:9092] [--spool-dir DIR] --records 500000 [--sensors 1000] \
@@ -12,9 +13,8 @@
  * Prints one JSON line: records, seconds, records/s, payload bytes (key + value + headers), CPU of this
  * process, peak RSS, and the run's wall-clock bounds (epoch ms) for the orchestrator's CPU figures.
  */
-// First: it must see KafkaJS's encoder before lib/sinks/kafka.ts changes it.
-import { restoreStockVarints } from "./_stock_varints.ts";
 import { parseArgs } from "node:util";
+import { installKafkaPatches } from "../lib/kafka/patches.ts";
 import { toRecords } from "../lib/messages.ts";
 import { Rng } from "../lib/random.ts";
 import { Scheduler } from "../lib/scheduler.ts";
@@ -42,7 +42,8 @@ const sensors = numberFlag("sensors", values.sensors, 1_000);
 const topics = { readings: values.topic, heartbeats: values.topic };
 
 await quietLogging();
-if (values["stock-varints"]) restoreStockVarints();
+// Before the sink loads KafkaJS (which installs the patches with none left out).
+if (values["stock-varints"]) installKafkaPatches({ skip: ["fastVarints"] });
 const plant = syntheticPlant(sensors);
 const { sink, close } = await openKafkaSink({
   brokers: values.brokers.split(","),

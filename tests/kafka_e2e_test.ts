@@ -2,10 +2,8 @@
  * End to end against a real broker: what the simulator produced is read back with kcat.
  */
 import assert from "node:assert/strict";
-// Before KafkaJS, as the product loads it: its fixes in place for the runs in this process.
-import "../lib/kafkajs_patches.ts";
-import { Kafka, logLevel } from "kafkajs";
 import { ExitCode } from "../lib/errors.ts";
+import { loadKafka } from "../lib/kafka/load.ts";
 import { resetLogging } from "../lib/log.ts";
 import { allSensors, buildPlant } from "../lib/plant.ts";
 import { Rng } from "../lib/random.ts";
@@ -221,7 +219,7 @@ Deno.test("an existing topic that refuses future timestamps stops the run with a
   await ensureBroker();
   const readingsTopic = uniqueTopic("readings");
   // Created with the limit Kafka 4 sets by default (earlier releases have none).
-  const admin = new Kafka({ clientId: "test-setup", brokers: [BROKERS], logLevel: logLevel.NOTHING }).admin();
+  const admin = (await loadKafka()).createKafkaAdmin({ clientId: "test-setup", brokers: [BROKERS] });
   await admin.connect();
   try {
     await admin.createTopics({

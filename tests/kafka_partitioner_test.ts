@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Partitioners } from "kafkajs";
-import { cachedKeyPartitioner } from "../lib/sinks/kafka.ts";
+import { cachedKeyPartitioner } from "../lib/kafka/producer.ts";
 
 const metadata = (count: number, down: number[] = []) =>
   Array.from({ length: count }, (_, partitionId) => ({

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { Producer } from "kafkajs";
 import { PermissionError } from "../lib/errors.ts";
-import { createKafkaClient } from "../lib/kafka_client.ts";
-import { kafkaTransport } from "../lib/sinks/kafka.ts";
+import { createKafkaClient } from "../lib/kafka/client.ts";
+import { kafkaTransport } from "../lib/kafka/producer.ts";
 
 /** A producer whose requests never settle: KafkaJS retrying a connection it may not open. */
 const stuckProducer = {

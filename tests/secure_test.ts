@@ -5,10 +5,8 @@
  * authorization failure stays in the spool.
  */
 import assert from "node:assert/strict";
-// Before KafkaJS, as the product loads it: its fixes in place for the runs in this process.
-import "../lib/kafkajs_patches.ts";
-import { Kafka, logLevel } from "kafkajs";
 import { ExitCode } from "../lib/errors.ts";
+import { loadKafka } from "../lib/kafka/load.ts";
 import { Spool } from "../lib/sinks/spool.ts";
 import { assertComplete, configuredLines, tallyReadings } from "./_scratch_broker.ts";
 import { consumeAll, runCli, uniqueTopic } from "./_kafka.ts";
@@ -155,8 +153,7 @@ Deno.test({
       await t.step("denied writing mid-run: one line, exit 1, and the events kept in the spool", async () => {
         // A topic the user may describe but not write to: connecting works, producing does not.
         const names = topics("readonly.");
-        const admin = new Kafka({ clientId: "test-setup", brokers: [broker.plaintext], logLevel: logLevel.NOTHING })
-          .admin();
+        const admin = (await loadKafka()).createKafkaAdmin({ clientId: "test-setup", brokers: [broker.plaintext] });
         await admin.connect();
         try {
           await admin.createTopics({

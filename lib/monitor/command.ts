@@ -4,10 +4,10 @@
  * (`--web`), every `--interval`, until a stop signal.
  */
 import type { ProcessIo } from "../io.ts";
+import { loadKafka } from "../kafka/load.ts";
 import { announce, log } from "../log.ts";
 import { loadSecurity, parseSecurity } from "../security.ts";
 import { colorAllowed } from "../status.ts";
-import { startMonitorConsumer } from "./consumer.ts";
 import { renderMonitor } from "./render.ts";
 import type { MonitorOptions } from "./options.ts";
 import { MonitorState } from "./state.ts";
@@ -48,6 +48,7 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
   const output = new Output(io.stdout);
   let consumer;
   try {
+    const { startMonitorConsumer } = await loadKafka();
     consumer = await startMonitorConsumer({
       brokers: options.brokers,
       security,

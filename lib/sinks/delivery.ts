@@ -12,6 +12,7 @@
  * acknowledges again, the spool is replayed oldest first, and new records keep going through the
  * spool until it is empty, so no sensor's new records overtake its spooled ones.
  */
+import { raceDeadline, startDeadline, TIMED_OUT } from "../deadline.ts";
 import { ExitCode, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
 import { type OutRecord, recordsWithin } from "../messages.ts";
@@ -314,21 +315,19 @@ export class DeliverySink implements Sink {
     };
     timers.push(setTimeout(() => this.#markDown(), this.#spoolAfterMs));
     timers.push(setTimeout(warn, this.#slowAckWarnMs));
-    let deadline: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      if (!this.#spool) deadline = setTimeout(() => resolve("timeout"), this.#deliveryTimeoutMs);
-    });
+    // With a spool, records are never dropped: only without one does a request time out.
+    using deadline = startDeadline(this.#spool ? undefined : this.#deliveryTimeoutMs);
     let onPark: () => void = () => {};
     const parked = new Promise<"parked">((resolve) => onPark = () => resolve("parked"));
     this.#parkWaiters.add(onPark);
     if (this.#parked) onPark();
     try {
       for (;;) {
-        let outcome: "acked" | "parked" | "timeout" | { error: unknown };
+        let outcome: "acked" | "parked" | typeof TIMED_OUT | { error: unknown };
         const sending = this.#transport.send(request.records).then(() => "acked" as const, (error) => ({ error }));
-        outcome = await Promise.race([sending, parked, timedOut]);
+        outcome = await Promise.race([sending, parked, deadline.reached]);
         if (outcome === "parked") return;
-        if (outcome === "timeout") {
+        if (outcome === TIMED_OUT) {
           this.#fail(
             request,
             new RunError(
@@ -349,15 +348,14 @@ export class DeliverySink implements Sink {
         outcome = await Promise.race([
           new Promise<"acked">((resolve) => timers.push(setTimeout(() => resolve("acked"), this.#retryBackoffMs))),
           parked,
-          timedOut,
+          deadline.reached,
         ]);
         if (outcome === "parked") return;
-        if (outcome === "timeout") continue; // reported by the next round
+        if (outcome === TIMED_OUT) continue; // reported by the next round
       }
     } finally {
       this.#parkWaiters.delete(onPark);
       for (const timer of timers) clearTimeout(timer);
-      clearTimeout(deadline);
     }
     this.#acknowledged(request, startedMs);
     this.observer?.(request.records, (performance.now() - sentAt) / 1000);
@@ -526,22 +524,13 @@ export class DeliverySink implements Sink {
 
   async #release(): Promise<void> {
     clearTimeout(this.#lingerTimer);
-    await withTimeout(this.#transport.close(), 5_000);
+    // A close that hangs (a broker gone) is abandoned; its failure is ignored either way.
+    await raceDeadline(this.#transport.close().catch(() => {}), 5_000);
     this.#spool?.close();
   }
 
   #problemSuffix(): string {
     const problem = this.#transport.lastProblem();
     return problem ? ` (${problem})` : "";
-  }
-}
-
-/** Waits for `promise`, but no longer than `ms` (a failure of it is ignored either way). */
-async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([promise.catch(() => {}), new Promise((resolve) => timer = setTimeout(resolve, ms))]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The sink interface: where records go. The simulation does not know which sink it feeds.
  */
+import { raceDeadline, TIMED_OUT } from "../deadline.ts";
 import { RunError } from "../errors.ts";
 import type { OutRecord } from "../messages.ts";
 
@@ -55,26 +56,12 @@ export async function closeSink(
     await sink.park();
     return;
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  const deadline = new Promise<"deadline">((resolve) => {
-    onAbort = () => {
-      timer = setTimeout(() => resolve("deadline"), flushTimeoutMs);
-    };
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
-  });
   const closing = sink.close();
   // Past the deadline the close is abandoned (or parked); its late failure must not go unhandled.
   closing.catch(() => {});
-  let outcome;
-  try {
-    outcome = await Promise.race([closing, deadline]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener("abort", onAbort);
-  }
-  if (outcome !== "deadline") return;
+  // The flush is bounded only from the stop signal on (no signal: not at all).
+  const outcome = await raceDeadline(closing, signal ? flushTimeoutMs : undefined, { countFrom: signal });
+  if (outcome !== TIMED_OUT) return;
   if (sink.park) {
     await sink.park();
     return;

@@ -1,15 +1,13 @@
 /**
- * The KafkaJS client as factory-sim uses it, for the producer (`sinks/kafka.ts`) and the monitor's
- * consumer (`monitor/consumer.ts`): one way to create it (SASL and TLS from `Security`, its log
+ * The KafkaJS client as factory-sim uses it, for the producer (`producer.ts`) and the monitor's
+ * consumer (`consumer.ts`): one way to create it (SASL and TLS from `Security`, its log
  * routed to ours, connection problems kept for messages and the ones retrying cannot fix raised
  * at once), and one way to read a client error.
  */
-// First: its fixes must be in place before KafkaJS's modules load.
-import "./kafkajs_patches.ts";
 import { Kafka, type LogEntry, logLevel, type SASLOptions } from "kafkajs";
-import { type ExitError, PermissionError, RunError } from "./errors.ts";
-import { log } from "./log.ts";
-import type { Security } from "./security.ts";
+import { type ExitError, PermissionError, RunError } from "../errors.ts";
+import { log } from "../log.ts";
+import type { Security } from "../security.ts";
 
 const kafkaLog = log("kafka");
 

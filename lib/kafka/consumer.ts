@@ -3,14 +3,15 @@
  * from now or from the beginning, that hands every record to `onRecords`. It waits for topics that
  * do not exist yet (a monitor started before the simulator) and reads those from their beginning,
  * since all they hold was written after it started. It commits no offsets: every start is "from
- * now" or "from the beginning", as asked.
+ * now" or "from the beginning", as asked. Loaded through `load.ts`, after the patches.
  */
 import type { Consumer } from "kafkajs";
+import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
 import { describeError, type ExitError, RunError } from "../errors.ts";
-import { createKafkaClient, errorName, protocolErrorType } from "../kafka_client.ts";
 import { log } from "../log.ts";
+import type { InRecord } from "../monitor/state.ts";
 import type { Security } from "../security.ts";
-import type { InRecord } from "./state.ts";
+import { createKafkaClient, errorName, protocolErrorType } from "./client.ts";
 
 /** How often the consumer looks for topics that do not exist yet. */
 const TOPIC_POLL_MS = 1_000;
@@ -63,14 +64,10 @@ export async function startMonitorConsumer(options: MonitorConsumerOptions): Pro
   stopped.catch(() => {});
 
   // Connect, within the timeout.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timed out")), connectTimeoutMs);
-  });
   try {
-    const attempt = admin.connect();
-    attempt.catch(() => {});
-    await Promise.race([attempt, timeout, fatal, stopped]);
+    const outcome = await raceDeadline(Promise.race([admin.connect(), fatal]), connectTimeoutMs, { signal });
+    if (outcome === ABORTED) throw new Error("stopped");
+    if (outcome === TIMED_OUT) throw new Error("timed out");
   } catch (error) {
     await admin.disconnect().catch(() => {});
     if (signal?.aborted) throw new RunError(`stopped while connecting to ${where}`);
@@ -78,8 +75,6 @@ export async function startMonitorConsumer(options: MonitorConsumerOptions): Pro
     if (explained) throw explained;
     const reason = problems.last !== "" ? problems.last : describeError(error);
     throw new RunError(`${where} is unreachable (gave up after ${connectTimeoutMs / 1000} s): ${reason}`);
-  } finally {
-    clearTimeout(timer);
   }
   logger.info(`connected to ${where}`);
 

@@ -2,23 +2,19 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
 import process from "node:process";
-// Loads the patches before KafkaJS, as the product does.
-import { connectKafkaSink } from "../lib/sinks/kafka.ts";
-import {
-  crc32c,
-  encodeRecord,
-  groupMessagesPerPartition,
-  linearGroupingInstalled,
-  type ProduceMessage,
-  produceRequest,
-  type ProduceRequestArgs,
-  type RecordArgs,
-  replacedModules,
-} from "../lib/kafkajs_patches.ts";
+import { crc32c } from "../lib/kafka/_crc32c.ts";
+import { groupMessagesPerPartition } from "../lib/kafka/_grouping.ts";
+import type { ModuleLoader } from "../lib/kafka/_kafkajs.ts";
+import { type ProduceMessage, produceRequest, type ProduceRequestArgs } from "../lib/kafka/_produce_request.ts";
+import { encodeRecord, type RecordArgs } from "../lib/kafka/_record.ts";
+import { installKafkaPatches, type KafkaPatchStatus } from "../lib/kafka/patches.ts";
 import { Rng } from "../lib/random.ts";
+import { connectKafkaSink } from "../lib/sinks/kafka.ts";
 import { BROKERS, consumeAll, ensureBroker, uniqueTopic } from "./_kafka.ts";
 
 const require = createRequire(import.meta.url);
+// Before KafkaJS loads, as the product does (connectKafkaSink would otherwise be first).
+const installed = installKafkaPatches();
 
 /** KafkaJS's own groupMessagesPerPartition, evaluated from its source (the require cache holds ours). */
 function stockGrouping(): typeof groupMessagesPerPartition {
@@ -43,7 +39,7 @@ Deno.test("linear grouping by partition gives what KafkaJS's quadratic one gives
 });
 
 Deno.test("KafkaJS uses the linear grouping, and sends what it is given", async () => {
-  assert.equal(linearGroupingInstalled, true);
+  assert.equal(installed.groupMessagesPerPartition, true);
   const path = require.resolve("kafkajs/src/producer/groupMessagesPerPartition.js");
   assert.equal(require.cache[path]?.exports, groupMessagesPerPartition);
   await ensureBroker();
@@ -89,11 +85,13 @@ function stockModule<T>(specifier: string): T {
 }
 
 Deno.test("records are encoded byte for byte as KafkaJS encodes them", () => {
-  assert.deepEqual(replacedModules, {
+  assert.deepEqual(installed, {
     groupMessagesPerPartition: true,
     record: true,
     crc32C: true,
     produceRequest: true,
+    timeoutClamp: true,
+    fastVarints: true,
   });
   const stock = stockModule<(args: RecordArgs) => { buffer: Uint8Array }>(
     "kafkajs/src/protocol/recordBatch/record/v0/index.js",
@@ -198,4 +196,85 @@ Deno.test("produce requests are encoded byte for byte as KafkaJS encodes them", 
   } finally {
     Date.now = realNow;
   }
+});
+
+/** A loader of a KafkaJS that is 2.2.4 but for `changes` (module specifier -> its exports), recording what it loads. */
+function fakeKafkaJs(changes: Record<string, unknown>): { loader: ModuleLoader; loaded: string[] } {
+  const loaded: string[] = [];
+  const cache: ModuleLoader["cache"] = {};
+  const resolve = (id: string) => `/fake/${id}`;
+  const loader = Object.assign((id: string) => {
+    const path = id.startsWith("/fake/") ? id : resolve(id);
+    const specifier = path.slice("/fake/".length);
+    if (!(path in cache)) {
+      loaded.push(specifier);
+      cache[path] = { exports: specifier in changes ? changes[specifier] : require(specifier) };
+    }
+    return cache[path]!.exports;
+  }, { resolve, cache });
+  return { loader, loaded };
+}
+
+const STOCK: KafkaPatchStatus = {
+  groupMessagesPerPartition: false,
+  record: false,
+  crc32C: false,
+  produceRequest: false,
+  timeoutClamp: false,
+  fastVarints: false,
+};
+
+Deno.test("a KafkaJS other than the one the patches were written for runs as shipped, with one warning", async (t) => {
+  await t.step("another release", () => {
+    const { loader, loaded } = fakeKafkaJs({ "kafkajs/package.json": { version: "2.3.0" } });
+    const warnings: string[] = [];
+    assert.deepEqual(installKafkaPatches({ require: loader, warn: (text) => warnings.push(text) }), STOCK);
+    assert.deepEqual(warnings, [
+      "KafkaJS 2.3.0 is not 2.2.4, the release factory-sim's patches were written for: KafkaJS runs as shipped, " +
+      "without factory-sim's patches",
+    ]);
+    assert.deepEqual(loaded, ["kafkajs/package.json"], "nothing of KafkaJS loaded but its version");
+    // Once per loader: asked again, the same answer and no second warning.
+    assert.deepEqual(installKafkaPatches({ require: loader, warn: (text) => warnings.push(text) }), STOCK);
+    assert.equal(warnings.length, 1);
+  });
+  await t.step("a replaced module of another shape (a grouping that takes two arguments)", () => {
+    const grouping = "kafkajs/src/producer/groupMessagesPerPartition.js";
+    const { loader } = fakeKafkaJs({ [grouping]: (_topic: string, _messages: unknown[]) => ({}) });
+    const warnings: string[] = [];
+    assert.deepEqual(installKafkaPatches({ require: loader, warn: (text) => warnings.push(text) }), STOCK);
+    assert.deepEqual(warnings, [
+      `KafkaJS's ${grouping} is not a function of one argument: KafkaJS runs as shipped, without factory-sim's patches`,
+    ]);
+    for (const [path, entry] of Object.entries(loader.cache)) {
+      const original = path.endsWith(grouping) ? entry!.exports : require(path.slice("/fake/".length));
+      assert.equal(entry!.exports, original, `${path} as shipped`);
+    }
+  });
+  await t.step("a module the patches build on, of another shape (an encoder without writeVarIntBytes)", () => {
+    const Encoder = require("kafkajs/src/protocol/encoder.js");
+    class OtherEncoder extends Encoder {}
+    Object.defineProperty(OtherEncoder.prototype, "writeVarIntBytes", { value: undefined });
+    const { loader } = fakeKafkaJs({ "kafkajs/src/protocol/encoder.js": OtherEncoder });
+    const warnings: string[] = [];
+    assert.deepEqual(installKafkaPatches({ require: loader, warn: (text) => warnings.push(text) }), STOCK);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^KafkaJS's kafkajs\/src\/protocol\/encoder\.js is not a class with .*writeVarIntBytes/);
+  });
+  await t.step(
+    "a module that shows only once the others are replaced (the produce request), put back as shipped",
+    () => {
+      const request = "kafkajs/src/protocol/requests/produce/v3/request.js";
+      const { loader, loaded } = fakeKafkaJs({ [request]: {} });
+      const warnings: string[] = [];
+      assert.deepEqual(installKafkaPatches({ require: loader, warn: (text) => warnings.push(text) }), STOCK);
+      assert.equal(warnings.length, 1);
+      assert.ok(loaded.includes(request));
+      // What loaded while it tried is forgotten, and what stays holds KafkaJS's own.
+      assert.ok(!(loader.resolve(request) in loader.cache));
+      for (const [path, entry] of Object.entries(loader.cache)) {
+        assert.equal(entry!.exports, require(path.slice("/fake/".length)), `${path} as shipped`);
+      }
+    },
+  );
 });

@@ -1,0 +1,84 @@
+/**
+ * The topics a producer writes to, created when missing (with the settings accelerated runs need),
+ * through KafkaJS's admin client.
+ */
+import type { Admin } from "kafkajs";
+import { describeError, RunError, UsageError } from "../errors.ts";
+import { log } from "../log.ts";
+import { errorMessages, protocolErrorType } from "./client.ts";
+
+/**
+ * Topic settings of the topics the producer creates. Accelerated runs stamp records with simulated
+ * time, which runs ahead of the broker's clock; Kafka 4 rejects records more than an hour ahead
+ * by default (`message.timestamp.after.max.ms`), so created topics lift that limit.
+ */
+const CREATED_TOPIC_CONFIG = [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }];
+
+/** Creates the topics that are missing; fails when one is missing and cannot be created. */
+export async function prepareTopics(
+  admin: Admin,
+  { topics, partitions, replicationFactor, user }: {
+    topics: string[];
+    partitions: number;
+    replicationFactor?: number;
+    user?: string;
+  },
+): Promise<void> {
+  const { brokers: live } = await admin.describeCluster();
+  const replicas = replicationFactor ?? Math.min(3, live.length);
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((topic) => !existing.has(topic));
+  if (missing.length === 0) return;
+  if (replicas > live.length) {
+    throw new UsageError(
+      `--replication-factor ${replicas} is more than the ${live.length} broker(s) of the cluster ` +
+        `(topics to create: ${missing.join(", ")})`,
+    );
+  }
+  // Not waiting for leaders: on a cluster that has just formed, the broker asked may not know the
+  // new partitions yet and the wait fails although the topics exist; the producer retries until
+  // their leaders are known.
+  const create = (configEntries: typeof CREATED_TOPIC_CONFIG) =>
+    admin.createTopics({
+      waitForLeaders: false,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: partitions,
+        replicationFactor: replicas,
+        configEntries,
+      })),
+    });
+  try {
+    try {
+      await create(CREATED_TOPIC_CONFIG);
+    } catch (error) {
+      // Brokers before Kafka 3.6 do not know the setting (and have no such limit).
+      if (protocolErrorType(error) !== "INVALID_CONFIG") throw error;
+      await create([]);
+    }
+    log("kafka").info(
+      `created topics ${missing.join(", ")} (${partitions} partitions, replication factor ${replicas})`,
+    );
+  } catch (error) {
+    // A broker Deno may not connect to is a permission problem, not a missing topic.
+    if (/Requires net access/.test(errorMessages(error).join("\n"))) throw error;
+    // Another client may have created them meanwhile, or they were created and the broker asked
+    // does not list them yet: only a topic still missing after a short wait is a problem.
+    const type = protocolErrorType(error);
+    const denied = type === "TOPIC_AUTHORIZATION_FAILED" || type === "CLUSTER_AUTHORIZATION_FAILED";
+    let absent = missing;
+    for (let attempt = 0; attempt < (denied ? 1 : 6) && absent.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+      const listed = new Set(await admin.listTopics());
+      absent = missing.filter((topic) => !listed.has(topic));
+    }
+    if (absent.length === 0) return;
+    const reason = denied
+      ? `${user ? `user "${user}"` : "this client"} may not create topics (${type})`
+      : describeError(error);
+    throw new RunError(
+      `topic ${absent.join(", ")} does not exist and could not be created: ${reason}; create ` +
+        `${absent.length === 1 ? "it" : "them"} (or grant CREATE) and run again`,
+    );
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The producer side of the Kafka layer: a KafkaJS producer on the client of `client.ts`, behind
+ * the delivery pipeline's `Transport` (`sinks/delivery.ts`). It connects (with SASL and TLS when
+ * asked), creates the topics, sends requests and says in one line what a producer error means.
+ * Loaded through `load.ts`, after the patches.
+ */
+import {
+  CompressionTypes,
+  type ICustomPartitioner,
+  type IHeaders,
+  type Message,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
+import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
+import { describeError, type ExitError, PermissionError, RunError, UsageError } from "../errors.ts";
+import { log } from "../log.ts";
+import type { OutRecord } from "../messages.ts";
+import type { Security } from "../security.ts";
+import type { Transport } from "../sinks/delivery.ts";
+import {
+  createKafkaClient,
+  errorMessages,
+  errorName,
+  explainConnectionProblem,
+  type KafkaClient,
+  protocolErrorType,
+} from "./client.ts";
+import { ACKS, type Acks, type Compression } from "./settings.ts";
+import { prepareTopics } from "./_topics.ts";
+
+const kafkaLog = log("kafka");
+
+/** How to reach Kafka and how to produce. */
+export interface ProducerOptions {
+  brokers: string[];
+  /** Topics to create when missing. */
+  topics: string[];
+  /** Give up connecting after this long. */
+  connectTimeoutMs: number;
+  /** Gives up connecting when aborted (a stop signal during start-up). */
+  signal?: AbortSignal;
+  clientId?: string;
+  acks?: Acks;
+  /** The idempotent producer (needs `acks: "all"`). */
+  idempotent?: boolean;
+  compression?: Compression;
+  /** Partitions of the topics the sink creates. */
+  partitions?: number;
+  /** Replication factor of the topics the sink creates (default: min(3, brokers in the cluster)). */
+  replicationFactor?: number;
+  security?: Security;
+}
+
+/**
+ * Connects a producer to `brokers`, creates the missing topics and returns the transport the
+ * delivery pipeline drives over it. Throws a
+ * one-line `RunError` when no broker answers within `connectTimeoutMs`, the login or the TLS
+ * handshake fails, or the topics cannot be used; `PermissionError` when Deno may not connect.
+ */
+export async function connectProducer(options: ProducerOptions): Promise<Transport> {
+  const {
+    brokers,
+    topics,
+    connectTimeoutMs,
+    signal,
+    clientId = "factory-sim",
+    acks = "all",
+    idempotent = true,
+    compression = "none",
+    partitions = 3,
+    replicationFactor,
+    security = { protocol: "PLAINTEXT" },
+  } = options;
+  const { kafka, where, problems, fatal, watchFatal } = createKafkaClient({
+    clientId,
+    brokers,
+    security,
+    connectTimeoutMs,
+  });
+  const admin = kafka.admin();
+  const producer = kafka.producer({
+    idempotent,
+    maxInFlightRequests: 1,
+    createPartitioner: cachedKeyPartitioner,
+    allowAutoTopicCreation: true,
+    // Retriable failures (a broker down, a leader moving) are retried for as long as it takes:
+    // the pipeline spools meanwhile. Retrying the same request keeps its sequence numbers, so the
+    // idempotent producer cannot write it twice.
+    retry: { initialRetryTime: 250, maxRetryTime: 5_000, retries: Number.MAX_SAFE_INTEGER },
+  });
+
+  const attempt = (async () => {
+    await admin.connect();
+    try {
+      await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username });
+    } finally {
+      await admin.disconnect();
+    }
+    await producer.connect();
+  })();
+  // A late failure of an abandoned attempt must not surface as an unhandled rejection.
+  attempt.catch(() => {});
+
+  try {
+    const outcome = await raceDeadline(Promise.race([attempt, fatal]), connectTimeoutMs, { signal });
+    if (outcome === ABORTED) throw new Error("stopped");
+    if (outcome === TIMED_OUT) throw new Error("timed out");
+  } catch (error) {
+    await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
+    if (signal?.aborted) throw new RunError(`stopped while connecting to ${where}`);
+    const explained = explainError(error, { where, topics, security, idempotent });
+    if (explained.exitError) throw explained.exitError;
+    if (explained.final) throw new RunError(`${where}: ${explained.message}`);
+    const reason = problems.last !== "" ? problems.last : explained.message;
+    throw new RunError(`${where} is unreachable (gave up after ${connectTimeoutMs / 1000} s): ${reason}`);
+  }
+  kafkaLog.info(`connected to ${where}`);
+  return kafkaTransport(producer, {
+    acks: ACKS[acks],
+    compression: compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
+    explain: (error) => explainError(error, { where, topics, security, idempotent }),
+    lastProblem: () => problems.last,
+    watchFatal,
+  });
+}
+
+/**
+ * KafkaJS's default partitioner (murmur2 of the key, as Java's client: the same partitions), with
+ * each key's partition remembered per partition count. The default hashes every message's key
+ * (after copying it into a Buffer) and filters the partition list first; a plant has one key per
+ * sensor, so after the first record of each sensor this is a map lookup. Records without a key
+ * go to the default as before.
+ */
+export const cachedKeyPartitioner: ICustomPartitioner = () => {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const byCount = new Map<number, Map<string, number>>();
+  return (args) => {
+    const { key, partition } = args.message;
+    if (typeof key !== "string" || (partition !== null && partition !== undefined)) return partitioner(args);
+    const count = args.partitionMetadata.length;
+    let cache = byCount.get(count);
+    if (cache === undefined) byCount.set(count, cache = new Map());
+    let chosen = cache.get(key);
+    if (chosen === undefined) {
+      chosen = partitioner(args);
+      cache.set(key, chosen);
+    }
+    return chosen;
+  };
+};
+
+/** The transport the delivery pipeline drives: one `sendBatch` per request. */
+/** The transport over a connected producer (exported for tests). */
+export function kafkaTransport(
+  producer: Producer,
+  { acks, compression, explain, lastProblem, watchFatal }: {
+    acks: number;
+    compression: CompressionTypes;
+    explain: Transport["explain"];
+    lastProblem: () => string;
+    watchFatal: KafkaClient["watchFatal"];
+  },
+): Transport {
+  return {
+    send(records) {
+      // KafkaJS retries a connection it may not open (a broker Deno's permissions leave out,
+      // learned from metadata) for as long as its retries last: the client's log says why at
+      // once, and that ends the request.
+      return new Promise<void>((resolve, reject) => {
+        const stop = watchFatal(reject);
+        producer.sendBatch({ acks, compression, topicMessages: byTopic(records) })
+          .then(() => resolve(), reject)
+          .finally(stop);
+      });
+    },
+    explain,
+    lastProblem,
+    close: () => producer.disconnect(),
+  };
+}
+
+function byTopic(records: readonly OutRecord[]): { topic: string; messages: Message[] }[] {
+  const topics = new Map<string, Message[]>();
+  for (const record of records) {
+    let messages = topics.get(record.topic);
+    if (messages === undefined) topics.set(record.topic, messages = []);
+    messages.push({
+      key: record.key,
+      value: record.value,
+      timestamp: String(record.timestampMs),
+      headers: record.headers as IHeaders | undefined,
+    });
+  }
+  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** What a client error means, in one line, and whether retrying can help. */
+function explainError(
+  error: unknown,
+  { where, topics, security, idempotent }: { where: string; topics: string[]; security: Security; idempotent: boolean },
+): { final: boolean; message: string; exitError?: ExitError } {
+  const message = describeError(error);
+  const user = security.sasl ? `user "${security.sasl.username}"` : "this client";
+  if (error instanceof UsageError || error instanceof RunError || error instanceof PermissionError) {
+    return { final: true, message, exitError: error };
+  }
+  const denied = /Requires net access to "([^"]+)"/.exec(errorMessages(error).join("\n"));
+  if (denied) {
+    const exitError = explainConnectionProblem(denied[0], where, security);
+    return { final: true, message, exitError };
+  }
+  if (errorName(error) === "KafkaJSSASLAuthenticationError") {
+    return {
+      final: true,
+      message,
+      exitError: new RunError(
+        `${where} rejected the ${security.sasl?.mechanism ?? "SASL"} login of ${user}: check KAFKA_SASL_USERNAME ` +
+          "and KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)",
+      ),
+    };
+  }
+  const type = protocolErrorType(error);
+  switch (type) {
+    case "TOPIC_AUTHORIZATION_FAILED":
+      return {
+        final: true,
+        message: `${where} denied ${user} writing to ${
+          topics.join(", ")
+        } (${type}): grant it WRITE and DESCRIBE on them`,
+      };
+    case "CLUSTER_AUTHORIZATION_FAILED":
+      return {
+        final: true,
+        message: `${where} denied ${user} ${idempotent ? "the idempotent producer" : "access"} (${type}): ` +
+          (idempotent ? "grant it IDEMPOTENT_WRITE on the cluster, or run with --no-idempotent" : "check its ACLs"),
+      };
+    case "SASL_AUTHENTICATION_FAILED":
+      return { final: true, message: `${where} rejected the login of ${user} (${type})` };
+    case "INVALID_TIMESTAMP":
+      return {
+        final: true,
+        message: "the broker rejected record timestamps as too far ahead of its clock (simulated time runs ahead " +
+          "of it at --speed above 1): raise the topics' message.timestamp.after.max.ms (Kafka 4 defaults to 1 h), " +
+          "lower --speed, or let factory-sim create the topics",
+      };
+    case "MESSAGE_TOO_LARGE":
+    case "RECORD_LIST_TOO_LARGE":
+    case "INVALID_RECORD":
+    case "UNSUPPORTED_COMPRESSION_TYPE":
+    case "INVALID_REQUIRED_ACKS":
+    case "POLICY_VIOLATION":
+      return { final: true, message: `the broker rejected the records (${type}): ${message}` };
+  }
+  const retriable = (error as { retriable?: unknown })?.retriable;
+  return { final: retriable === false && type !== undefined, message };
+}
