@@ -75,7 +75,7 @@ export function isPermissionDenial(error: unknown): error is Error {
  * into a PermissionError naming the exact flag to grant (`--allow-env=NODE_ENV`).
  */
 export function permissionError(error: Error): PermissionError {
-  const first = error.message.split("\n")[0];
+  const first = describeError(error);
   const match = /^(Requires \w+ access(?: to "([^"]+)")?).*?(--allow-[\w-]+)/.exec(first);
   if (!match) return new PermissionError(`missing permission: ${first}`);
   const [, what, target, flag] = match;
