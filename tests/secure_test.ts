@@ -54,8 +54,6 @@ function assertOneLineFailure(result: { code: number; stderr: string }, message:
 
 Deno.test({
   name: "a secured cluster",
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn(t) {
     const broker = await startSecureBroker();
     try {
