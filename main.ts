@@ -8,7 +8,7 @@
 import process from "node:process";
 import { buildCommit, VERSION } from "./lib/build_info.ts";
 import { helpText, parseCommand } from "./lib/cli.ts";
-import { errorLines, ExitCode, exitCodeOf, ExitError, isPermissionDenial, PermissionError } from "./lib/errors.ts";
+import { errorReport, ExitCode, PermissionError } from "./lib/errors.ts";
 import { type ProcessIo, PROGRAM_ENV, writeText } from "./lib/io.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
 import { withMetricsServer } from "./lib/metrics.ts";
@@ -53,10 +53,10 @@ export async function main(args: string[], io: MainIo): Promise<number> {
         return await withMetricsServer(command.options, (probe) => runCommand(command.options, io, probe));
     }
   } catch (error) {
-    for (const line of errorLines(error)) io.writeStderr(`error: ${line}\n`);
-    const expected = error instanceof ExitError || isPermissionDenial(error);
-    if (!expected && logLevel === "debug" && error instanceof Error && error.stack) io.writeStderr(`${error.stack}\n`);
-    return exitCodeOf(error);
+    const { lines, exitCode, unexpected } = errorReport(error);
+    for (const line of lines) io.writeStderr(`error: ${line}\n`);
+    if (unexpected && logLevel === "debug" && error instanceof Error && error.stack) io.writeStderr(`${error.stack}\n`);
+    return exitCode;
   }
 }
 

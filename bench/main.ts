@@ -88,7 +88,7 @@ try {
   const broker = await ensureBroker();
   const brokerPid = brokers === DEFAULT_BROKERS ? await localBrokerPid(ROOT) : undefined;
   cpu = new CpuSampler({ brokerPid, cores: machine.cores });
-  admin = (await loadKafka()).createKafkaAdmin({ clientId: "factory-sim-bench", brokers: brokers.split(",") });
+  admin = (await loadKafka("admin")).createKafkaAdmin({ clientId: "factory-sim-bench", brokers: brokers.split(",") });
   await admin.connect();
   report.push(header(machine, broker, brokerPid));
 
@@ -655,7 +655,7 @@ async function ensureBroker(): Promise<string> {
 }
 
 async function brokerAnswers(): Promise<boolean> {
-  const probe = (await loadKafka()).createKafkaAdmin({
+  const probe = (await loadKafka("admin")).createKafkaAdmin({
     clientId: "factory-sim-bench",
     brokers: brokers.split(","),
     connectTimeoutMs: 2_000,

@@ -88,18 +88,26 @@ export function describeError(error: unknown): string {
 }
 
 /**
- * What the program prints for an error that ends it, a line each (without the "error: "): its own
- * lines for an `ExitError`, the flag to grant for Deno's refusal of a permission, else the first
- * line of its message as an unexpected failure. `exitCodeOf` gives the exit code that goes with it.
+ * An error that ends the program as an `ExitError`: itself; Deno's refusal of a permission: the
+ * `PermissionError` naming the flag to grant; anything else: undefined (an unexpected failure).
  */
-export function errorLines(error: unknown): string[] {
-  if (error instanceof ExitError) return error.lines;
-  if (isPermissionDenial(error)) return [permissionError(error).message];
-  return [`unexpected failure: ${describeError(error)}`];
+function asExitError(error: unknown): ExitError | undefined {
+  if (error instanceof ExitError) return error;
+  return isPermissionDenial(error) ? permissionError(error) : undefined;
+}
+
+/**
+ * What the program prints for an error that ends it, a line each (without the "error: "), and its
+ * exit code; `unexpected` when it is none of the failures a user can cause (a bug: the first line
+ * of its message is printed as an unexpected failure, exit 1).
+ */
+export function errorReport(error: unknown): { lines: string[]; exitCode: number; unexpected: boolean } {
+  const known = asExitError(error);
+  if (known) return { lines: known.lines, exitCode: known.exitCode, unexpected: false };
+  return { lines: [`unexpected failure: ${describeError(error)}`], exitCode: ExitCode.failure, unexpected: true };
 }
 
 /** The exit code an error leads to: its own for an `ExitError`, 3 for Deno's refusal of a permission, else 1. */
 export function exitCodeOf(error: unknown): number {
-  if (error instanceof ExitError) return error.exitCode;
-  return isPermissionDenial(error) ? ExitCode.permission : ExitCode.failure;
+  return asExitError(error)?.exitCode ?? ExitCode.failure;
 }

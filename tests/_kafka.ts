@@ -99,35 +99,37 @@ export async function consumeAll(topic: string, brokers = BROKERS): Promise<Cons
   }
 }
 
+/** What kcat prints on stdout; an error saying it could not do `what` when it fails. */
+async function kcat(args: string[], what: string): Promise<string> {
+  const { success, stdout, stderr } = await new Deno.Command("kcat", { args, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!success) throw new Error(`kcat could not ${what}: ${new TextDecoder().decode(stderr)}`);
+  return new TextDecoder().decode(stdout);
+}
+
 /** Each partition of `topic` and its end offset (the offset its next record will get). */
 async function endOffsets(topic: string, brokers: string): Promise<Map<number, number>> {
-  const run = async (args: string[]) => {
-    const { success, stdout, stderr } = await new Deno.Command("kcat", { args, stdout: "piped", stderr: "piped" })
-      .output();
-    if (!success) throw new Error(`kcat ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
-    return new TextDecoder().decode(stdout);
-  };
   const metadata = JSON.parse(
-    await run(["-L", "-J", "-b", brokers, "-t", topic, "-X", "allow.auto.create.topics=false"]),
+    await kcat(["-L", "-J", "-b", brokers, "-t", topic, "-X", "allow.auto.create.topics=false"], `describe ${topic}`),
   ) as {
     topics: { partitions: { partition: number }[] }[];
   };
   const partitions = metadata.topics[0]?.partitions.map(({ partition }) => partition) ?? [];
   const ends = new Map<number, number>();
   if (partitions.length === 0) return ends;
-  const offsets = await run(["-Q", "-b", brokers, ...partitions.flatMap((p) => ["-t", `${topic}:${p}:-1`])]);
+  const queries = partitions.flatMap((p) => ["-t", `${topic}:${p}:-1`]);
+  const offsets = await kcat(["-Q", "-b", brokers, ...queries], `read the end offsets of ${topic}`);
   for (const match of offsets.matchAll(/\[(\d+)\] offset (-?\d+)/g)) ends.set(Number(match[1]), Number(match[2]));
   return ends;
 }
 
 async function readTopic(topic: string, brokers: string): Promise<Consumed[]> {
-  const { success, stdout, stderr } = await new Deno.Command("kcat", {
-    args: ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p\t%o\t%k\t%T\t%h\t%s\n"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!success) throw new Error(`kcat could not read ${topic}: ${new TextDecoder().decode(stderr)}`);
-  const records = new TextDecoder().decode(stdout).split("\n").filter(Boolean).map((line) => {
+  const format = "%p\t%o\t%k\t%T\t%h\t%s\n";
+  const text = await kcat(
+    ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", format],
+    `read ${topic}`,
+  );
+  const records = text.split("\n").filter(Boolean).map((line) => {
     const [partition, offset, key, timestamp, headers, value] = line.split("\t");
     return {
       partition: Number(partition),

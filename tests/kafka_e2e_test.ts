@@ -219,7 +219,7 @@ Deno.test("an existing topic that refuses future timestamps stops the run with a
   await ensureBroker();
   const readingsTopic = uniqueTopic("readings");
   // Created with the limit Kafka 4 sets by default (earlier releases have none).
-  const admin = (await loadKafka()).createKafkaAdmin({ clientId: "test-setup", brokers: [BROKERS] });
+  const admin = (await loadKafka("admin")).createKafkaAdmin({ clientId: "test-setup", brokers: [BROKERS] });
   await admin.connect();
   try {
     await admin.createTopics({

@@ -151,7 +151,10 @@ Deno.test({
       await t.step("denied writing mid-run: one line, exit 1, and the events kept in the spool", async () => {
         // A topic the user may describe but not write to: connecting works, producing does not.
         const names = topics("readonly.");
-        const admin = (await loadKafka()).createKafkaAdmin({ clientId: "test-setup", brokers: [broker.plaintext] });
+        const admin = (await loadKafka("admin")).createKafkaAdmin({
+          clientId: "test-setup",
+          brokers: [broker.plaintext],
+        });
         await admin.connect();
         try {
           await admin.createTopics({

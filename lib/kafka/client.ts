@@ -5,7 +5,8 @@
  * at once), and one way to read a client error.
  */
 import { Kafka, type LogEntry, logLevel, type SASLOptions } from "kafkajs";
-import { type ExitError, PermissionError, RunError } from "../errors.ts";
+import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
+import { describeError, type ExitError, PermissionError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Security } from "../security.ts";
 
@@ -77,6 +78,39 @@ export function createKafkaClient(
     },
   });
   return { kafka, where, problems, fatal, watchFatal };
+}
+
+/**
+ * Waits for `connecting` (the connect, and what must follow it before the client can be used),
+ * or for the client's first problem retrying cannot fix, for `timeoutMs` at most and no longer
+ * than until `signal` aborts. On a failure `cleanUp` runs, then one line is thrown: stopped while
+ * connecting, what `explain` makes of the error, or the cluster unreachable with its last
+ * connection problem.
+ */
+export async function connectWithin(
+  { where, problems, fatal }: KafkaClient,
+  connecting: Promise<unknown>,
+  { timeoutMs, signal, cleanUp, explain }: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+    cleanUp: () => Promise<unknown>;
+    explain: (error: unknown) => ExitError | undefined;
+  },
+): Promise<void> {
+  // A late failure of an abandoned attempt must not surface as an unhandled rejection.
+  connecting.catch(() => {});
+  try {
+    const outcome = await raceDeadline(Promise.race([connecting, fatal]), timeoutMs, { signal });
+    if (outcome === ABORTED) throw new Error("stopped");
+    if (outcome === TIMED_OUT) throw new Error("timed out");
+  } catch (error) {
+    await cleanUp();
+    if (signal?.aborted) throw new RunError(`stopped while connecting to ${where}`);
+    const explained = explain(error);
+    if (explained) throw explained;
+    const reason = problems.last !== "" ? problems.last : describeError(error);
+    throw new RunError(`${where} is unreachable (gave up after ${timeoutMs / 1000} s): ${reason}`);
+  }
 }
 
 function saslOptions({ mechanism, username, password }: NonNullable<Security["sasl"]>): SASLOptions {

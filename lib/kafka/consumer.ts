@@ -6,12 +6,11 @@
  * now" or "from the beginning", as asked. Loaded through `load.ts`, after the patches.
  */
 import type { Consumer } from "kafkajs";
-import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
 import { describeError, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { InRecord } from "../monitor/state.ts";
 import type { Security } from "../security.ts";
-import { createKafkaClient, errorName, protocolErrorType } from "./client.ts";
+import { connectWithin, createKafkaClient, errorName, protocolErrorType } from "./client.ts";
 
 /** How often the consumer looks for topics that do not exist yet. */
 const TOPIC_POLL_MS = 1_000;
@@ -53,7 +52,8 @@ export async function startMonitorConsumer(options: MonitorConsumerOptions): Pro
   const { brokers, security, clientId, groupId, topics, fromBeginning, connectTimeoutMs, signal } = options;
   const now = options.now ?? Date.now;
   const logger = log("monitor");
-  const { kafka, where, problems, fatal } = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
+  const client = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
+  const { kafka, where, fatal } = client;
   const explain = (error: unknown) => explainConsumerError(error, { where, groupId, topics, security });
   const admin = kafka.admin();
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
@@ -63,19 +63,12 @@ export async function startMonitorConsumer(options: MonitorConsumerOptions): Pro
   });
   stopped.catch(() => {});
 
-  // Connect, within the timeout.
-  try {
-    const outcome = await raceDeadline(Promise.race([admin.connect(), fatal]), connectTimeoutMs, { signal });
-    if (outcome === ABORTED) throw new Error("stopped");
-    if (outcome === TIMED_OUT) throw new Error("timed out");
-  } catch (error) {
-    await admin.disconnect().catch(() => {});
-    if (signal?.aborted) throw new RunError(`stopped while connecting to ${where}`);
-    const explained = explain(error);
-    if (explained) throw explained;
-    const reason = problems.last !== "" ? problems.last : describeError(error);
-    throw new RunError(`${where} is unreachable (gave up after ${connectTimeoutMs / 1000} s): ${reason}`);
-  }
+  await connectWithin(client, admin.connect(), {
+    timeoutMs: connectTimeoutMs,
+    signal,
+    cleanUp: () => admin.disconnect().catch(() => {}),
+    explain,
+  });
   logger.info(`connected to ${where}`);
 
   // Wait for the topics; one that appears later holds only what was written since: read it all.

@@ -12,13 +12,13 @@ import {
   Partitioners,
   type Producer,
 } from "kafkajs";
-import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
 import { describeError, type ExitError, PermissionError, RunError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { OutRecord } from "../messages.ts";
 import type { Security } from "../security.ts";
 import type { Transport } from "../sinks/delivery.ts";
 import {
+  connectWithin,
   createKafkaClient,
   errorMessages,
   errorName,
@@ -32,7 +32,7 @@ import { prepareTopics } from "./_topics.ts";
 const kafkaLog = log("kafka");
 
 /** How to reach Kafka and how to produce. */
-export interface ProducerOptions {
+export interface ConnectProducerOptions {
   brokers: string[];
   /** Topics to create when missing. */
   topics: string[];
@@ -58,7 +58,7 @@ export interface ProducerOptions {
  * one-line `RunError` when no broker answers within `connectTimeoutMs`, the login or the TLS
  * handshake fails, or the topics cannot be used; `PermissionError` when Deno may not connect.
  */
-export async function connectProducer(options: ProducerOptions): Promise<Transport> {
+export async function connectProducer(options: ConnectProducerOptions): Promise<Transport> {
   const {
     brokers,
     topics,
@@ -72,12 +72,8 @@ export async function connectProducer(options: ProducerOptions): Promise<Transpo
     replicationFactor,
     security = { protocol: "PLAINTEXT" },
   } = options;
-  const { kafka, where, problems, fatal, watchFatal } = createKafkaClient({
-    clientId,
-    brokers,
-    security,
-    connectTimeoutMs,
-  });
+  const client = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
+  const { kafka, where, problems, watchFatal } = client;
   const admin = kafka.admin();
   const producer = kafka.producer({
     idempotent,
@@ -99,22 +95,15 @@ export async function connectProducer(options: ProducerOptions): Promise<Transpo
     }
     await producer.connect();
   })();
-  // A late failure of an abandoned attempt must not surface as an unhandled rejection.
-  attempt.catch(() => {});
-
-  try {
-    const outcome = await raceDeadline(Promise.race([attempt, fatal]), connectTimeoutMs, { signal });
-    if (outcome === ABORTED) throw new Error("stopped");
-    if (outcome === TIMED_OUT) throw new Error("timed out");
-  } catch (error) {
-    await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
-    if (signal?.aborted) throw new RunError(`stopped while connecting to ${where}`);
-    const explained = explainError(error, { where, topics, security, idempotent });
-    if (explained.exitError) throw explained.exitError;
-    if (explained.final) throw new RunError(`${where}: ${explained.message}`);
-    const reason = problems.last !== "" ? problems.last : explained.message;
-    throw new RunError(`${where} is unreachable (gave up after ${connectTimeoutMs / 1000} s): ${reason}`);
-  }
+  await connectWithin(client, attempt, {
+    timeoutMs: connectTimeoutMs,
+    signal,
+    cleanUp: () => Promise.allSettled([admin.disconnect(), producer.disconnect()]),
+    explain: (error) => {
+      const explained = explainError(error, { where, topics, security, idempotent });
+      return explained.exitError ?? (explained.final ? new RunError(`${where}: ${explained.message}`) : undefined);
+    },
+  });
   kafkaLog.info(`connected to ${where}`);
   return kafkaTransport(producer, {
     acks: ACKS[acks],

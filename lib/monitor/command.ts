@@ -48,7 +48,7 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
   const output = new Output(io.stdout);
   let consumer;
   try {
-    const { startMonitorConsumer } = await loadKafka();
+    const { startMonitorConsumer } = await loadKafka("consumer");
     consumer = await startMonitorConsumer({
       brokers: options.brokers,
       security,

@@ -135,9 +135,9 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   }
   await live.stop();
 
-  logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs: performance.now() - wallStartMs }));
-  const exitCode = signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
   const wallMs = performance.now() - wallStartMs;
+  logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs }));
+  const exitCode = signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
   for (const line of summary.table({ simulatedMs: result.endMs - result.startMs, wallMs })) logger.info(line);
   if (summaryJson !== undefined) {
     const outcome = exitCode === ExitCode.ok ? "done" : "stopped";
@@ -182,11 +182,8 @@ async function startLiveStatus(
   });
   await setupLogging({ level: options.logLevel, write: (line) => live.log(line) });
   live.start();
-  let stopped = false;
   return {
     async stop() {
-      if (stopped) return;
-      stopped = true;
       live.stop();
       await setupLogging({ level: options.logLevel, write: io.writeStderr });
     },

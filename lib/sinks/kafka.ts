@@ -3,11 +3,11 @@
  * (`../kafka/producer.ts`, loaded through `../kafka/load.ts`). Loaded on demand.
  */
 import { loadKafka } from "../kafka/load.ts";
-import type { ProducerOptions } from "../kafka/producer.ts";
+import type { ConnectProducerOptions } from "../kafka/producer.ts";
 import { type DeliveryOptions, DeliverySink } from "./delivery.ts";
 
 /** How to reach Kafka and how to produce. */
-export interface KafkaSinkOptions extends ProducerOptions {
+export interface KafkaSinkOptions extends ConnectProducerOptions {
   /** Linger, batch size and the spool: see `DeliveryOptions`. */
   delivery?: DeliveryOptions;
 }
@@ -19,6 +19,6 @@ export interface KafkaSinkOptions extends ProducerOptions {
  */
 export async function connectKafkaSink(options: KafkaSinkOptions): Promise<DeliverySink> {
   const { delivery = {}, ...producer } = options;
-  const { connectProducer } = await loadKafka();
+  const { connectProducer } = await loadKafka("producer");
   return new DeliverySink(await connectProducer(producer), delivery);
 }
