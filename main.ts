@@ -10,6 +10,7 @@ import { buildCommit, VERSION } from "./lib/build_info.ts";
 import { helpText, parseCommand } from "./lib/cli.ts";
 import { errorReport, ExitCode, PermissionError } from "./lib/errors.ts";
 import { type ProcessIo, PROGRAM_ENV, writeText } from "./lib/io.ts";
+import { safeLine } from "./lib/text.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
 import { withMetricsServer } from "./lib/metrics.ts";
 import { runCommand } from "./lib/run/command.ts";
@@ -54,7 +55,7 @@ export async function main(args: string[], io: MainIo): Promise<number> {
     }
   } catch (error) {
     const { lines, exitCode, unexpected } = errorReport(error);
-    for (const line of lines) io.writeStderr(`error: ${line}\n`);
+    for (const line of lines) io.writeStderr(`error: ${safeLine(line)}\n`);
     if (unexpected && logLevel === "debug" && error instanceof Error && error.stack) io.writeStderr(`${error.stack}\n`);
     return exitCode;
   }

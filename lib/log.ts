@@ -3,6 +3,7 @@
  * `warning: F4 has no production lines`.
  */
 import { configure, getLogger, type LogLevel as LogtapeLevel, type LogRecord, reset } from "@logtape/logtape";
+import { safeLine } from "./text.ts";
 
 /** Levels accepted by `--log-level`, from most to least verbose. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
@@ -48,7 +49,7 @@ let announceTo: (line: string) => void = () => {};
  * the address a server on a free port (`--metrics-port 0`) listens on.
  */
 export function announce(text: string): void {
-  announceTo(`info: ${text}\n`);
+  announceTo(`info: ${safeLine(text)}\n`);
 }
 
 /** The logger of one part of the program, e.g. `log("kafka")`. */
@@ -64,5 +65,5 @@ export function log(...category: string[]): Log {
 
 function formatRecord(record: LogRecord): string {
   const text = record.message.map((part) => typeof part === "string" ? part : String(part)).join("");
-  return `${record.level === "warning" ? "warning" : record.level}: ${text}\n`;
+  return `${record.level === "warning" ? "warning" : record.level}: ${safeLine(text)}\n`;
 }
