@@ -5,7 +5,7 @@
 import { VERSION } from "../build_info.ts";
 import { loadConfig } from "../config.ts";
 import { describeError, ExitCode, exitCodeOf } from "../errors.ts";
-import type { ProcessIo } from "../io.ts";
+import { type ProcessIo, StdoutError } from "../io.ts";
 import { LiveStatus, runCounts, sinkStatus } from "../live_status.ts";
 import { log, setupLogging } from "../log.ts";
 import type { RunProbe } from "../metrics.ts";
@@ -60,6 +60,10 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     return signalExitCode(signal);
   }
   const { sink, fellBack } = opened;
+  const discarded = (sink.toStdout ?? false) && (io.stdoutIsNull?.() ?? false);
+  if (discarded) {
+    logger.warn("stdout is /dev/null (where a closed stdout ends up too): the records are discarded");
+  }
   probe.sinkOpened?.(sink, fellBack);
   // A backfill runs on virtual time from FROM: as fast as the sink accepts (its back-pressure
   // holds the clock). A live run starts now, at --speed.
@@ -124,6 +128,16 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     });
   } catch (error) {
     await closeQuietly(sink);
+    if (error instanceof StdoutError) {
+      // Records stdout did not take: the end line and the summary say what was written.
+      await live.stop();
+      const { readings, heartbeats, labels } = summary;
+      const endMs = scheduler.now();
+      const wallMs = performance.now() - wallStartMs;
+      const sofar = { completed: false, reachedEnd: false, readings, heartbeats, labels, lines: [], startMs, endMs };
+      logger.info(endLine(sofar, { sink, backfill: backfill !== undefined, wallMs, discarded }));
+      for (const line of summary.table({ simulatedMs: endMs - startMs, wallMs })) logger.info(line);
+    }
     await failed(error);
     throw error;
   }
@@ -136,7 +150,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   await live.stop();
 
   const wallMs = performance.now() - wallStartMs;
-  logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs }));
+  logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs, discarded }));
   const exitCode = signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
   for (const line of summary.table({ simulatedMs: result.endMs - result.startMs, wallMs })) logger.info(line);
   if (summaryJson !== undefined) {
