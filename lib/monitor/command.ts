@@ -3,10 +3,10 @@
  * table (redrawn in place on a terminal), as JSON lines (`--json`) and on a live web dashboard
  * (`--web`), every `--interval`, until a stop signal.
  */
-import type { ProcessIo } from "../io.ts";
+import { type ProcessIo, StdoutError } from "../io.ts";
 import { loadKafka } from "../kafka/load.ts";
 import { announce, log } from "../log.ts";
-import { loadSecurity, parseSecurity } from "../security.ts";
+import { readSecurity } from "../security.ts";
 import { colorAllowed } from "../status.ts";
 import { renderMonitor } from "./render.ts";
 import type { MonitorOptions } from "./options.ts";
@@ -28,7 +28,7 @@ export type MonitorIo =
 export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promise<number> {
   const logger = log("monitor");
   const now = io.now ?? Date.now;
-  const security = await loadSecurity(parseSecurity(io.env));
+  const security = await readSecurity(io.env);
   for (const broker of options.brokers) io.checkNet?.(broker);
   const state = new MonitorState(options.topics, options);
   const terminal = io.stdoutIsTerminal?.() ?? false;
@@ -126,6 +126,8 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
   // A last snapshot with what arrived up to the end (scripts read the last line).
   if (options.json) show();
   await output.close();
+  // A reader that went away (`| head`) ends the monitor as a stop does; any other failure is one.
+  if (output.failure) throw output.failure;
   return 0;
 }
 
@@ -137,6 +139,8 @@ class Output {
   readonly closed = new Promise<void>((resolve) => this.#resolveClosed = resolve);
   #broken = false;
   #last: Promise<void> = Promise.resolve();
+  /** Why stdout stopped taking output, unless its reader went away (a broken pipe). */
+  failure: unknown;
 
   constructor(stdout: WritableStream<Uint8Array>) {
     this.#writer = stdout.getWriter();
@@ -144,7 +148,8 @@ class Output {
 
   write(text: string): void {
     if (this.#broken) return;
-    this.#last = this.#writer.write(this.#encoder.encode(text)).catch(() => {
+    this.#last = this.#writer.write(this.#encoder.encode(text)).catch((error) => {
+      if (!(error instanceof StdoutError && error.brokenPipe)) this.failure ??= error;
       this.#broken = true;
       this.#resolveClosed();
     });

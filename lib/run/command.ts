@@ -12,6 +12,7 @@ import type { RunProbe } from "../metrics.ts";
 import { toRecords } from "../messages.ts";
 import { allLines, allSensors, buildPlant, type Plant } from "../plant.ts";
 import { randomSeed, Rng } from "../random.ts";
+import { readSecurity } from "../security.ts";
 import { Scheduler } from "../scheduler.ts";
 import { runSimulation } from "../simulation.ts";
 import { closeSink, type Sink } from "../sinks/sink.ts";
@@ -39,6 +40,8 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     shard,
   });
   for (const warning of [...configWarnings, ...warnings]) logger.warn(warning);
+  // Every problem of the security variables, before the run says it starts (a console run has no use for them).
+  const security = options.sink === "console" ? undefined : await readSecurity(io.env);
   const lines = allLines(plant);
   const sensors = allSensors(plant).length;
   logger.info(startLine(options, { plant, sensors, lines: lines.length, seed }));
@@ -53,7 +56,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   const { signal } = io;
   let opened: OpenedSink;
   try {
-    opened = await openSink(options, io);
+    opened = await openSink(options, io, security);
   } catch (error) {
     if (!signal?.aborted) throw error;
     logger.info("stopped before the run started: nothing was produced");
