@@ -51,7 +51,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     const { state } = Deno.permissions.querySync({ name: "write", path: summaryJson });
     checkSummaryPermission(summaryJson, state === "granted");
   }
-  const summary = new RunSummary(lines, options.topics);
+  const summary = new RunSummary(lines, options.topics, { continuous: options.continuous });
   probe.started?.(summary, sensors);
   const { signal } = io;
   let opened: OpenedSink;
