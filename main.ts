@@ -11,7 +11,7 @@ import { buildCommit, VERSION } from "./lib/build_info.ts";
 import { helpText, parseCommand } from "./lib/cli.ts";
 import { errorReport, ExitCode, PermissionError } from "./lib/errors.ts";
 import { closedAtStart, guardedStdout, type ProcessIo, PROGRAM_ENV, writeText } from "./lib/io.ts";
-import { safeLine } from "./lib/text.ts";
+import { safeLine, shown } from "./lib/text.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
 import { withMetricsServer } from "./lib/metrics.ts";
 import { runCommand } from "./lib/run/command.ts";
@@ -66,7 +66,9 @@ export async function main(args: string[], io: MainIo): Promise<number> {
 function checkNetPermission(hostPort: string): void {
   const host = hostPort.replace(/^\[(.*)\](:\d+)$/, "$1$2");
   if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
-    throw new PermissionError(`missing permission: network access to ${hostPort}: grant --allow-net=${hostPort}`);
+    throw new PermissionError(
+      `missing permission: network access to ${shown(hostPort)}: grant --allow-net=${shown(hostPort)}`,
+    );
   }
 }
 

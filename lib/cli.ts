@@ -18,6 +18,7 @@ import {
   type RunOptions,
 } from "./run/options.ts";
 import { parseValidateOptions, type ValidateOptions } from "./validate.ts";
+import { quoted } from "./text.ts";
 
 /** What the command line asks for. */
 export type Command =
@@ -41,7 +42,7 @@ export function parseCommand(
     if (values.help) return { kind: "help" };
     if (values.version) return { kind: "version" };
     if (positionals.length > 0) {
-      throw new UsageError(`unexpected argument "${positionals[0]}" for monitor (see --help)`);
+      throw new UsageError(`unexpected argument ${quoted(positionals[0])} for monitor (see --help)`);
     }
     return { kind: "monitor", options: parseMonitorOptions(values, env) };
   }
@@ -54,7 +55,7 @@ export function parseCommand(
   if (positionals[0] === "validate") {
     return { kind: "validate", ...parseValidateOptions(values, positionals.slice(1), args) };
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (see --help)`);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${quoted(positionals[0])} (see --help)`);
   return { kind: "run", options: parseRunOptions(values, env, nowMs) };
 }
 

@@ -12,6 +12,7 @@ import { renderMonitor } from "./render.ts";
 import type { MonitorOptions } from "./options.ts";
 import { MonitorState } from "./state.ts";
 import { type Dashboard, serveDashboard } from "./web.ts";
+import { shown } from "../text.ts";
 
 /** How long the monitor tries to reach Kafka before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -83,7 +84,7 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
     if (!terminal) {
       for (const change of changes) {
         if (change.from === "new") continue;
-        const message = `${change.sensorId} is ${change.to} (last heartbeat ${
+        const message = `${shown(change.sensorId)} is ${change.to} (last heartbeat ${
           (change.lastHeartbeatAgeMs / 1000).toFixed(1)
         } s ago)`;
         if (change.to === "dead") logger.warn(message);

@@ -21,6 +21,7 @@ import { checkSummaryPermission, type RunInfo, RunSummary, writeSummaryJson } fr
 import { type OpenedSink, openSink } from "./open_sink.ts";
 import type { RunOptions } from "./options.ts";
 import { endLine, noLinesWarning, startLine } from "./report.ts";
+import { shown } from "../text.ts";
 
 /** How long a run stopped by a signal may take to flush (the process exits within 5 s). */
 export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
@@ -111,7 +112,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
       const ending = { outcome: "failed", exitCode: exitCodeOf(error), error: describeError(error) } as const;
       writeSummaryJson(summaryJson, summary.document(info({ ...ending, endMs: scheduler.now() })));
     } catch (writeError) {
-      logger.warn(`--summary-json not written: ${writeError instanceof Error ? writeError.message : writeError}`);
+      logger.warn(`--summary-json not written: ${shown(describeError(writeError))}`);
     }
   };
 

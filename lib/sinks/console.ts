@@ -6,6 +6,7 @@ import { describeError, ExitError } from "../errors.ts";
 import { StdoutError } from "../io.ts";
 import type { OutRecord } from "../messages.ts";
 import type { DeliveryObserver, Sink } from "./sink.ts";
+import { shown } from "../text.ts";
 
 /** Writes records as JSON lines to `output` (stdout in the program). */
 export class ConsoleSink implements Sink {
@@ -33,7 +34,7 @@ export class ConsoleSink implements Sink {
       // Not written, so not delivered: the run ends saying how many were.
       const problem = error instanceof ExitError
         ? describeError(error)
-        : `stdout: cannot write: ${describeError(error)}`;
+        : `stdout: cannot write: ${shown(describeError(error))}`;
       throw new StdoutError(
         `${problem}: ${this.delivered} records written, the next ${records.length} not`,
         { brokenPipe: error instanceof StdoutError && error.brokenPipe },
