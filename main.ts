@@ -168,6 +168,7 @@ if (import.meta.main) {
     }
   };
   const controller = new AbortController();
+  const closed = stdoutClosedAtStart();
   handleStopSignals(controller, {
     // The monitor has nothing to flush.
     stopping: Deno.args[0] === "monitor" ? "stopping" : "stopping and flushing",
@@ -178,11 +179,12 @@ if (import.meta.main) {
   const code = await main(Deno.args, {
     env: Object.fromEntries(PROGRAM_ENV.map((name) => [name, readEnv(name)])),
     // Every failure to write becomes one line naming stdout and its cause, exit 1.
-    stdout: guardedStdout(Deno.stdout.writable, { closed: stdoutClosedAtStart() }),
+    stdout: guardedStdout(Deno.stdout.writable, { closed }),
     writeStderr,
     stderrIsTerminal: () => Deno.stderr.isTerminal(),
     stdoutIsTerminal: () => Deno.stdout.isTerminal(),
-    stdoutIsNull,
+    // Known to be closed: not /dev/null that discards, a stdout that fails.
+    stdoutIsNull: () => !closed && stdoutIsNull(),
     consoleSize: () => {
       try {
         return Deno.consoleSize();
