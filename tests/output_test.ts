@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { ExitCode } from "../lib/errors.ts";
 import { closedAtStart } from "../lib/io.ts";
+import { BROKERS, ensureBroker, runCli, uniqueTopics } from "./_kafka.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SIM = ["run", "--quiet", "--no-prompt", "-P=sim", "main.ts"];
@@ -129,4 +130,27 @@ Deno.test("a closed stdout is told from /dev/null by how the runtime opened it",
   assert.equal(closedAtStart("/dev/null", info("0100001")), false, "write only: the shell's >/dev/null");
   assert.equal(closedAtStart("/tmp/out", info("0100002")), false);
   assert.equal(closedAtStart("/dev/null", undefined), false);
+});
+
+Deno.test("the monitor: a full disk is a failure (exit 1), a reader that has had enough a stop (exit 0)", async () => {
+  await ensureBroker();
+  const topics = uniqueTopics("output");
+  const sim = await runCli(["--sink", "kafka", "--brokers", BROKERS, ...topics.flags, "--backfill", "30s", "--quiet"]);
+  assert.equal(sim.code, ExitCode.ok, sim.stderr);
+  const monitor = [
+    "monitor",
+    "--brokers",
+    BROKERS,
+    ...topics.flags,
+    "--json",
+    "--from-beginning",
+    "--interval",
+    "200ms",
+  ];
+  const full = await withStdout("> /dev/full", [...monitor, "--quiet"]);
+  assert.equal(full.code, ExitCode.failure, full.stderr);
+  assert.equal(full.stderr, "error: stdout: no space left on device\n");
+  const head = await pipeClosedAfter([...monitor, "--quiet"], 1);
+  assert.equal(head.code, ExitCode.ok, head.stderr);
+  assert.equal(head.stderr, "");
 });
