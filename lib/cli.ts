@@ -190,9 +190,10 @@ Monitor (factory-sim monitor [flags]; flags go after "monitor"):
 Exit codes:
   0    done: every line finished (or --duration or the backfill's end was
        reached) and every record was delivered; monitor: stopped by a signal, or
-       its stdout was closed
+       the reader of its stdout went away
   1    runtime failure: Kafka required but unreachable, login, TLS or authorization
-       failed, delivery failed (unsent records stay in the spool), stdout closed
+       failed, delivery failed (unsent records stay in the spool), stdout could not
+       be written (closed, broken pipe, full disk)
   2    bad flags or a bad config file
   3    a Deno permission the run needs was not granted
   130  stopped by SIGINT, after flushing what was produced, or keeping it in the
