@@ -5,12 +5,13 @@
  * command the arguments ask for what it needs of the process, and turns what it throws into one
  * line on stderr and an exit code. The commands live in `lib/`.
  */
+import { fstatSync } from "node:fs";
 import process from "node:process";
 import { buildCommit, VERSION } from "./lib/build_info.ts";
 import { helpText, parseCommand } from "./lib/cli.ts";
 import { errorReport, ExitCode, PermissionError } from "./lib/errors.ts";
-import { type ProcessIo, PROGRAM_ENV, writeText } from "./lib/io.ts";
-import { safeLine } from "./lib/text.ts";
+import { closedAtStart, guardedStdout, type ProcessIo, PROGRAM_ENV, writeText } from "./lib/io.ts";
+import { safeLine, shown } from "./lib/text.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
 import { withMetricsServer } from "./lib/metrics.ts";
 import { runCommand } from "./lib/run/command.ts";
@@ -65,7 +66,38 @@ export async function main(args: string[], io: MainIo): Promise<number> {
 function checkNetPermission(hostPort: string): void {
   const host = hostPort.replace(/^\[(.*)\](:\d+)$/, "$1$2");
   if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
-    throw new PermissionError(`missing permission: network access to ${hostPort}: grant --allow-net=${hostPort}`);
+    throw new PermissionError(
+      `missing permission: network access to ${shown(hostPort)}: grant --allow-net=${shown(hostPort)}`,
+    );
+  }
+}
+
+/**
+ * Whether stdout was closed when the process started (`>&-`): the runtime then holds /dev/null,
+ * opened read and write, in its place. Linux only, and only when /proc may be read.
+ */
+function stdoutClosedAtStart(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  const readable = (path: string) => Deno.permissions.querySync({ name: "read", path }).state === "granted";
+  if (!readable("/proc/self/fd/1") || !readable("/proc/self/fdinfo/1")) return false;
+  try {
+    return closedAtStart(Deno.readLinkSync("/proc/self/fd/1"), Deno.readTextFileSync("/proc/self/fdinfo/1"));
+  } catch {
+    return false;
+  }
+}
+
+/** Linux's device number of /dev/null (major 1, minor 3). */
+const DEV_NULL_RDEV = 0x103;
+
+/** Whether stdout is /dev/null (which is also where a closed stdout ends up). */
+function stdoutIsNull(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    const stat = fstatSync(1);
+    return stat.isCharacterDevice() && stat.rdev === DEV_NULL_RDEV;
+  } catch {
+    return false;
   }
 }
 
@@ -136,6 +168,7 @@ if (import.meta.main) {
     }
   };
   const controller = new AbortController();
+  const closed = stdoutClosedAtStart();
   handleStopSignals(controller, {
     // The monitor has nothing to flush.
     stopping: Deno.args[0] === "monitor" ? "stopping" : "stopping and flushing",
@@ -145,10 +178,13 @@ if (import.meta.main) {
   });
   const code = await main(Deno.args, {
     env: Object.fromEntries(PROGRAM_ENV.map((name) => [name, readEnv(name)])),
-    stdout: Deno.stdout.writable,
+    // Every failure to write becomes one line naming stdout and its cause, exit 1.
+    stdout: guardedStdout(Deno.stdout.writable, { closed }),
     writeStderr,
     stderrIsTerminal: () => Deno.stderr.isTerminal(),
     stdoutIsTerminal: () => Deno.stdout.isTerminal(),
+    // Known to be closed: not /dev/null that discards, a stdout that fails.
+    stdoutIsNull: () => !closed && stdoutIsNull(),
     consoleSize: () => {
       try {
         return Deno.consoleSize();

@@ -18,6 +18,7 @@ import {
   type RunOptions,
 } from "./run/options.ts";
 import { parseValidateOptions, type ValidateOptions } from "./validate.ts";
+import { quoted } from "./text.ts";
 
 /** What the command line asks for. */
 export type Command =
@@ -41,7 +42,7 @@ export function parseCommand(
     if (values.help) return { kind: "help" };
     if (values.version) return { kind: "version" };
     if (positionals.length > 0) {
-      throw new UsageError(`unexpected argument "${positionals[0]}" for monitor (see --help)`);
+      throw new UsageError(`unexpected argument ${quoted(positionals[0])} for monitor (see --help)`);
     }
     return { kind: "monitor", options: parseMonitorOptions(values, env) };
   }
@@ -54,7 +55,7 @@ export function parseCommand(
   if (positionals[0] === "validate") {
     return { kind: "validate", ...parseValidateOptions(values, positionals.slice(1), args) };
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (see --help)`);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${quoted(positionals[0])} (see --help)`);
   return { kind: "run", options: parseRunOptions(values, env, nowMs) };
 }
 
@@ -189,9 +190,10 @@ Monitor (factory-sim monitor [flags]; flags go after "monitor"):
 Exit codes:
   0    done: every line finished (or --duration or the backfill's end was
        reached) and every record was delivered; monitor: stopped by a signal, or
-       its stdout was closed
+       the reader of its stdout went away
   1    runtime failure: Kafka required but unreachable, login, TLS or authorization
-       failed, delivery failed (unsent records stay in the spool), stdout closed
+       failed, delivery failed (unsent records stay in the spool), stdout could not
+       be written (closed, broken pipe, full disk)
   2    bad flags or a bad config file
   3    a Deno permission the run needs was not granted
   130  stopped by SIGINT, after flushing what was produced, or keeping it in the

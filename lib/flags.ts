@@ -8,6 +8,7 @@ import { describeError, UsageError } from "./errors.ts";
 import { isKafkaName, KAFKA_NAME_RULE } from "./kafka/settings.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { DEFAULT_TOPICS } from "./messages.ts";
+import { quoted, shown } from "./text.ts";
 
 /** Environment variables the flags fall back on. */
 export interface FlagEnv {
@@ -40,7 +41,7 @@ function describeParseError(error: unknown): string {
   const flag = /'(?:-\w, )?(-{1,2}[^',\s]+)/.exec(message)?.[1] ?? "";
   switch (code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown flag ${flag} (see --help)`;
+      return `unknown flag ${shown(flag)} (see --help)`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       if (/ambiguous/.test(message)) return `${flag} needs a value (for one that starts with "-", write ${flag}=VALUE)`;
       return /argument missing/.test(message) ? `${flag} needs a value` : `${flag} takes no value`;
@@ -53,7 +54,7 @@ function describeParseError(error: unknown): string {
 export function parseInteger(flag: string, text: string, min: number, max: number): number {
   const value = /^\s*-?\d+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(`${flag} must be an integer from ${min} to ${max}: got "${text}"`);
+    throw new UsageError(`${flag} must be an integer from ${min} to ${max}: got ${quoted(text)}`);
   }
   return value;
 }
@@ -61,7 +62,7 @@ export function parseInteger(flag: string, text: string, min: number, max: numbe
 /** One of `choices`. */
 export function parseChoice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(text)) {
-    throw new UsageError(`${flag} must be one of ${choices.join(", ")}: got "${text}"`);
+    throw new UsageError(`${flag} must be one of ${choices.join(", ")}: got ${quoted(text)}`);
   }
   return text as T;
 }
@@ -88,14 +89,14 @@ export function parseDurationFlag(
 /** A Kafka topic name. */
 export function parseTopic(flag: string, text: string): string {
   if (!isKafkaName(text, { topic: true })) {
-    throw new UsageError(`${flag} must be a Kafka topic name (${KAFKA_NAME_RULE}): got "${text}"`);
+    throw new UsageError(`${flag} must be a Kafka topic name (${KAFKA_NAME_RULE}): got ${quoted(text)}`);
   }
   return text;
 }
 
 /** A Kafka client id or group id. */
 export function parseKafkaId(flag: string, text: string): string {
-  if (!isKafkaName(text)) throw new UsageError(`${flag} must be ${KAFKA_NAME_RULE}: got "${text}"`);
+  if (!isKafkaName(text)) throw new UsageError(`${flag} must be ${KAFKA_NAME_RULE}: got ${quoted(text)}`);
   return text;
 }
 
@@ -135,7 +136,7 @@ export function parseListenAddress(flag: string, text: string): { host: string; 
   const match = /^\s*(?:(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9.-]*):)?(\d{1,5})\s*$/.exec(text);
   const port = match ? Number(match[2]) : NaN;
   if (!match || port > 65535) {
-    throw new UsageError(`${flag} must be [HOST]:PORT or PORT, such as :8080 or 0.0.0.0:8080: got "${text}"`);
+    throw new UsageError(`${flag} must be [HOST]:PORT or PORT, such as :8080 or 0.0.0.0:8080: got ${quoted(text)}`);
   }
   const host = (match[1] ?? "").replace(/^\[(.*)\]$/, "$1");
   return { host: host === "" ? "127.0.0.1" : host, port };

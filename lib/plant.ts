@@ -6,6 +6,7 @@ import type { FactoryConfig } from "./config.ts";
 import type { FaultConfig } from "./fault_config.ts";
 import type { SignalConfig } from "./waveforms.ts";
 import type { Rng } from "./random.ts";
+import { quoted, shown } from "./text.ts";
 
 /** A sensor of a factory: `S<i>-<j>` with tier `"<i>.<j>"`. */
 export interface Sensor {
@@ -133,10 +134,12 @@ export function buildPlant(
       const sensor = bySensor.get(entry.sensorID);
       if (sensor === undefined) {
         warnings.push(
-          `${file}: ${id}[${index}].sensorID "${entry.sensorID}" is not a sensor of ${id} ` +
-            `(it has ${sensors[0].sensorId}..${
-              sensors[sensors.length - 1].sensorId
-            }): line "${entry.sodaName}" skipped`,
+          `${shown(file)}: ${shown(id)}[${index}].sensorID ${quoted(String(entry.sensorID))} is not a sensor of ${
+            shown(id)
+          } ` +
+            `(it has ${sensors[0].sensorId}..${sensors[sensors.length - 1].sensorId}): line ${
+              quoted(entry.sodaName)
+            } skipped`,
         );
         return;
       }
@@ -168,7 +171,9 @@ export function buildPlant(
   const unknown = Object.keys(config).filter((id) => !/^F[1-9]\d*$/.test(id) || Number(id.slice(1)) > factoryCount);
   for (const id of unknown) {
     warnings.push(
-      `${file}: ${id} is not a simulated factory (factories are F1..F${factoryCount}): its lines are ignored`,
+      `${shown(file)}: ${
+        shown(id)
+      } is not a simulated factory (factories are F1..F${factoryCount}): its lines are ignored`,
     );
   }
   return { plant: { factories }, warnings };

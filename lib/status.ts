@@ -4,6 +4,7 @@
  * pure (a snapshot in, the lines to draw out); `LiveStatus` redraws it in place and keeps log lines
  * above it.
  */
+import { shown } from "./text.ts";
 
 /** What the sink is doing, as the status shows it. */
 export type SinkStatus =
@@ -49,6 +50,8 @@ export interface RenderOptions {
 
 /** Plants with more factories than this show the first ones and "... and M more". */
 export const STATUS_MAX_FACTORIES = 20;
+/** The most characters of a factory id the block shows. */
+const ID_MAX = 24;
 /** Cells of one line's progress bar. */
 const BAR_CELLS = 8;
 
@@ -102,10 +105,12 @@ export function renderStatus(
     width,
     paint,
   ));
-  const shown = snapshot.factories.slice(0, Math.max(0, maxFactories));
-  const idWidth = Math.max(0, ...shown.map((factory) => factory.id.length));
-  for (const factory of shown) {
-    const parts: Part[] = [{ text: factory.id.padEnd(idWidth) }];
+  const visible = snapshot.factories.slice(0, Math.max(0, maxFactories));
+  // Ids and topics are drawn escaped and bounded: the block's own codes are the only ones on the terminal.
+  const ids = visible.map((factory) => shown(factory.id, ID_MAX));
+  const idWidth = Math.max(0, ...ids.map((id) => id.length));
+  for (const [i, factory] of visible.entries()) {
+    const parts: Part[] = [{ text: ids[i].padEnd(idWidth) }];
     if (factory.lines.length === 0) parts.push({ text: "  no lines", style: "dim" });
     for (const line of factory.lines) {
       const filled = line.total > 0 ? Math.min(BAR_CELLS, Math.floor(BAR_CELLS * line.count / line.total)) : 0;
@@ -118,10 +123,10 @@ export function renderStatus(
     }
     out.push(fit(parts, width, paint));
   }
-  if (factories > shown.length) {
-    out.push(fit([{ text: `... and ${factories - shown.length} more factories` }], width, paint));
+  if (factories > visible.length) {
+    out.push(fit([{ text: `... and ${factories - visible.length} more factories` }], width, paint));
   }
-  const rates = Object.entries(snapshot.rates).map(([topic, rate]) => `${topic} ${formatRate(rate)}/s`);
+  const rates = Object.entries(snapshot.rates).map(([topic, rate]) => `${shown(topic)} ${formatRate(rate)}/s`);
   out.push(fit([{ text: "rates: " }, { text: rates.length > 0 ? rates.join(", ") : "-" }], width, paint));
   out.push(fit([{ text: "sink: " }, sinkPart(snapshot.sink)], width, paint));
   return out;
@@ -137,7 +142,7 @@ interface Part {
 function sinkPart(sink: SinkStatus): Part {
   switch (sink.state) {
     case "connected":
-      return { text: `${sink.name} connected`, style: "green" };
+      return { text: `${shown(sink.name)} connected`, style: "green" };
     case "fallback":
       return { text: "falling back to console (Kafka unreachable)", style: "yellow" };
     case "spooling":

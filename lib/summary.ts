@@ -11,11 +11,14 @@ import { formatTimestamp, type Topics } from "./messages.ts";
 import type { Line } from "./plant.ts";
 import type { SimEvent } from "./simulation.ts";
 import type { Sink } from "./sinks/sink.ts";
+import { quoted, shown } from "./text.ts";
 
 /** Version of the `--summary-json` document's shape; raised when a field changes meaning or goes. */
 export const SUMMARY_SCHEMA_VERSION = 1;
 /** Plants with more lines than this get totals only in the log (the JSON always has every line). */
 export const SUMMARY_TABLE_MAX_LINES = 20;
+/** The most characters of a config value (factory, sensor, soda) in a cell of the table. */
+export const TABLE_CELL_MAX = 40;
 
 /** What one line sent, as the accumulator keeps it. */
 export interface LineStats {
@@ -48,6 +51,8 @@ export interface LineSummary {
   total: number;
   /** Readings the line took (dropped ones included, duplicates not); null when the run failed. */
   taken: number | null;
+  /** Batches of `total` readings the line completed (more than 1 only with `--continuous`); null when the run failed. */
+  batches: number | null;
   sent: number;
   duplicates: number;
   min: number | null;
@@ -119,11 +124,14 @@ export class RunSummary {
   heartbeats = 0;
   labels = 0;
   readonly #topics: Topics;
+  /** Lines start a new batch when one is done (`--continuous`): the table shows readings and batch size, not `count/total`. */
+  readonly #continuous: boolean;
   /** factoryId -> sensorId -> its lines: found without building a key string per event. */
   readonly #index = new Map<string, Map<string, LineStats[]>>();
 
-  constructor(lines: readonly Line[], topics: Topics) {
+  constructor(lines: readonly Line[], topics: Topics, { continuous = false }: { continuous?: boolean } = {}) {
     this.#topics = topics;
+    this.#continuous = continuous;
     this.lines = lines.map((line) => {
       const stats: LineStats = {
         factoryId: line.factoryId,
@@ -252,14 +260,16 @@ export class RunSummary {
     if (this.lines.length > maxLines) {
       out.push(`summary: ${this.lines.length} lines, see --summary-json for each`);
     } else if (this.lines.length > 0) {
-      const rows = [["factory", "sensor", "soda", "count/total", "min", "mean", "max"]];
+      // A continuous line takes batch after batch: its readings and its batch's size, not one against the other.
+      const counts = this.#continuous ? ["readings", "per batch"] : ["count/total"];
+      const rows = [["factory", "sensor", "soda", ...counts, "min", "mean", "max"]];
       for (const stats of this.lines) {
         const empty = stats.sent === 0;
         rows.push([
-          stats.factoryId,
-          stats.sensorId,
-          stats.sodaName,
-          `${stats.sent}/${stats.total}`,
+          shown(stats.factoryId, TABLE_CELL_MAX),
+          shown(stats.sensorId, TABLE_CELL_MAX),
+          shown(stats.sodaName, TABLE_CELL_MAX),
+          ...(this.#continuous ? [String(stats.sent), String(stats.total)] : [`${stats.sent}/${stats.total}`]),
           empty ? "-" : fmt(stats.min),
           empty ? "-" : fmt(stats.sum / stats.sent),
           empty ? "-" : fmt(stats.max),
@@ -270,7 +280,7 @@ export class RunSummary {
         out.push(`  ${row.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd()}`);
       }
     }
-    const topics = Object.entries(this.topicCounts()).map(([topic, n]) => `${topic} ${n}`).join(", ");
+    const topics = Object.entries(this.topicCounts()).map(([topic, n]) => `${shown(topic)} ${n}`).join(", ");
     out.push(`summary: records produced per topic: ${topics}`);
     return out;
   }
@@ -294,10 +304,10 @@ export function writeSummaryJson(path: string, document: SummaryDocument): void 
     }
   } catch (error) {
     if (isPermissionDenial(error)) {
-      throw new PermissionError(`${permissionError(error).message} (for --summary-json ${path})`);
+      throw new PermissionError(`${permissionError(error).message} (for --summary-json ${shown(path)})`);
     }
     const message = describeError(error);
-    throw new RunError(`could not write --summary-json ${path}: ${message}`);
+    throw new RunError(`could not write --summary-json ${shown(path)}: ${shown(message)}`);
   }
 }
 
@@ -308,7 +318,8 @@ export function writeSummaryJson(path: string, document: SummaryDocument): void 
 export function checkSummaryPermission(path: string, granted: boolean): void {
   if (!granted) {
     throw new PermissionError(
-      `missing permission: Requires write access to "${path}": grant --allow-write=${path} (for --summary-json ${path})`,
+      `missing permission: Requires write access to ${quoted(path)}: grant --allow-write=${shown(path)} ` +
+        `(for --summary-json ${shown(path)})`,
     );
   }
 }
@@ -322,6 +333,7 @@ function lineSummary(stats: LineStats, taken: number | undefined): LineSummary {
     sodaName: stats.sodaName,
     total: stats.total,
     taken: taken ?? null,
+    batches: taken === undefined ? null : Math.floor(taken / stats.total),
     sent: stats.sent,
     duplicates: stats.duplicates,
     min: empty ? null : stats.min,

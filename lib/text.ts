@@ -19,6 +19,14 @@ export const LINE_MAX = 2000;
 // deno-lint-ignore no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
+/** Whether `text` holds a character `escapeControls` would escape. */
+export function hasControls(text: string): boolean {
+  UNSAFE.lastIndex = 0;
+  const found = UNSAFE.test(text);
+  UNSAFE.lastIndex = 0;
+  return found;
+}
+
 /** `text` with every control character written as an escape (`\n`, `\x1b`, `\u202e`): inert on a terminal. */
 export function escapeControls(text: string): string {
   return text.replace(UNSAFE, (c) => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { RunError } from "../lib/errors.ts";
+import { ExitCode, RunError } from "../lib/errors.ts";
+import { guardedStdout, STDOUT_CLOSED } from "../lib/io.ts";
 import { ConsoleSink } from "../lib/sinks/console.ts";
 import { textCollector } from "./_helpers.ts";
 
@@ -23,19 +24,54 @@ Deno.test("the console sink writes one JSON object a line, the value embedded", 
   for (const line of out.text().trimEnd().split("\n")) assert.equal(typeof JSON.parse(line).value, "object");
 });
 
-Deno.test("a closed stdout is a RunError, not a crash", async () => {
-  const stream = new WritableStream<Uint8Array>({
-    write() {
-      throw new Error("Broken pipe (os error 32)");
-    },
-  });
-  const sink = new ConsoleSink(stream);
-  await assert.rejects(sink.write([record("t", "k", "{}")]), (error: unknown) => {
-    assert.ok(error instanceof RunError);
-    assert.equal(error.message, "stdout was closed by its reader: Broken pipe (os error 32)");
-    return true;
-  });
-  await sink.close();
+Deno.test("a stdout that fails is a RunError naming stdout and the cause, and counts only what was written", async (t) => {
+  const failing = (error: Error, after = 0) => {
+    let writes = 0;
+    return new WritableStream<Uint8Array>({
+      write() {
+        if (writes++ >= after) throw error;
+      },
+    });
+  };
+  const cases: [string, WritableStream<Uint8Array>, string][] = [
+    [
+      "a broken pipe",
+      guardedStdout(failing(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"), 1)),
+      "stdout: broken pipe (its reader went away): 2 records written, the next 1 not",
+    ],
+    [
+      "a full disk",
+      guardedStdout(failing(Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" }), 1)),
+      "stdout: no space left on device: 2 records written, the next 1 not",
+    ],
+    [
+      "a closed descriptor",
+      guardedStdout(failing(new Error("never")), { closed: true }),
+      `${STDOUT_CLOSED}: 0 records written, the next 2 not`,
+    ],
+    [
+      "a stream that is not guarded",
+      failing(new Error("Broken pipe (os error 32)\nsecond line"), 1),
+      "stdout: cannot write: Broken pipe (os error 32): 2 records written, the next 1 not",
+    ],
+  ];
+  for (const [name, stream, message] of cases) {
+    await t.step(name, async () => {
+      const sink = new ConsoleSink(stream);
+      if (!name.includes("closed")) await sink.write([record("t", "k", "{}"), record("t", "k", "{}")]);
+      const batch = name.includes("closed")
+        ? [record("t", "k", "{}"), record("t", "k", "{}")]
+        : [record("t", "k", "{}")];
+      await assert.rejects(sink.write(batch), (error: unknown) => {
+        assert.ok(error instanceof RunError);
+        assert.equal(error.exitCode, ExitCode.failure);
+        assert.equal(error.message, message);
+        return true;
+      });
+      assert.equal(sink.delivered, name.includes("closed") ? 0 : 2);
+      await sink.close();
+    });
+  }
 });
 
 Deno.test("records with headers show them between the key and the value", async () => {

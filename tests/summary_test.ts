@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { hasControls } from "../lib/text.ts";
 import { DEFAULT_TOPICS } from "../lib/messages.ts";
 import type { Line } from "../lib/plant.ts";
 import type { Heartbeat, Reading } from "../lib/simulation.ts";
@@ -48,6 +49,7 @@ Deno.test("the summary keeps count, min, mean, max and first and last time per l
     sodaName: "Cola",
     total: 4,
     taken: 3,
+    batches: 0,
     sent: 3,
     duplicates: 0,
     min: 10,
@@ -136,3 +138,35 @@ function info() {
     sink: { name: "memory", delivered: 0 },
   };
 }
+
+Deno.test("a continuous run's table shows readings and the batch size, never count/total past the total", () => {
+  const summary = new RunSummary(LINES, DEFAULT_TOPICS, { continuous: true });
+  // Cola takes 4 a batch: 6 readings are a batch and a half.
+  for (let i = 0; i < 6; i++) summary.add([reading("Cola", 10 * i, START_MS + i * 1_000)]);
+  assert.deepEqual(summary.table({ simulatedMs: 6_000, wallMs: 10 }), [
+    "summary: 2 lines, 6 readings (min 0, mean 25, max 50) over 6.0 s simulated, 0.0 s wall",
+    "  factory  sensor  soda  readings  per batch  min  mean  max",
+    "  F1       S1-1    Cola  6         4          0    25    50",
+    "  F1       S1-1    Lime  0         2          -    -     -",
+    "summary: records produced per topic: SENSOR_READINGS 6, SENSOR_HEARTBEAT 0",
+  ]);
+  const [cola, lime] = summary.document({ ...info(), continuous: true, taken: [6, 0] }).lines;
+  assert.deepEqual([cola.total, cola.taken, cola.batches, cola.sent], [4, 6, 1, 6]);
+  assert.deepEqual([lime.total, lime.taken, lime.batches], [2, 0, 0]);
+  const failed = summary.document({ ...info(), outcome: "failed", exitCode: 1, taken: undefined }).lines[0];
+  assert.equal(failed.batches, null);
+});
+
+Deno.test("config values in the table are escaped and bounded cell by cell", () => {
+  const hostile = "\x1b]0;owned\x07\u202e" + "s".repeat(100_000) + "\nerror: forged";
+  const lines: Line[] = [{ factoryId: "F1", index: 0, sodaName: hostile, total: 2, sensor }];
+  const summary = new RunSummary(lines, DEFAULT_TOPICS);
+  summary.add([reading(hostile, 5, START_MS, 2)]);
+  const table = summary.table({ simulatedMs: 1_000, wallMs: 1 });
+  assert.equal(table.length, 4);
+  for (const line of table) {
+    assert.ok(!hasControls(line), line);
+    assert.ok(line.length < 200, `${line.length} characters`);
+  }
+  assert.match(table[2], /^ {2}F1 {7}S1-1 {4}\\x1b\]0;owned\\x07\\u202es+s…\(\+99,985 chars\) {2}1\/2 /);
+});

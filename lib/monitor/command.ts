@@ -3,15 +3,16 @@
  * table (redrawn in place on a terminal), as JSON lines (`--json`) and on a live web dashboard
  * (`--web`), every `--interval`, until a stop signal.
  */
-import type { ProcessIo } from "../io.ts";
+import { type ProcessIo, StdoutError } from "../io.ts";
 import { loadKafka } from "../kafka/load.ts";
 import { announce, log } from "../log.ts";
-import { loadSecurity, parseSecurity } from "../security.ts";
+import { readSecurity } from "../security.ts";
 import { colorAllowed } from "../status.ts";
 import { renderMonitor } from "./render.ts";
 import type { MonitorOptions } from "./options.ts";
 import { MonitorState } from "./state.ts";
 import { type Dashboard, serveDashboard } from "./web.ts";
+import { shown } from "../text.ts";
 
 /** How long the monitor tries to reach Kafka before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -28,7 +29,7 @@ export type MonitorIo =
 export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promise<number> {
   const logger = log("monitor");
   const now = io.now ?? Date.now;
-  const security = await loadSecurity(parseSecurity(io.env));
+  const security = await readSecurity(io.env);
   for (const broker of options.brokers) io.checkNet?.(broker);
   const state = new MonitorState(options.topics, options);
   const terminal = io.stdoutIsTerminal?.() ?? false;
@@ -83,7 +84,7 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
     if (!terminal) {
       for (const change of changes) {
         if (change.from === "new") continue;
-        const message = `${change.sensorId} is ${change.to} (last heartbeat ${
+        const message = `${shown(change.sensorId)} is ${change.to} (last heartbeat ${
           (change.lastHeartbeatAgeMs / 1000).toFixed(1)
         } s ago)`;
         if (change.to === "dead") logger.warn(message);
@@ -126,6 +127,8 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
   // A last snapshot with what arrived up to the end (scripts read the last line).
   if (options.json) show();
   await output.close();
+  // A reader that went away (`| head`) ends the monitor as a stop does; any other failure is one.
+  if (output.failure) throw output.failure;
   return 0;
 }
 
@@ -137,6 +140,8 @@ class Output {
   readonly closed = new Promise<void>((resolve) => this.#resolveClosed = resolve);
   #broken = false;
   #last: Promise<void> = Promise.resolve();
+  /** Why stdout stopped taking output, unless its reader went away (a broken pipe). */
+  failure: unknown;
 
   constructor(stdout: WritableStream<Uint8Array>) {
     this.#writer = stdout.getWriter();
@@ -144,7 +149,8 @@ class Output {
 
   write(text: string): void {
     if (this.#broken) return;
-    this.#last = this.#writer.write(this.#encoder.encode(text)).catch(() => {
+    this.#last = this.#writer.write(this.#encoder.encode(text)).catch((error) => {
+      if (!(error instanceof StdoutError && error.brokenPipe)) this.failure ??= error;
       this.#broken = true;
       this.#resolveClosed();
     });

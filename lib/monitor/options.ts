@@ -13,6 +13,7 @@ import {
 } from "../flags.ts";
 import type { LogLevel } from "../log.ts";
 import type { Topics } from "../messages.ts";
+import { quoted } from "../text.ts";
 
 /** What `factory-sim monitor` watches and how it shows it. */
 export interface MonitorOptions {
@@ -72,7 +73,9 @@ export function parseMonitorOptions(values: MonitorFlagValues, env: FlagEnv): Mo
     : parseMonitorDuration("--late-after", values["late-after"]);
   if (lateAfterMs >= deadAfterMs) {
     throw new UsageError(
-      `--late-after must be shorter than --dead-after (${deadAfterMs / 1000} s): got "${values["late-after"]}"`,
+      `--late-after must be shorter than --dead-after (${deadAfterMs / 1000} s): got ${
+        quoted(String(values["late-after"]))
+      }`,
     );
   }
   const clientId = parseKafkaId("--client-id", values["client-id"] ?? "factory-sim-monitor");

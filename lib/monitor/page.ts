@@ -3,10 +3,11 @@
  * pushes over Server-Sent Events (`/events`). No build step and nothing fetched from elsewhere.
  * Elements carry `data-*` attributes (factory, line, sensor, status) that tests select by.
  */
+import { shown } from "../text.ts";
 
 /** The page, for a monitor of `brokers`. */
 export function dashboardPage({ brokers }: { brokers: string }): string {
-  return PAGE.replace("{{BROKERS}}", escapeHtml(brokers));
+  return PAGE.replace("{{BROKERS}}", escapeHtml(shown(brokers, 200)));
 }
 
 function escapeHtml(text: string): string {
@@ -72,8 +73,19 @@ const PAGE = `<!doctype html>
 <main id="factories"><div class="empty">Waiting for records...</div></main>
 <script>
 "use strict";
+// Values come from Kafka records: shown escaped (HTML, and control and bidirectional characters as
+// \\x1b, \\u202e) and bounded, as the terminal table shows them.
 var esc = function (text) {
-  return String(text).replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; });
+  var points = Array.from(String(text));
+  var shown = points.length > 120
+    ? points.slice(0, 120).join("") + "\\u2026(+" + (points.length - 120) + " chars)"
+    : String(text);
+  return shown
+    .replace(/[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]/g, function (c) {
+      var code = c.charCodeAt(0);
+      return code < 0x100 ? "\\\\x" + (code < 16 ? "0" : "") + code.toString(16) : "\\\\u" + code.toString(16);
+    })
+    .replace(/[&<>"']/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; });
 };
 var num = function (value) {
   if (typeof value !== "number" || !isFinite(value)) return "-";

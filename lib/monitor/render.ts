@@ -2,7 +2,16 @@
  * The monitor's table for a terminal or a log: a header with the topics' rates and the sensors by
  * status, then a row per sensor and a row per line. Pure: a snapshot in, lines of text out.
  */
+import { shown } from "../text.ts";
 import type { LineView, SensorStatus, SensorView, Snapshot } from "./state.ts";
+
+/** The most characters of a value from a record (sensor, tier, factory, soda, topic) the table shows. */
+const FIELD_MAX = 40;
+
+/** A value read from Kafka, as the table shows it: escaped (inert on a terminal) and bounded. */
+function field(value: string): string {
+  return shown(value, FIELD_MAX);
+}
 
 /** How to render: visible columns, ANSI colour, most rows (undefined: all; sensors and lines share them). */
 export interface MonitorRenderOptions {
@@ -31,7 +40,9 @@ export function renderMonitor(
   );
   out.push(head.replace(/^factory-sim monitor/, (title) => paint(BOLD, title)));
   const topics = Object.entries(snapshot.topics).map(([topic, view]) =>
-    `${topic} ${formatRate(view.rate)}/s (${view.received}${view.invalid > 0 ? `, ${view.invalid} invalid` : ""})`
+    `${field(topic)} ${formatRate(view.rate)}/s (${view.received}${
+      view.invalid > 0 ? `, ${view.invalid} invalid` : ""
+    })`
   );
   out.push(cut(`topics: ${topics.join(", ")}`));
 
@@ -78,7 +89,7 @@ function sensorHeading(): string {
 }
 
 function sensorRow(sensor: SensorView): string {
-  return `${sensor.sensorId.padEnd(9)} ${sensor.tier.padEnd(6)} ${sensor.status.padEnd(6)} ${
+  return `${field(sensor.sensorId).padEnd(9)} ${field(sensor.tier).padEnd(6)} ${sensor.status.padEnd(6)} ${
     formatAge(sensor.lastHeartbeatAgeMs).padStart(8)
   } ${`${sensor.uptimePct.toFixed(1)}%`.padStart(7)} ${String(sensor.heartbeats).padStart(7)}`;
 }
@@ -96,7 +107,7 @@ function lineHeading(): string {
 }
 
 function lineRow(line: LineView): string {
-  const name = `${line.factoryId} ${line.sensorId} ${line.sodaName}`;
+  const name = `${field(line.factoryId)} ${field(line.sensorId)} ${field(line.sodaName)}`;
   return `${(name.length > 28 ? `${name.slice(0, 27)}~` : name).padEnd(28)} ${
     `${line.received}/${line.expected}`.padStart(13)
   } ${formatValue(line.min).padStart(7)} ${formatValue(line.mean).padStart(7)} ${formatValue(line.max).padStart(7)} ${

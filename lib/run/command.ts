@@ -5,13 +5,14 @@
 import { VERSION } from "../build_info.ts";
 import { loadConfig } from "../config.ts";
 import { describeError, ExitCode, exitCodeOf } from "../errors.ts";
-import type { ProcessIo } from "../io.ts";
+import { type ProcessIo, StdoutError } from "../io.ts";
 import { LiveStatus, runCounts, sinkStatus } from "../live_status.ts";
 import { log, setupLogging } from "../log.ts";
 import type { RunProbe } from "../metrics.ts";
 import { toRecords } from "../messages.ts";
 import { allLines, allSensors, buildPlant, type Plant } from "../plant.ts";
 import { randomSeed, Rng } from "../random.ts";
+import { readSecurity } from "../security.ts";
 import { Scheduler } from "../scheduler.ts";
 import { runSimulation } from "../simulation.ts";
 import { closeSink, type Sink } from "../sinks/sink.ts";
@@ -20,6 +21,7 @@ import { checkSummaryPermission, type RunInfo, RunSummary, writeSummaryJson } fr
 import { type OpenedSink, openSink } from "./open_sink.ts";
 import type { RunOptions } from "./options.ts";
 import { endLine, noLinesWarning, startLine } from "./report.ts";
+import { shown } from "../text.ts";
 
 /** How long a run stopped by a signal may take to flush (the process exits within 5 s). */
 export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
@@ -39,6 +41,8 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     shard,
   });
   for (const warning of [...configWarnings, ...warnings]) logger.warn(warning);
+  // Every problem of the security variables, before the run says it starts (a console run has no use for them).
+  const security = options.sink === "console" ? undefined : await readSecurity(io.env);
   const lines = allLines(plant);
   const sensors = allSensors(plant).length;
   logger.info(startLine(options, { plant, sensors, lines: lines.length, seed }));
@@ -48,18 +52,22 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     const { state } = Deno.permissions.querySync({ name: "write", path: summaryJson });
     checkSummaryPermission(summaryJson, state === "granted");
   }
-  const summary = new RunSummary(lines, options.topics);
+  const summary = new RunSummary(lines, options.topics, { continuous: options.continuous });
   probe.started?.(summary, sensors);
   const { signal } = io;
   let opened: OpenedSink;
   try {
-    opened = await openSink(options, io);
+    opened = await openSink(options, io, security);
   } catch (error) {
     if (!signal?.aborted) throw error;
     logger.info("stopped before the run started: nothing was produced");
     return signalExitCode(signal);
   }
   const { sink, fellBack } = opened;
+  const discarded = (sink.toStdout ?? false) && (io.stdoutIsNull?.() ?? false);
+  if (discarded) {
+    logger.warn("stdout is /dev/null (where a closed stdout ends up too): the records are discarded");
+  }
   probe.sinkOpened?.(sink, fellBack);
   // A backfill runs on virtual time from FROM: as fast as the sink accepts (its back-pressure
   // holds the clock). A live run starts now, at --speed.
@@ -104,7 +112,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
       const ending = { outcome: "failed", exitCode: exitCodeOf(error), error: describeError(error) } as const;
       writeSummaryJson(summaryJson, summary.document(info({ ...ending, endMs: scheduler.now() })));
     } catch (writeError) {
-      logger.warn(`--summary-json not written: ${writeError instanceof Error ? writeError.message : writeError}`);
+      logger.warn(`--summary-json not written: ${shown(describeError(writeError))}`);
     }
   };
 
@@ -124,6 +132,16 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     });
   } catch (error) {
     await closeQuietly(sink);
+    if (error instanceof StdoutError) {
+      // Records stdout did not take: the end line and the summary say what was written.
+      await live.stop();
+      const { readings, heartbeats, labels } = summary;
+      const endMs = scheduler.now();
+      const wallMs = performance.now() - wallStartMs;
+      const sofar = { completed: false, reachedEnd: false, readings, heartbeats, labels, lines: [], startMs, endMs };
+      logger.info(endLine(sofar, { sink, backfill: backfill !== undefined, wallMs, discarded }));
+      for (const line of summary.table({ simulatedMs: endMs - startMs, wallMs })) logger.info(line);
+    }
     await failed(error);
     throw error;
   }
@@ -136,7 +154,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   await live.stop();
 
   const wallMs = performance.now() - wallStartMs;
-  logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs }));
+  logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs, discarded }));
   const exitCode = signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
   for (const line of summary.table({ simulatedMs: result.endMs - result.startMs, wallMs })) logger.info(line);
   if (summaryJson !== undefined) {

@@ -5,7 +5,7 @@
 import { RunError } from "../errors.ts";
 import type { ProcessIo } from "../io.ts";
 import { log } from "../log.ts";
-import { describeSecurity, loadSecurity, parseSecurity } from "../security.ts";
+import { describeSecurity, readSecurity, type Security } from "../security.ts";
 import { ConsoleSink } from "../sinks/console.ts";
 import type { Sink } from "../sinks/sink.ts";
 import { Spool } from "../sinks/spool.ts";
@@ -23,15 +23,17 @@ export interface OpenedSink {
 }
 
 /**
- * Opens the sink of `options`. Throws what connecting throws (`RunError`, `PermissionError`,
- * `UsageError`), except that `--sink auto` falls back to the console on a `RunError`.
+ * Opens the sink of `options` (with `security` as read by `readSecurity`, or read here). Throws what
+ * connecting throws (`RunError`, `PermissionError`, `UsageError`), except that `--sink auto` falls
+ * back to the console on a `RunError`.
  */
 export async function openSink(
   options: Pick<RunOptions, "sink" | "brokers" | "producer" | "spool" | "topics">,
   io: Pick<ProcessIo, "env" | "stdout" | "signal" | "checkNet">,
+  read?: Security,
 ): Promise<OpenedSink> {
   if (options.sink === "console") return { sink: new ConsoleSink(io.stdout), fellBack: false };
-  const security = await loadSecurity(parseSecurity(io.env));
+  const security = read ?? await readSecurity(io.env);
   for (const broker of options.brokers) io.checkNet?.(broker);
   const { brokers, producer, topics } = options;
   const { signal } = io;

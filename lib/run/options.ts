@@ -20,6 +20,7 @@ import type { LogLevel } from "../log.ts";
 import type { Topics } from "../messages.ts";
 import type { Shard } from "../plant.ts";
 import { MAX_SEED } from "../random.ts";
+import { quoted } from "../text.ts";
 
 /** Default `--spool-dir` (relative to the working directory). */
 export const DEFAULT_SPOOL_DIR = "factory-sim-spool";
@@ -199,7 +200,7 @@ export function parseSeed(text: string | undefined): number | undefined {
 function parseSpeed(text: string): number {
   const value = /^\s*[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) ? Number(text) : NaN;
   if (!(value > 0) || !Number.isFinite(value)) {
-    throw new UsageError(`--speed must be a number greater than 0: got "${text}"`);
+    throw new UsageError(`--speed must be a number greater than 0: got ${quoted(text)}`);
   }
   return value;
 }
@@ -208,31 +209,31 @@ function parseSpeed(text: string): number {
 function parseBackfill(text: string, nowMs: number): Backfill {
   const parts = text.split("..");
   if (parts.length > 2) {
-    throw new UsageError(`--backfill must be FROM or FROM..TO: got "${text}"`);
+    throw new UsageError(`--backfill must be FROM or FROM..TO: got ${quoted(text)}`);
   }
   const fromMs = parsePointInTime("--backfill FROM", parts[0], nowMs);
   const toMs = parts.length === 2 ? parsePointInTime("--backfill TO", parts[1], nowMs) : nowMs;
   if (fromMs >= nowMs) {
     throw new UsageError(
-      `--backfill must start in the past: got "${text}", which starts at ${new Date(fromMs).toISOString()}`,
+      `--backfill must start in the past: got ${quoted(text)}, which starts at ${new Date(fromMs).toISOString()}`,
     );
   }
   if (toMs > nowMs) {
     throw new UsageError(
-      `--backfill must end by now (${new Date(nowMs).toISOString()}): got "${text}", which ends at ${
+      `--backfill must end by now (${new Date(nowMs).toISOString()}): got ${quoted(text)}, which ends at ${
         new Date(toMs).toISOString()
       }`,
     );
   }
   if (fromMs >= toMs) {
     throw new UsageError(
-      `--backfill must start before it ends: got "${text}", from ${new Date(fromMs).toISOString()} to ${
+      `--backfill must start before it ends: got ${quoted(text)}, from ${new Date(fromMs).toISOString()} to ${
         new Date(toMs).toISOString()
       }`,
     );
   }
-  if (fromMs < 0) throw new UsageError(`--backfill must start in 1970 or later: got "${text}"`);
-  if (toMs - fromMs > MAX_DURATION_MS) throw new UsageError(`--backfill must span at most 3650d: got "${text}"`);
+  if (fromMs < 0) throw new UsageError(`--backfill must start in 1970 or later: got ${quoted(text)}`);
+  if (toMs - fromMs > MAX_DURATION_MS) throw new UsageError(`--backfill must span at most 3650d: got ${quoted(text)}`);
   return { fromMs, toMs };
 }
 
@@ -243,7 +244,7 @@ function parsePointInTime(what: string, text: string, nowMs: number): number {
   const bad = () =>
     new UsageError(
       `${what} must be an RFC 3339 time (2025-11-01T00:00:00Z), a date (2025-11-01) or a time ago (7d, 36h): ` +
-        `got "${text}"`,
+        `got ${quoted(text)}`,
     );
   // A time ago needs its unit: a bare number would read as a year or an epoch time.
   if (/^\s*[\d.]+\s*(ms|s|m|h|d)\s*$/.test(text)) {
@@ -279,11 +280,11 @@ function parseShard(text: string, factories: number): Shard {
   const index = match ? Number(match[1]) : NaN;
   const count = match ? Number(match[2]) : NaN;
   if (!(index >= 1 && index <= count && count <= MAX_FACTORIES)) {
-    throw new UsageError(`--shard must be I/N with 1 <= I <= N <= ${MAX_FACTORIES}: got "${text}"`);
+    throw new UsageError(`--shard must be I/N with 1 <= I <= N <= ${MAX_FACTORIES}: got ${quoted(text)}`);
   }
   if (count > factories) {
     throw new UsageError(
-      `--shard must not have more shards than --factories (${factories}), or some would be empty: got "${text}"`,
+      `--shard must not have more shards than --factories (${factories}), or some would be empty: got ${quoted(text)}`,
     );
   }
   return { index, count };
@@ -296,7 +297,7 @@ function parseMetrics(port: string | undefined, host: string | undefined): RunOp
   }
   const hostname = parseNonEmpty("--metrics-host", (host ?? "127.0.0.1").trim());
   if (!/^(\[?[0-9a-fA-F:.]+\]?|[a-zA-Z0-9.-]+)$/.test(hostname)) {
-    throw new UsageError(`--metrics-host must be a host name or IP address: got "${host}"`);
+    throw new UsageError(`--metrics-host must be a host name or IP address: got ${quoted(host ?? "")}`);
   }
   return { host: hostname.replace(/^\[(.*)\]$/, "$1"), port: parseInteger("--metrics-port", port, 0, 65535) };
 }

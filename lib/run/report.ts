@@ -53,11 +53,12 @@ export function noLinesWarning(options: Pick<RunOptions, "backfill" | "durationM
 
 /**
  * "done: 24 readings and 96 heartbeats over 60.0 s of simulated time; 120 records delivered to
- * kafka (0 spooled, 0 replayed from the spool)", with a backfill's span and wall time first.
+ * kafka (0 spooled, 0 replayed from the spool)", with a backfill's span and wall time first; `discarded`
+ * when the console sink wrote to /dev/null.
  */
 export function endLine(
   result: SimulationResult,
-  { sink, backfill, wallMs }: { sink: Sink; backfill: boolean; wallMs: number },
+  { sink, backfill, wallMs, discarded = false }: { sink: Sink; backfill: boolean; wallMs: number; discarded?: boolean },
 ): string {
   const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
   const span = backfill
@@ -70,5 +71,6 @@ export function endLine(
   return `${result.completed || result.reachedEnd ? "done" : "stopped"}: ${span}` +
     `${result.readings} readings and ${result.heartbeats} heartbeats` +
     `${result.labels > 0 ? ` (and ${result.labels} fault starts and ends)` : ""} ` +
-    `over ${seconds} s of simulated time; ${sink.delivered} records delivered to ${sink.name}${spoolStats}`;
+    `over ${seconds} s of simulated time; ${sink.delivered} records delivered to ${sink.name}${spoolStats}` +
+    (discarded ? " (stdout is /dev/null: discarded)" : "");
 }

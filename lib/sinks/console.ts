@@ -2,9 +2,11 @@
  * The console sink: one JSON object a line on stdout, `{"topic":..,"key":..,"headers":{..},"value":{..}}`
  * (`headers` only when the record has any).
  */
-import { describeError, RunError } from "../errors.ts";
+import { describeError, ExitError } from "../errors.ts";
+import { StdoutError } from "../io.ts";
 import type { OutRecord } from "../messages.ts";
 import type { DeliveryObserver, Sink } from "./sink.ts";
+import { shown } from "../text.ts";
 
 /** Writes records as JSON lines to `output` (stdout in the program). */
 export class ConsoleSink implements Sink {
@@ -29,7 +31,14 @@ export class ConsoleSink implements Sink {
     try {
       await this.#writer.write(this.#encoder.encode(text));
     } catch (error) {
-      throw new RunError(`stdout was closed by its reader: ${describeError(error)}`);
+      // Not written, so not delivered: the run ends saying how many were.
+      const problem = error instanceof ExitError
+        ? describeError(error)
+        : `stdout: cannot write: ${shown(describeError(error))}`;
+      throw new StdoutError(
+        `${problem}: ${this.delivered} records written, the next ${records.length} not`,
+        { brokenPipe: error instanceof StdoutError && error.brokenPipe },
+      );
     }
     this.delivered += records.length;
     this.observer?.(records);

@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { describeError, isPermissionDenial, PermissionError, permissionError, RunError } from "../errors.ts";
 import { type OutRecord, recordsWithin } from "../messages.ts";
+import { shown } from "../text.ts";
 
 /** The spool's file inside `--spool-dir`. */
 export const SPOOL_FILE = "spool.db";
@@ -74,13 +75,15 @@ export class Spool {
         // Already failing: the first error is the one to report.
       }
       if (isPermissionDenial(error)) {
-        throw new PermissionError(`${permissionError(error).message} (for the spool in --spool-dir ${dir})`);
+        throw new PermissionError(`${permissionError(error).message} (for the spool in --spool-dir ${shown(dir)})`);
       }
       const message = describeError(error);
       if (/locked|busy/i.test(message)) {
-        throw new RunError(`--spool-dir ${dir} is in use by another factory-sim process (${path} is locked)`);
+        throw new RunError(
+          `--spool-dir ${shown(dir)} is in use by another factory-sim process (${shown(path)} is locked)`,
+        );
       }
-      throw new RunError(`cannot use --spool-dir ${dir}: ${message}`);
+      throw new RunError(`cannot use --spool-dir ${shown(dir)}: ${shown(message)}`);
     }
   }
 
@@ -177,7 +180,7 @@ export class Spool {
       }
     } catch (error) {
       const message = describeError(error);
-      throw new RunError(`cannot write to the spool ${this.path}: ${message}`);
+      throw new RunError(`cannot write to the spool ${shown(this.path)}: ${shown(message)}`);
     }
   }
 
