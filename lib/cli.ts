@@ -110,7 +110,7 @@ Options:
 
 Time control:
   --duration D            end the run once D of simulated time has passed (or when every
-                          line is done, if sooner): 90s, 15m, 2h, 1d, or seconds
+                          line is done, if sooner): 90s, 15m, 1h30m, 1d, or seconds
   --continuous            a line that has taken its number of readings starts a new batch
                           (count restarts at 1): the run ends on a signal or --duration
   --backfill FROM[..TO]   generate the history from FROM up to TO (default: now) on a

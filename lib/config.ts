@@ -4,10 +4,18 @@
  * Validation happens here, once, at the boundary, and collects every problem before reporting,
  * so a user fixing a config sees all of its errors in one run.
  */
-import { parse as parseJsonc, type ParseError, printParseErrorCode } from "jsonc-parser";
+import {
+  findNodeAtLocation,
+  type Node,
+  parse as parseJsonc,
+  type ParseError,
+  parseTree,
+  printParseErrorCode,
+} from "jsonc-parser";
 import { z } from "zod";
 import { ConfigError, describeError, isPermissionDenial, permissionError } from "./errors.ts";
 import { type FaultConfig, faultSchema } from "./fault_config.ts";
+import { quoted, shown } from "./text.ts";
 import { type SignalConfig, signalSchema } from "./waveforms.ts";
 
 /** One production line: a soda bottled on a line watched by one sensor. */
@@ -98,13 +106,81 @@ export function parseConfig(bytes: Uint8Array, file: string): LoadedConfig {
     throw new ConfigError([`${file}: is not valid UTF-8 text (first bad byte at offset ${badUtf8Offset(bytes)})`]);
   }
   if (text.trim() === "") throw new ConfigError([`${file}: is empty: expected a JSON object of factories`]);
+  // Bounded before anything walks it: the JSON parsers, zod and our own walkers all recurse.
+  const tooDeep = tooDeepAt(text);
+  if (tooDeep !== undefined) {
+    const { line, column } = lineColumn(text, tooDeep);
+    throw new ConfigError([
+      `${file}: nests arrays and objects more than ${MAX_DEPTH} deep (at line ${line} column ${column}); ` +
+      `a config needs ${CONFIG_DEPTH}`,
+    ]);
+  }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
     throw new ConfigError([`${file}: is not valid JSON: ${describeJsonError(error, text)}`]);
   }
-  return validateConfig(data, file);
+  return validateConfig(data, file, text);
+}
+
+/** How deep a config may nest arrays and objects (it needs 5: file, factory, line, faults, fault). */
+export const MAX_DEPTH = 64;
+const CONFIG_DEPTH = 5;
+
+/**
+ * The offset of the first `[` or `{` nested deeper than MAX_DEPTH, outside strings; undefined when
+ * there is none. One pass with a counter, so it never recurses however deep the text goes.
+ */
+function tooDeepAt(text: string): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash: skip what it escapes
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return undefined;
+}
+
+/**
+ * Keys that name an object's prototype machinery. JSON.parse makes `__proto__` an ordinary key, but
+ * code that copies objects by assignment (zod among it) turns it into a prototype or drops it, so a
+ * line could go unchecked: refused wherever they appear, before anything else looks at the data.
+ */
+export const RESERVED_KEYS: readonly string[] = ["__proto__", "constructor", "prototype"];
+
+/** A problem for each reserved key in `data` (walked with a stack of its own, never recursing). */
+function reservedKeyProblems(data: unknown, file: string): string[] {
+  const problems: string[] = [];
+  const stack: { value: unknown; path: PropertyKey[] }[] = [{ value: data, path: [] }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    if (value === null || typeof value !== "object") continue;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] });
+      continue;
+    }
+    const keys = Object.keys(value);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i];
+      if (RESERVED_KEYS.includes(key)) {
+        const where = path.length === 0 ? "the top level" : formatPath(path);
+        problems.push(
+          `${file}: ${where} has the key ${quoted(key)}, which a config may not use ` +
+            `(${RESERVED_KEYS.join(", ")} are reserved)`,
+        );
+      } else {
+        stack.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+      }
+    }
+  }
+  return problems;
 }
 
 /**
@@ -129,8 +205,13 @@ function describeReadError(error: unknown): string {
   return describeError(error);
 }
 
-/** Validates already-parsed config data. Throws `ConfigError` listing every problem. */
-export function validateConfig(data: unknown, file: string): LoadedConfig {
+/**
+ * Validates already-parsed config data (`text`: the file's text, to quote a number as written).
+ * Throws `ConfigError` listing every problem.
+ */
+export function validateConfig(data: unknown, file: string, text?: string): LoadedConfig {
+  // Reserved keys first: zod skips `__proto__`, so only this finds it and what it holds.
+  const reserved = reservedKeyProblems(data, file);
   // The `defaults` entry is validated on its own, and `$schema` (for editors) is ignored when it
   // is a string; everything else maps factory ids to lines.
   const isObject = data !== null && typeof data === "object" && !Array.isArray(data);
@@ -152,29 +233,30 @@ export function validateConfig(data: unknown, file: string): LoadedConfig {
       ? defaults.error.issues.map((issue) => ({ ...issue, path: [DEFAULTS_KEY, ...issue.path] }))
       : []),
   ];
-  if (issues.length > 0 || !result.success) {
+  if (reserved.length > 0 || issues.length > 0 || !result.success) {
     const problems = issues.map((issue) => {
       const path = formatPath(issue.path);
       const where = path === "" ? "the top level" : path;
       if (issue.code === "unrecognized_keys") {
-        const keys = (issue as { keys: string[] }).keys;
+        const keys = (issue as { keys: string[] }).keys.filter((key) => !RESERVED_KEYS.includes(key));
+        if (keys.length === 0) return undefined; // said above
         return `${file}: ${where} has ${keys.length === 1 ? "an unknown field" : "unknown fields"} ${
-          keys.map((key) => JSON.stringify(key)).join(", ")
+          keys.map((key) => quoted(key)).join(", ")
         }`;
       }
       const value = valueAt(data, issue.path);
-      const problem = value === MISSING ? "is missing" : `${issue.message}: got ${quote(value)}`;
+      const problem = value === MISSING ? "is missing" : `${issue.message}: got ${quote(value, issue.path, text)}`;
       return `${file}: ${where} ${problem}`;
     });
     // One value can break several rules (1e300 is neither a safe nor a bounded integer): say it once.
-    throw new ConfigError([...new Set(problems)]);
+    throw new ConfigError([...reserved, ...new Set(problems.filter((problem) => problem !== undefined))]);
   }
   const warnings: string[] = [];
   for (const [factoryId, lines] of Object.entries(factoriesInput as Record<string, unknown[]>)) {
     lines.forEach((line, index) => {
       for (const key of Object.keys(line as object)) {
         if (!LINE_FIELDS.includes(key)) {
-          warnings.push(`${file}: ${factoryId}[${index}].${key} is not a known field and is ignored`);
+          warnings.push(`${file}: ${formatPath([factoryId, index, key])} is not a known field and is ignored`);
         }
       }
     });
@@ -193,19 +275,41 @@ function valueAt(data: unknown, path: PropertyKey[]): unknown {
   return value;
 }
 
-function formatPath(path: PropertyKey[]): string {
+/** `F1[0].signal.max`: a path in the file, each key escaped and bounded (keys are the file's text). */
+export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const key of path) {
     if (typeof key === "number") out += `[${key}]`;
-    else out += out === "" ? String(key) : `.${String(key)}`;
+    else {
+      const name = shown(String(key), KEY_MAX);
+      out += out === "" ? name : `.${name}`;
+    }
   }
   return out;
 }
 
-/** A short rendering of an offending value for a message. */
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+/** The most characters of a key a message shows. */
+const KEY_MAX = 40;
+/** The most characters of an offending value a message shows. */
+const VALUE_MAX = 60;
+
+/**
+ * A short rendering of an offending value for a message: JSON, escaped and bounded. A number too
+ * large for a double (`1e400`, which JSON.parse makes Infinity) is shown as the file writes it.
+ */
+function quote(value: unknown, path: PropertyKey[], text: string | undefined): string {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    const source = text === undefined ? undefined : sourceText(text, path);
+    return `${shown(source ?? String(value), VALUE_MAX)} (beyond what a number can hold, about ±1.8e308)`;
+  }
+  if (typeof value === "string") return quoted(value, VALUE_MAX);
+  return shown(value, VALUE_MAX);
+}
+
+/** The text of the value at `path` in the JSON `text` (depth already bounded, so jsonc-parser may recurse). */
+function sourceText(text: string, path: PropertyKey[]): string | undefined {
+  const node = findNodeAtLocation(parseTree(text) as Node, path as (string | number)[]);
+  return node === undefined ? undefined : text.slice(node.offset, node.offset + node.length);
 }
 
 /** Where and why JSON.parse failed, as `value expected at line 2 column 8`. */

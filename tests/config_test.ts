@@ -159,7 +159,7 @@ Deno.test("bad signals and faults are named by their path, all at once", () => {
     })),
     [
       `${FILE}: F1[0].signal.period must be a duration like "10m" or a number of seconds: got "soon"`,
-      `${FILE}: F1[0].signal must have min below max (the instrument range): got {"type":"sine","base":1,"amplitude":1,"period":"soon","mi...`,
+      `${FILE}: F1[0].signal must have min below max (the instrument range): got {"type":"sine","base":1,"amplitude":1,"period":"soon","min":…(+10 chars)`,
       `${FILE}: F1[0].faults[0].kind must be one of spike, dip, stuck, dropout, offline, out_of_range, duplicate, late: got "melt"`,
       `${FILE}: F1[0].faults[1] must have either at (a scheduled fault) or perHour (random faults): got {"kind":"spike"}`,
       `${FILE}: F1[0].faults[2].magnitude must be a number > 0: got -1`,
@@ -219,4 +219,106 @@ Deno.test("a top-level $schema key, for editors, is accepted and ignored", async
       `${FILE}: F1 must be an array of lines: got 4`,
     ]);
   });
+});
+
+Deno.test("deeply nested JSON is one config error naming the file and where, never a stack overflow", async (t) => {
+  const cases: [string, string, string][] = [
+    ["5,000 unclosed [", "[".repeat(5_000), "line 1 column 65"],
+    ['{"a": repeated', '{"a":'.repeat(5_000), "line 1 column 321"],
+    ["200,000 balanced []", "[".repeat(200_000) + "]".repeat(200_000), "line 1 column 65"],
+    ["inside a line's unknown field", `{"F1": [{"x": ${"[".repeat(100)}${"]".repeat(100)}}]}`, "line 1 column 76"],
+    ["on a later line", `{\n"F1":\n  ${"[".repeat(70)}`, "line 3 column 66"],
+  ];
+  for (const [name, text, where] of cases) {
+    await t.step(name, () => {
+      assert.deepEqual(problemsOf(text), [
+        `${FILE}: nests arrays and objects more than 64 deep (at ${where}); a config needs 5`,
+      ]);
+    });
+  }
+  await t.step("brackets inside strings do not count", () => {
+    const name = "[{".repeat(1_000) + '\\"';
+    const { factories } = parseConfig(
+      new TextEncoder().encode(`{"F1": [{"sodaName": "${name}", "number": 1, "sensorID": "S1-1"}]}`),
+      FILE,
+    );
+    assert.equal(factories.F1[0].sodaName, JSON.parse(`"${name}"`));
+  });
+  await t.step("64 deep is fine (a line's unknown field may hold nested data)", () => {
+    const deep = `${"[".repeat(60)}${"]".repeat(60)}`;
+    const { warnings } = parseConfig(
+      new TextEncoder().encode(`{"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1", "x": ${deep}}]}`),
+      FILE,
+    );
+    assert.deepEqual(warnings, [`${FILE}: F1[0].x is not a known field and is ignored`]);
+  });
+});
+
+Deno.test("__proto__, constructor and prototype keys are refused wherever they are, with the other problems", async (t) => {
+  const reserved = (where: string, key: string) =>
+    `${FILE}: ${where} has the key "${key}", which a config may not use (__proto__, constructor, prototype are reserved)`;
+  const cases: [string, string, string[]][] = [
+    [
+      "top level, holding factories (once a crash: lines.forEach is not a function)",
+      '{"__proto__": {"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1"}]}}',
+      [reserved("the top level", "__proto__")],
+    ],
+    [
+      "top level, holding lines (once: ok with 0 factories, the bad number unchecked)",
+      '{"__proto__": [{"sodaName": "a", "number": -1, "sensorID": "S1-1"}]}',
+      [reserved("the top level", "__proto__")],
+    ],
+    [
+      "beside a factory, whose problems are still listed",
+      '{"__proto__": [], "F1": [{"sodaName": "a", "number": -1, "sensorID": "S1-1"}]}',
+      [reserved("the top level", "__proto__"), `${FILE}: F1[0].number must be a positive integer: got -1`],
+    ],
+    [
+      "in a line",
+      '{"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1", "__proto__": {"number": 2}}]}',
+      [reserved("F1[0]", "__proto__")],
+    ],
+    [
+      "in a signal and a fault",
+      '{"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1", "signal": {"type": "uniform", "constructor": 1}, ' +
+      '"faults": [{"kind": "spike", "at": 1, "prototype": {}}]}]}',
+      [reserved("F1[0].signal", "constructor"), reserved("F1[0].faults[0]", "prototype")],
+    ],
+    ["in defaults", '{"defaults": {"__proto__": {}}}', [reserved("defaults", "__proto__")]],
+    ["as a factory id", '{"constructor": []}', [reserved("the top level", "constructor")]],
+  ];
+  for (const [name, text, expected] of cases) {
+    await t.step(name, () => assert.deepEqual(problemsOf(text), expected));
+  }
+  await t.step("as a value, the words are fine", () => {
+    const { factories } = parseConfig(
+      new TextEncoder().encode('{"F1": [{"sodaName": "__proto__", "number": 1, "sensorID": "S1-1"}]}'),
+      FILE,
+    );
+    assert.equal(factories.F1[0].sodaName, "__proto__");
+  });
+});
+
+Deno.test("a number beyond a double is shown as the file writes it, not as null", () => {
+  assert.deepEqual(
+    problemsOf(
+      '{"F1": [{"sodaName": "a", "number": 1e400, "sensorID": "S1-1"}, ' +
+        '{"sodaName": "b", "number": 2, "sensorID": "S1-1", "signal": {"type": "uniform", "max": -1E+999}}]}',
+    ),
+    [
+      `${FILE}: F1[0].number must be a positive integer: got 1e400 (beyond what a number can hold, about ±1.8e308)`,
+      `${FILE}: F1[1].signal.max must be a number (upper end of the instrument range): got -1E+999 (beyond what a number can hold, about ±1.8e308)`,
+    ],
+  );
+});
+
+Deno.test("keys and values in messages are escaped and bounded", () => {
+  const problems = problemsOf(
+    JSON.stringify({ ["F\u001b[2J".repeat(30)]: 7, F1: [{ sodaName: "x\n".repeat(100), number: "y", sensorID: "S" }] }),
+  );
+  assert.equal(problems.length, 2);
+  for (const problem of problems) {
+    assert.doesNotMatch(problem, /[\u0000-\u001f]/);
+    assert.ok(problem.length < 400, problem);
+  }
 });
