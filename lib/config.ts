@@ -14,7 +14,8 @@ import {
 } from "jsonc-parser";
 import { z } from "zod";
 import { ConfigError, describeError, isPermissionDenial, permissionError } from "./errors.ts";
-import { type FaultConfig, faultSchema } from "./fault_config.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
+import { DEFAULT_LATE_MS, type FaultConfig, faultSchema } from "./fault_config.ts";
 import { quoted, shown } from "./text.ts";
 import { type SignalConfig, signalSchema } from "./waveforms.ts";
 
@@ -262,6 +263,29 @@ export function validateConfig(data: unknown, file: string, text?: string): Load
     });
   }
   return { factories: result.data, defaults: defaults?.success ? defaults.data : {}, warnings };
+}
+
+/**
+ * What stops a run starting at `startMs` (a backfill's FROM) from stamping every record at or after
+ * 1970-01-01: a `late` fault stamps readings `lateBy` early, and Kafka timestamps are not negative.
+ * Undefined when nothing does; else one line naming the fault and the earliest start that works.
+ */
+export function lateStampProblem(config: LoadedConfig, startMs: number, file: string): string | undefined {
+  let latest: { path: PropertyKey[]; ms: number } | undefined;
+  const consider = (faults: readonly FaultConfig[] | undefined, path: PropertyKey[]) =>
+    faults?.forEach((fault, index) => {
+      if (fault.kind !== "late") return;
+      const ms = parseDuration(fault.lateBy ?? DEFAULT_LATE_MS / 1000)!;
+      if (latest === undefined || ms > latest.ms) latest = { path: [...path, "faults", index], ms };
+    });
+  consider(config.defaults.faults, [DEFAULTS_KEY]);
+  for (const [factoryId, lines] of Object.entries(config.factories)) {
+    lines.forEach((line, index) => consider(line.faults, [factoryId, index]));
+  }
+  if (latest === undefined || startMs - latest.ms >= 0) return undefined;
+  return `${file}: ${formatPath(latest.path)} stamps readings ${formatDuration(latest.ms)} early, before ` +
+    `1970-01-01 for a backfill from ${new Date(startMs).toISOString()} (Kafka timestamps are not negative): ` +
+    `start the backfill at ${new Date(latest.ms).toISOString()} or later`;
 }
 
 const MISSING = Symbol("missing");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { loadConfig, parseConfig } from "../lib/config.ts";
+import { lateStampProblem, loadConfig, parseConfig } from "../lib/config.ts";
 import { ConfigError, ExitCode } from "../lib/errors.ts";
+import { runMain } from "./_helpers.ts";
 
 const FILE = "factory_config.json";
 
@@ -158,11 +159,11 @@ Deno.test("bad signals and faults are named by their path, all at once", () => {
       }],
     })),
     [
-      `${FILE}: F1[0].signal.period must be a duration like "10m" or a number of seconds: got "soon"`,
+      `${FILE}: F1[0].signal.period must be a duration from 1ms to 3650d like "10m", or a number of seconds: got "soon"`,
       `${FILE}: F1[0].signal must have min below max (the instrument range): got {"type":"sine","base":1,"amplitude":1,"period":"soon","min":…(+10 chars)`,
       `${FILE}: F1[0].faults[0].kind must be one of spike, dip, stuck, dropout, offline, out_of_range, duplicate, late: got "melt"`,
       `${FILE}: F1[0].faults[1] must have either at (a scheduled fault) or perHour (random faults): got {"kind":"spike"}`,
-      `${FILE}: F1[0].faults[2].magnitude must be a number > 0: got -1`,
+      `${FILE}: F1[0].faults[2].magnitude must be a number greater than 0 and at most 1e9: got -1`,
       `${FILE}: F1[0].faults[2] must have either at (a scheduled fault) or perHour (random faults): got {"kind":"dip","at":"1m","perHour":2,"magnitude":-1}`,
       `${FILE}: defaults.signal.type must be one of uniform, gaussian, sine, walk: got "square"`,
       `${FILE}: defaults has an unknown field "extra"`,
@@ -307,7 +308,7 @@ Deno.test("a number beyond a double is shown as the file writes it, not as null"
     ),
     [
       `${FILE}: F1[0].number must be a positive integer: got 1e400 (beyond what a number can hold, about ±1.8e308)`,
-      `${FILE}: F1[1].signal.max must be a number (upper end of the instrument range): got -1E+999 (beyond what a number can hold, about ±1.8e308)`,
+      `${FILE}: F1[1].signal.max must be a number from -1e9 to 1e9 (upper end of the instrument range): got -1E+999 (beyond what a number can hold, about ±1.8e308)`,
     ],
   );
 });
@@ -320,5 +321,73 @@ Deno.test("keys and values in messages are escaped and bounded", () => {
   for (const problem of problems) {
     assert.doesNotMatch(problem, /[\u0000-\u001f]/);
     assert.ok(problem.length < 400, problem);
+  }
+});
+
+Deno.test("fault parameters are bounded, each message naming the field and its bound", () => {
+  const line = (faults: unknown[]) => ({ sodaName: "a", number: 1, sensorID: "S1-1", faults });
+  assert.deepEqual(
+    problemsOf(JSON.stringify({
+      F1: [line([
+        { kind: "late", at: 0, lateBy: "3651d" },
+        { kind: "spike", perHour: 1e-300, magnitude: 1e300 },
+        { kind: "dip", perHour: 1e6, for: 1e12 },
+        { kind: "stuck", at: "99999999999999999999d" },
+      ])],
+    })),
+    [
+      `${FILE}: F1[0].faults[0].lateBy must be a duration from 0 to 3650d like "30s" or "1h30m", or a number of seconds (how much older the timestamps are): got "3651d"`,
+      `${FILE}: F1[0].faults[1].perHour must be a number from 0.00001 to 3600 (expected faults per hour): got 1e-300`,
+      `${FILE}: F1[0].faults[1].magnitude must be a number greater than 0 and at most 1e9: got 1e+300`,
+      `${FILE}: F1[0].faults[2].perHour must be a number from 0.00001 to 3600 (expected faults per hour): got 1000000`,
+      `${FILE}: F1[0].faults[2].for must be a duration from 0 to 3650d like "30s" or "1h30m", or a number of seconds (how long it lasts): got 1000000000000`,
+      `${FILE}: F1[0].faults[3].at must be a duration from 0 to 3650d like "30s" or "1h30m", or a number of seconds (time after the start of the run): got "99999999999999999999d"`,
+    ],
+  );
+});
+
+Deno.test("a backfill whose late readings would be stamped before 1970 is named, with the earliest start that works", () => {
+  const config = parseConfig(
+    new TextEncoder().encode(JSON.stringify({
+      defaults: { faults: [{ kind: "late", perHour: 1 }] },
+      F1: [{ sodaName: "a", number: 1, sensorID: "S1-1", faults: [{ kind: "late", at: 0, lateBy: "1d12h" }] }],
+    })),
+    FILE,
+  );
+  assert.equal(
+    lateStampProblem(config, Date.UTC(1970, 0, 1, 12), FILE),
+    `${FILE}: F1[0].faults[0] stamps readings 36 h early, before 1970-01-01 for a backfill from ` +
+      "1970-01-01T12:00:00.000Z (Kafka timestamps are not negative): start the backfill at 1970-01-02T12:00:00.000Z or later",
+  );
+  assert.equal(lateStampProblem(config, Date.UTC(1970, 0, 2, 12), FILE), undefined, "from then on, fine");
+  const defaultsOnly = parseConfig(
+    new TextEncoder().encode('{"defaults": {"faults": [{"kind": "late", "at": 1}]}}'),
+    FILE,
+  );
+  assert.match(
+    lateStampProblem(defaultsOnly, 0, FILE)!,
+    /^factory_config.json: defaults.faults\[0\] stamps readings 5 min early/,
+  );
+});
+
+Deno.test("a run refuses such a backfill before producing anything: exit 2, one line", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({ F1: [{ sodaName: "a", number: 3, sensorID: "S1-1", faults: [{ kind: "late", at: 0 }] }] }),
+    );
+    const { code, stdout, stderr } = await runMain(
+      ["--sink", "console", "--config", path, "--factories", "1", "--backfill", "1970-01-01..1970-01-02"],
+    );
+    assert.equal(code, ExitCode.usage);
+    assert.equal(stdout, "");
+    assert.equal(
+      stderr,
+      `error: ${path}: F1[0].faults[0] stamps readings 5 min early, before 1970-01-01 for a backfill from ` +
+        "1970-01-01T00:00:00.000Z (Kafka timestamps are not negative): start the backfill at 1970-01-01T00:05:00.000Z or later\n",
+    );
+  } finally {
+    await Deno.remove(path);
   }
 });
