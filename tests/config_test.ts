@@ -319,7 +319,7 @@ Deno.test("keys and values in messages are escaped and bounded", () => {
   );
   assert.equal(problems.length, 2);
   for (const problem of problems) {
-    assert.doesNotMatch(problem, /[\u0000-\u001f]/);
+    assert.ok(![...problem].some((c) => c.charCodeAt(0) < 0x20), problem);
     assert.ok(problem.length < 400, problem);
   }
 });
