@@ -58,15 +58,23 @@ const LINE_FIELDS = ["sodaName", "number", "sensorID", "signal", "faults"];
 // The descriptions (`meta`) go to factory_config.schema.json, which lib/config_schema.ts generates
 // from these schemas; they do not change validation.
 
+/**
+ * The longest soda name or sensor id, in UTF-16 code units: a name goes into every record of its
+ * line, and Kafka refuses records over 1 MB by default; no name needs more.
+ */
+export const NAME_MAX = 200;
+const NAME_ERROR = "must be a non-empty string";
+const NAME_TOO_LONG = `must be at most ${NAME_MAX} characters long`;
+
 /** One line of a factory, as validated (unknown fields are warned about, not refused). */
 export const lineSchema = z.object({
-  sodaName: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" })
+  sodaName: z.string({ error: NAME_ERROR }).min(1, { error: NAME_ERROR }).max(NAME_MAX, { error: NAME_TOO_LONG })
     .meta({ description: "What the line bottles" }),
   number: z.number({ error: "must be a positive integer" }).int({ error: "must be a positive integer" })
     .positive({ error: "must be a positive integer" }).max(Number.MAX_SAFE_INTEGER, {
       error: "must be a positive integer",
     }).meta({ description: "Readings the line takes before it is done" }),
-  sensorID: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" })
+  sensorID: z.string({ error: NAME_ERROR }).min(1, { error: NAME_ERROR }).max(NAME_MAX, { error: NAME_TOO_LONG })
     .meta({
       description:
         "The factory's sensor that takes the readings, e.g. S1-2 in F1 (factories have S<i>-1..S<i>-3, up to S<i>-5 as the seed draws)",
