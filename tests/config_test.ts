@@ -238,9 +238,9 @@ Deno.test("deeply nested JSON is one config error naming the file and where, nev
     });
   }
   await t.step("brackets inside strings do not count", () => {
-    const name = "[{".repeat(1_000) + '\\"';
+    const name = "[{".repeat(90) + '\\"';
     const { factories } = parseConfig(
-      new TextEncoder().encode(`{"F1": [{"sodaName": "${name}", "number": 1, "sensorID": "S1-1"}]}`),
+      new TextEncoder().encode(`{"F1": [{"sodaName": "${name}", "number": 1, "sensorID": "S1-1", "x": "${name}{"}]}`),
       FILE,
     );
     assert.equal(factories.F1[0].sodaName, JSON.parse(`"${name}"`));
@@ -390,4 +390,20 @@ Deno.test("a run refuses such a backfill before producing anything: exit 2, one 
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("soda names and sensor ids are at most 200 characters: a name goes into every record", () => {
+  assert.deepEqual(
+    problemsOf(JSON.stringify({ F1: [{ sodaName: "a".repeat(201), number: 1, sensorID: "S".repeat(10_000_000) }] })),
+    [
+      `${FILE}: F1[0].sodaName must be at most 200 characters long: got "${"a".repeat(60)}…(+141 chars)"`,
+      `${FILE}: F1[0].sensorID must be at most 200 characters long: got "${"S".repeat(60)}…(+9,999,940 chars)"`,
+    ],
+  );
+  assert.doesNotThrow(() =>
+    parseConfig(
+      new TextEncoder().encode(JSON.stringify({ F1: [{ sodaName: "é".repeat(200), number: 1, sensorID: "S1-1" }] })),
+      FILE,
+    )
+  );
 });
