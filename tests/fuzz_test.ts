@@ -369,3 +369,69 @@ Deno.test(`fuzz: mutated shipped configs exit 0 or 2, validate agrees with a run
   assert.deepEqual(failures, [], `seed ${SEED}`);
   assert.ok(codes.ok > CASES / 10 && codes.usage > CASES / 10, `both verdicts are exercised: ${JSON.stringify(codes)}`);
 });
+
+Deno.test("signals and faults at their bounds keep every record within the contract, from the earliest start allowed", async () => {
+  const extreme = { min: -1e9, max: 1e9, decimals: 6, noise: 1e9, drift: -1e9 };
+  const config = {
+    F1: [
+      {
+        sodaName: "uniform",
+        number: 2 ** 53 - 1,
+        sensorID: "S1-1",
+        signal: { type: "uniform", ...extreme },
+        faults: [
+          { kind: "out_of_range", perHour: 3600, for: 0, magnitude: 1e9 },
+          { kind: "spike", at: 0, for: "3650d", magnitude: 1e9 },
+          { kind: "late", perHour: 3600, for: "10m", lateBy: "3650d" },
+        ],
+      },
+      {
+        sodaName: "walk",
+        number: 1_000_000,
+        sensorID: "S1-2",
+        signal: { type: "walk", setpoint: 1e9, volatility: 1e9, reversion: 0, ...extreme },
+        faults: [{ kind: "late", at: 0, for: "3650d", lateBy: 315_360_000 }, { kind: "stuck", perHour: 0.00001 }],
+      },
+      {
+        sodaName: "sine",
+        number: 1_000_000,
+        sensorID: "S1-3",
+        signal: { type: "sine", base: -1e9, amplitude: -1e9, period: 0.001, ...extreme },
+        faults: [{ kind: "dip", at: 0, for: "3650d", magnitude: 1e9 }, { kind: "duplicate", perHour: 3600 }],
+      },
+      {
+        sodaName: "gaussian",
+        number: 1_000_000,
+        sensorID: "S1-1",
+        signal: { type: "gaussian", setpoint: 1e9, sigma: 1e9, ...extreme, decimals: 0 },
+        faults: [{ kind: "out_of_range", at: "1h30m", for: "3650d", magnitude: 1e9 }],
+      },
+    ],
+  };
+  const path = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(path, JSON.stringify(config));
+    const validate = await runMain(["validate", path, "--factories", "1"]);
+    assert.equal(validate.code, ExitCode.ok, validate.stderr);
+    // A late fault stamps readings up to 3650 days early: the earliest backfill it allows.
+    const earliest = "1979-12-30T00:00:00Z";
+    const args = ["--sink", "console", "--config", path, "--factories", "1", "--seed", "3", "--labels-topic", "L"];
+    const refused = await runMain([...args, "--backfill", "1979-12-29T23:59:59Z..1979-12-30T03:00:00Z"]);
+    assert.equal(refused.code, ExitCode.usage, refused.stderr);
+    assert.match(refused.stderr, /start the backfill at 1979-12-30T00:00:00.000Z or later\n$/);
+    const run = await runMain([...args, "--backfill", `${earliest}..1979-12-30T03:00:00Z`]);
+    assert.equal(run.code, ExitCode.ok, run.stderr);
+    const lines = run.stdout.split("\n").slice(0, -1);
+    const readings = lines.filter((line) => line.includes('"factory-sim.reading.v1"'));
+    assert.ok(readings.length > 8_000, `${readings.length} readings`);
+    for (const line of lines) assert.equal(consoleLineProblem(line), undefined, line);
+    const values = readings.map((line) => JSON.parse(line).value);
+    assert.ok(values.some((v) => v.timestamp === "1970-01-01T00:00:00.000Z" || v.timestamp.startsWith("1970-")));
+    assert.ok(values.some((v) => v.reading === 2e9), "out_of_range at its bound: max + magnitude");
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`[bounds] 3 h from ${earliest}: ${lines.length} records, every one within the contract\n`),
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
