@@ -71,10 +71,12 @@ Commands:
   (none)                  run the simulation
   validate [PATH]         check a config (default ./factory_config.json, or --config
                           PATH) as a run with the same --factories (and --seed) would:
-                          every problem and warning on stderr, "ok: ..." on stdout;
-                          exit 0 when usable (warnings allowed), 2 when not; needs no
-                          network; without --seed it warns about sensors that only
-                          some seeds give (factories have 3-5 sensors)
+                          every problem and warning on stderr; on stdout, "ok: ..."
+                          with what the file has and what such a run simulates
+                          (factories, sensors, lines); exit 0 when usable (warnings
+                          allowed), 2 when not; needs no network; without --seed it
+                          warns about sensors that only some seeds give (factories
+                          have 3-5 sensors)
   monitor                 watch what lands in Kafka (see "Monitor" below)
 
 Options:
