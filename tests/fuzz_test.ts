@@ -429,7 +429,9 @@ Deno.test("signals and faults at their bounds keep every record within the contr
     assert.ok(values.some((v) => v.timestamp === "1970-01-01T00:00:00.000Z" || v.timestamp.startsWith("1970-")));
     assert.ok(values.some((v) => v.reading === 2e9), "out_of_range at its bound: max + magnitude");
     Deno.stderr.writeSync(
-      new TextEncoder().encode(`[bounds] 3 h from ${earliest}: ${lines.length} records, every one within the contract\n`),
+      new TextEncoder().encode(
+        `[bounds] 3 h from ${earliest}: ${lines.length} records, every one within the contract\n`,
+      ),
     );
   } finally {
     await Deno.remove(path);

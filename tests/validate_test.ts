@@ -81,7 +81,9 @@ Deno.test("validate gives a run's warnings for the same --factories, and still e
         assert.equal(
           checked.stdout,
           `ok: ${path}: the file has 3 factory entries and 2 lines; a run with --factories ${factories} simulates ` +
-            `${factories} factories, ${3 * Number(factories)}-${5 * Number(factories)} sensors (3-5 a factory, by seed) ` +
+            `${factories} factories, ${3 * Number(factories)}-${
+              5 * Number(factories)
+            } sensors (3-5 a factory, by seed) ` +
             `and ${factories === "3" ? 1 : 2} ${factories === "3" ? "line" : "lines"}\n`,
         );
       });
