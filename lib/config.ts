@@ -115,22 +115,27 @@ export function parseConfig(bytes: Uint8Array, file: string): LoadedConfig {
     throw new ConfigError([`${file}: is not valid UTF-8 text (first bad byte at offset ${badUtf8Offset(bytes)})`]);
   }
   if (text.trim() === "") throw new ConfigError([`${file}: is empty: expected a JSON object of factories`]);
-  // Bounded before anything walks it: the JSON parsers, zod and our own walkers all recurse.
-  const tooDeep = tooDeepAt(text);
-  if (tooDeep !== undefined) {
-    const { line, column } = lineColumn(text, tooDeep);
-    throw new ConfigError([
-      `${file}: nests arrays and objects more than ${MAX_DEPTH} deep (at line ${line} column ${column}); ` +
-      `a config needs ${CONFIG_DEPTH}`,
-    ]);
-  }
+  // JSON.parse does not recurse, but jsonc-parser (which says where JSON is broken), zod and
+  // JSON.stringify do: nesting is bounded before any of them sees the text or the data.
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
+    throwIfTooDeep(text, file);
     throw new ConfigError([`${file}: is not valid JSON: ${describeJsonError(error, text)}`]);
   }
   return validateConfig(data, file, text);
+}
+
+/** Throws the one problem of `text` when it nests deeper than MAX_DEPTH. */
+function throwIfTooDeep(text: string, file: string): void {
+  const offset = tooDeepAt(text);
+  if (offset === undefined) return;
+  const { line, column } = lineColumn(text, offset);
+  throw new ConfigError([
+    `${file}: nests arrays and objects more than ${MAX_DEPTH} deep (at line ${line} column ${column}); ` +
+    `a config needs ${CONFIG_DEPTH}`,
+  ]);
 }
 
 /** How deep a config may nest arrays and objects (it needs 5: file, factory, line, faults, fault). */
@@ -164,32 +169,56 @@ function tooDeepAt(text: string): number | undefined {
  */
 export const RESERVED_KEYS: readonly string[] = ["__proto__", "constructor", "prototype"];
 
-/** A problem for each reserved key in `data` (walked with a stack of its own, never recursing). */
-function reservedKeyProblems(data: unknown, file: string): string[] {
+/**
+ * A problem for each reserved key in `data`, or the path of the first array or object nested deeper
+ * than MAX_DEPTH (walked with a stack of its own, never recursing).
+ */
+function reservedKeyProblems(data: unknown, file: string): { problems: string[]; tooDeep?: PropertyKey[] } {
+  // Each entry links to its parent: a path is only built for a key that is refused.
+  interface Entry {
+    value: unknown;
+    key: PropertyKey;
+    parent: Entry | undefined;
+    depth: number;
+  }
+  const pathOf = (entry: Entry | undefined): PropertyKey[] => {
+    const path: PropertyKey[] = [];
+    for (let at = entry; at?.parent !== undefined; at = at.parent) path.unshift(at.key);
+    return path;
+  };
   const problems: string[] = [];
-  const stack: { value: unknown; path: PropertyKey[] }[] = [{ value: data, path: [] }];
+  const stack: Entry[] = [{ value: data, key: "", parent: undefined, depth: 1 }];
   while (stack.length > 0) {
-    const { value, path } = stack.pop()!;
+    const entry = stack.pop()!;
+    const { value, depth } = entry;
     if (value === null || typeof value !== "object") continue;
+    if (depth > MAX_DEPTH) return { tooDeep: pathOf(entry), problems };
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] });
+      for (let i = value.length - 1; i >= 0; i--) {
+        const child = value[i];
+        if (child !== null && typeof child === "object") {
+          stack.push({ value: child, key: i, parent: entry, depth: depth + 1 });
+        }
+      }
       continue;
     }
     const keys = Object.keys(value);
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i];
+      const child = (value as Record<string, unknown>)[key];
       if (RESERVED_KEYS.includes(key)) {
+        const path = pathOf(entry);
         const where = path.length === 0 ? "the top level" : formatPath(path);
         problems.push(
           `${file}: ${where} has the key ${quoted(key)}, which a config may not use ` +
             `(${RESERVED_KEYS.join(", ")} are reserved)`,
         );
-      } else {
-        stack.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+      } else if (child !== null && typeof child === "object") {
+        stack.push({ value: child, key, parent: entry, depth: depth + 1 });
       }
     }
   }
-  return problems;
+  return { problems };
 }
 
 /**
@@ -220,7 +249,15 @@ function describeReadError(error: unknown): string {
  */
 export function validateConfig(data: unknown, file: string, text?: string): LoadedConfig {
   // Reserved keys first: zod skips `__proto__`, so only this finds it and what it holds.
-  const reserved = reservedKeyProblems(data, file);
+  const { problems: reserved, tooDeep } = reservedKeyProblems(data, file);
+  if (tooDeep !== undefined) {
+    if (text !== undefined) throwIfTooDeep(text, file);
+    throw new ConfigError([
+      `${file}: ${
+        formatPath(tooDeep)
+      } nests arrays and objects more than ${MAX_DEPTH} deep; a config needs ${CONFIG_DEPTH}`,
+    ]);
+  }
   // The `defaults` entry is validated on its own, and `$schema` (for editors) is ignored when it
   // is a string; everything else maps factory ids to lines.
   const isObject = data !== null && typeof data === "object" && !Array.isArray(data);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { lateStampProblem, loadConfig, parseConfig } from "../lib/config.ts";
+import { lateStampProblem, loadConfig, parseConfig, validateConfig } from "../lib/config.ts";
 import { ConfigError, ExitCode } from "../lib/errors.ts";
 import { runMain } from "./_helpers.ts";
 
@@ -237,6 +237,15 @@ Deno.test("deeply nested JSON is one config error naming the file and where, nev
       ]);
     });
   }
+  await t.step("already parsed data: the path where it goes too deep", () => {
+    const data = JSON.parse(`{"F1": [{"x": {"y": ${"[".repeat(100)}${"]".repeat(100)}}}]}`);
+    assert.throws(() => validateConfig(data, FILE), (error: ConfigError) => {
+      assert.deepEqual(error.lines, [
+        `${FILE}: F1[0].x.y${"[0]".repeat(60)} nests arrays and objects more than 64 deep; a config needs 5`,
+      ]);
+      return true;
+    });
+  });
   await t.step("brackets inside strings do not count", () => {
     const name = "[{".repeat(90) + '\\"';
     const { factories } = parseConfig(
