@@ -72,10 +72,12 @@ Commands:
   (none)                  run the simulation
   validate [PATH]         check a config (default ./factory_config.json, or --config
                           PATH) as a run with the same --factories (and --seed) would:
-                          every problem and warning on stderr, "ok: ..." on stdout;
-                          exit 0 when usable (warnings allowed), 2 when not; needs no
-                          network; without --seed it warns about sensors that only
-                          some seeds give (factories have 3-5 sensors)
+                          every problem and warning on stderr; on stdout, "ok: ..."
+                          with what the file has and what such a run simulates
+                          (factories, sensors, lines); exit 0 when usable (warnings
+                          allowed), 2 when not; needs no network; without --seed it
+                          warns about sensors that only some seeds give (factories
+                          have 3-5 sensors)
   monitor                 watch what lands in Kafka (see "Monitor" below)
 
 Options:
@@ -111,7 +113,7 @@ Options:
 
 Time control:
   --duration D            end the run once D of simulated time has passed (or when every
-                          line is done, if sooner): 90s, 15m, 2h, 1d, or seconds
+                          line is done, if sooner): 90s, 15m, 1h30m, 1d, or seconds
   --continuous            a line that has taken its number of readings starts a new batch
                           (count restarts at 1): the run ends on a signal or --duration
   --backfill FROM[..TO]   generate the history from FROM up to TO (default: now) on a

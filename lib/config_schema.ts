@@ -4,9 +4,10 @@
  * `deno task schema` writes it, and tests/config_schema_test.ts fails when the committed file
  * differs from what the schemas give.
  *
- * What JSON Schema cannot say stays with `factory-sim validate`: a signal's min below its max (a
- * rule across fields), durations too long to be a number, and everything that depends on the
- * plant (a sensor the factory has, a factory that is simulated). Unknown fields in a line are
+ * What JSON Schema cannot say stays with `factory-sim validate`: a signal's min below its max and
+ * an integer between them (rules across fields), durations written as text beyond their bound,
+ * nesting depth, the reserved keys (__proto__, constructor, prototype), and everything that depends
+ * on the plant (a sensor the factory has, a factory that is simulated). Unknown fields in a line are
  * allowed (a run warns and ignores them), as are unknown top-level keys (a run takes every key
  * but `defaults` and `$schema` for a factory id).
  */

@@ -4,7 +4,8 @@
  * without importing what schedules it.
  */
 import { z } from "zod";
-import { DURATION_PATTERN, parseDuration } from "./duration.ts";
+import { DURATION_PATTERN, LONGEST_DURATION_MS, parseDuration } from "./duration.ts";
+import { SIGNAL_LIMIT } from "./waveforms.ts";
 
 /** What a fault does while it is active. */
 export const FAULT_KINDS = [
@@ -20,25 +21,33 @@ export const FAULT_KINDS = [
 /** A fault kind. */
 export type FaultKind = typeof FAULT_KINDS[number];
 
-const duration = (what: string) =>
-  z.union([z.number().meta({ minimum: 0 }), z.string().meta({ pattern: DURATION_PATTERN })], {
-    error: `must be a duration like "30s" or a number of seconds (${what})`,
-  })
-    .meta({ description: `${what}: a duration like "30s" (ms, s, m, h, d) or a number of seconds` })
-    .refine((value) => parseDuration(value) !== undefined, {
-      error: `must be a duration like "30s" or a number of seconds (${what})`,
-    });
+const duration = (what: string) => {
+  const error = `must be a duration from 0 to 3650d like "30s" or "1h30m", or a number of seconds (${what})`;
+  return z.union([
+    z.number().meta({ minimum: 0, maximum: LONGEST_DURATION_MS / 1000 }),
+    z.string().meta({ pattern: DURATION_PATTERN }),
+  ], { error })
+    .meta({ description: `${what}: a duration like "30s" or "1h30m" (ms, s, m, h, d) or a number of seconds` })
+    .refine((value) => (parseDuration(value) ?? Infinity) <= LONGEST_DURATION_MS, { error });
+};
+
+/** Random faults' rates, per hour: from one in ten years to one a second. */
+export const PER_HOUR = { min: 0.00001, max: 3_600 } as const;
+/** The largest `magnitude` (the signals' limit: a reading stays finite and exact to 6 decimals). */
+const MAGNITUDE_ERROR = `must be a number greater than 0 and at most 1e9`;
+const PER_HOUR_ERROR = `must be a number from ${PER_HOUR.min} to ${PER_HOUR.max} (expected faults per hour)`;
 
 /** One fault of a line, as validated. */
 export const faultSchema = z.object({
   kind: z.enum(FAULT_KINDS, { error: `must be one of ${FAULT_KINDS.join(", ")}` })
     .meta({ description: "What the fault does while it is active" }),
   at: duration("time after the start of the run").optional(),
-  perHour: z.number({ error: "must be a number > 0 (expected faults per hour)" }).positive({
-    error: "must be a number > 0 (expected faults per hour)",
-  }).meta({ description: "Random faults: expected faults per hour (a Poisson process)" }).optional(),
+  perHour: z.number({ error: PER_HOUR_ERROR }).min(PER_HOUR.min, { error: PER_HOUR_ERROR })
+    .max(PER_HOUR.max, { error: PER_HOUR_ERROR })
+    .meta({ description: "Random faults: expected faults per hour (a Poisson process)" }).optional(),
   for: duration("how long it lasts").optional(),
-  magnitude: z.number({ error: "must be a number > 0" }).positive({ error: "must be a number > 0" })
+  magnitude: z.number({ error: MAGNITUDE_ERROR }).positive({ error: MAGNITUDE_ERROR })
+    .max(SIGNAL_LIMIT, { error: MAGNITUDE_ERROR })
     .meta({ description: "How far spike, dip and out_of_range move a reading" }).optional(),
   lateBy: duration("how much older the timestamps are").optional(),
 }, { error: "must be an object with kind and at or perHour" }).strict().superRefine((fault, ctx) => {

@@ -8,10 +8,10 @@ import { UsageError } from "./errors.ts";
 import { parseNonEmpty } from "./flags.ts";
 import { type ProcessIo, writeText } from "./io.ts";
 import { log } from "./log.ts";
-import { allLines, buildPlant, SENSORS_PER_FACTORY } from "./plant.ts";
+import { allLines, allSensors, buildPlant, SENSORS_PER_FACTORY } from "./plant.ts";
 import { Rng } from "./random.ts";
 import { DEFAULT_CONFIG, parseFactories, parseSeed, type RunFlagValues } from "./run/options.ts";
-import { count } from "./text.ts";
+import { count, shown } from "./text.ts";
 
 /** What `factory-sim validate` checks: the config at `path`, as a run with these flags would read it. */
 export interface ValidateOptions {
@@ -54,13 +54,29 @@ export function parseValidateOptions(values: RunFlagValues, positionals: string[
  * the verdict on stdout. Resolves to the exit code.
  */
 export async function runValidate(options: ValidateOptions, io: Pick<ProcessIo, "stdout">): Promise<number> {
-  const { warnings, factories, lines } = await validateConfigFile(options);
-  for (const warning of warnings) log().warn(warning);
-  await writeText(
-    io.stdout,
-    `ok: ${options.path}: ${count(factories, "factory", "factories")}, ${count(lines, "line")}\n`,
-  );
+  const report = await validateConfigFile(options);
+  for (const warning of report.warnings) log().warn(warning);
+  await writeText(io.stdout, `${verdictLine(options, report)}\n`);
   return 0;
+}
+
+/**
+ * The `ok:` line: what the file has, and what a run with these flags simulates, e.g. `ok: PATH: the
+ * file has 2 factory entries and 3 lines; a run with --factories 3 simulates 3 factories, 9-15 sensors
+ * (3-5 a factory, drawn from the seed) and 2-3 lines (by seed)`.
+ */
+export function verdictLine({ path, factories, seed }: ValidateOptions, report: ValidateReport): string {
+  const range = (r: { min: number; max: number }, singular: string) =>
+    r.min === r.max ? count(r.max, singular) : `${r.min}-${r.max} ${singular}s`;
+  const { sensors, lines } = report.simulated;
+  const flags = `--factories ${factories}${seed === undefined ? "" : ` --seed ${seed}`}`;
+  const sensorsText = `${range(sensors, "sensor")}${
+    sensors.min === sensors.max ? "" : ` (${SENSORS_PER_FACTORY.min}-${SENSORS_PER_FACTORY.max} a factory, by seed)`
+  }`;
+  const linesText = `${range(lines, "line")}${lines.min === lines.max ? "" : " (by seed)"}`;
+  return `ok: ${shown(path)}: the file has ${count(report.factories, "factory entry", "factory entries")} and ` +
+    `${count(report.lines, "line")}; a run with ${flags} simulates ${count(factories, "factory", "factories")}, ` +
+    `${sensorsText} and ${linesText}`;
 }
 
 /** A run's warning when it has no lines (a run names the one of these ends it has). */
@@ -70,9 +86,11 @@ const NO_LINES =
 /** A usable config: what a run would warn about, and its size. */
 export interface ValidateReport {
   warnings: string[];
-  /** Factories and lines in the file. */
+  /** Factory entries and lines in the file. */
   factories: number;
   lines: number;
+  /** What a run with the same flags simulates: sensors and lines (a range when the seed decides). */
+  simulated: { sensors: { min: number; max: number }; lines: { min: number; max: number } };
 }
 
 /**
@@ -92,10 +110,20 @@ export async function validateConfigFile({ path, factories, seed }: ValidateOpti
   const seedWarnings = seed === undefined ? seedDependentSensors(config, factories, path) : [];
   // A run says how long its heartbeats go on, which depends on its flags.
   const idle = allLines(plant).length === 0 ? [NO_LINES] : [];
+  const linesRun = allLines(plant).length;
   return {
     warnings: [...configWarnings, ...plantWarnings, ...seedWarnings, ...idle],
     factories: Object.keys(config).length,
     lines: Object.values(config).reduce((sum, lines) => sum + lines.length, 0),
+    simulated: seed === undefined
+      ? {
+        sensors: { min: factories * SENSORS_PER_FACTORY.min, max: factories * SENSORS_PER_FACTORY.max },
+        lines: { min: linesRun - seedWarnings.length, max: linesRun },
+      }
+      : {
+        sensors: { min: allSensors(plant).length, max: allSensors(plant).length },
+        lines: { min: linesRun, max: linesRun },
+      },
   };
 }
 

@@ -7,59 +7,77 @@
  * exactly the same calls on the line's value stream, so old configs give the same values.
  */
 import { z } from "zod";
-import { DURATION_PATTERN, parseDuration } from "./duration.ts";
+import { DURATION_PATTERN, LONGEST_DURATION_MS, parseDuration } from "./duration.ts";
 import type { Rng } from "./random.ts";
 
 /** The instrument range when a signal names none (and the range of the default signal). */
 export const DEFAULT_RANGE = { min: 0, max: 100 } as const;
 
-const number = (what: string) => z.number({ error: `must be a number (${what})` }).meta({ description: what });
-const nonNegative = (what: string) => number(what).min(0, { error: `must be a number >= 0 (${what})` });
+/**
+ * The largest magnitude of a signal's levels, spreads and drift (a billion): within it every value a
+ * run can draw is finite, and a value rounded to 6 decimals is still exact in a double.
+ */
+export const SIGNAL_LIMIT = 1e9;
+const LIMIT_TEXT = "1e9";
+
+const inRange = (what: string, min: number, minText: string, max: number, maxText: string) => {
+  const error = `must be a number from ${minText} to ${maxText} (${what})`;
+  return z.number({ error }).min(min, { error }).max(max, { error }).meta({ description: what });
+};
+/** A level: a setpoint, a center line, an end of the range. */
+const level = (what: string) => inRange(what, -SIGNAL_LIMIT, `-${LIMIT_TEXT}`, SIGNAL_LIMIT, LIMIT_TEXT);
+/** A spread: a standard deviation, an amplitude, a volatility. */
+const spread = (what: string) => inRange(what, 0, "0", SIGNAL_LIMIT, LIMIT_TEXT);
 
 const common = {
   /** Standard deviation of gaussian noise added to the base shape. */
-  noise: nonNegative("standard deviation of added noise").optional(),
+  noise: spread("standard deviation of added noise").optional(),
   /** Units per hour of simulated time, added linearly. */
-  drift: number("units per hour").optional(),
+  drift: level("units per hour").optional(),
   /** Decimal places kept (0: integers). */
   decimals: z.number({ error: "must be an integer from 0 to 6" }).int({ error: "must be an integer from 0 to 6" })
     .min(0, { error: "must be an integer from 0 to 6" }).max(6, { error: "must be an integer from 0 to 6" })
     .meta({ description: "Decimal places kept (default 0 for uniform, else 2)" }).optional(),
   /** The instrument's range: values are clamped to it. */
-  min: number("lower end of the instrument range").optional(),
-  max: number("upper end of the instrument range").optional(),
+  min: level("lower end of the instrument range").optional(),
+  max: level("upper end of the instrument range").optional(),
 };
 
-const period = z.union([z.number().meta({ exclusiveMinimum: 0 }), z.string().meta({ pattern: DURATION_PATTERN })], {
-  error: 'must be a duration like "10m" or a number of seconds',
-})
-  .meta({ description: 'Length of one cycle: a duration like "10m" (ms, s, m, h, d) or a number of seconds' })
-  .refine((value) => (parseDuration(value) ?? 0) > 0, {
-    error: 'must be a duration like "10m" or a number of seconds',
-  });
+const PERIOD_ERROR = 'must be a duration from 1ms to 3650d like "10m", or a number of seconds';
+const period = z.union([
+  z.number().meta({ exclusiveMinimum: 0, maximum: LONGEST_DURATION_MS / 1000 }),
+  z.string().meta({ pattern: DURATION_PATTERN }),
+], { error: PERIOD_ERROR })
+  .meta({
+    description: 'Length of one cycle: a duration like "10m" or "1h30m" (ms, s, m, h, d) or a number of seconds',
+  })
+  .refine((value) => {
+    const ms = parseDuration(value) ?? 0;
+    return ms > 0 && ms <= LONGEST_DURATION_MS;
+  }, { error: PERIOD_ERROR });
 
 /** The `signal` of a line, as validated. */
 export const signalSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("uniform"), ...common }).strict(),
   z.object({
     type: z.literal("gaussian"),
-    setpoint: number("the mean"),
-    sigma: nonNegative("standard deviation"),
+    setpoint: level("the mean"),
+    sigma: spread("standard deviation"),
     ...common,
   })
     .strict(),
   z.object({
     type: z.literal("sine"),
-    base: number("the center line"),
-    amplitude: number("half the peak-to-peak swing"),
+    base: level("the center line"),
+    amplitude: level("half the peak-to-peak swing"),
     period,
     ...common,
   }).strict(),
   z.object({
     type: z.literal("walk"),
-    setpoint: number("the level it reverts to"),
-    volatility: nonNegative("units per square root of a second"),
-    reversion: nonNegative("fraction of the distance to the setpoint closed per second"),
+    setpoint: level("the level it reverts to"),
+    volatility: spread("units per square root of a second"),
+    reversion: inRange("fraction of the distance to the setpoint closed per second", 0, "0", 1, "1"),
     ...common,
   }).strict(),
 ], {
@@ -68,8 +86,11 @@ export const signalSchema = z.discriminatedUnion("type", [
       ? "must be one of uniform, gaussian, sine, walk"
       : 'must be an object with "type": one of uniform, gaussian, sine, walk',
 }).superRefine((signal, ctx) => {
-  if ((signal.min ?? DEFAULT_RANGE.min) >= (signal.max ?? DEFAULT_RANGE.max)) {
+  const { min, max, decimals } = signalRange(signal);
+  if (min >= max) {
     ctx.addIssue({ code: "custom", message: "must have min below max (the instrument range)" });
+  } else if (decimals === 0 && Math.ceil(min) > Math.floor(max)) {
+    ctx.addIssue({ code: "custom", message: "must have an integer between min and max (its values are integers)" });
   }
 }).meta({
   description: "How the line's values move: a base shape (uniform, gaussian, sine or walk) plus optional noise and " +

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { loadConfig, parseConfig } from "../lib/config.ts";
+import { lateStampProblem, loadConfig, parseConfig, validateConfig } from "../lib/config.ts";
 import { ConfigError, ExitCode } from "../lib/errors.ts";
+import { runMain } from "./_helpers.ts";
 
 const FILE = "factory_config.json";
 
@@ -158,11 +159,11 @@ Deno.test("bad signals and faults are named by their path, all at once", () => {
       }],
     })),
     [
-      `${FILE}: F1[0].signal.period must be a duration like "10m" or a number of seconds: got "soon"`,
-      `${FILE}: F1[0].signal must have min below max (the instrument range): got {"type":"sine","base":1,"amplitude":1,"period":"soon","mi...`,
+      `${FILE}: F1[0].signal.period must be a duration from 1ms to 3650d like "10m", or a number of seconds: got "soon"`,
+      `${FILE}: F1[0].signal must have min below max (the instrument range): got {"type":"sine","base":1,"amplitude":1,"period":"soon","min":…(+10 chars)`,
       `${FILE}: F1[0].faults[0].kind must be one of spike, dip, stuck, dropout, offline, out_of_range, duplicate, late: got "melt"`,
       `${FILE}: F1[0].faults[1] must have either at (a scheduled fault) or perHour (random faults): got {"kind":"spike"}`,
-      `${FILE}: F1[0].faults[2].magnitude must be a number > 0: got -1`,
+      `${FILE}: F1[0].faults[2].magnitude must be a number greater than 0 and at most 1e9: got -1`,
       `${FILE}: F1[0].faults[2] must have either at (a scheduled fault) or perHour (random faults): got {"kind":"dip","at":"1m","perHour":2,"magnitude":-1}`,
       `${FILE}: defaults.signal.type must be one of uniform, gaussian, sine, walk: got "square"`,
       `${FILE}: defaults has an unknown field "extra"`,
@@ -219,4 +220,199 @@ Deno.test("a top-level $schema key, for editors, is accepted and ignored", async
       `${FILE}: F1 must be an array of lines: got 4`,
     ]);
   });
+});
+
+Deno.test("deeply nested JSON is one config error naming the file and where, never a stack overflow", async (t) => {
+  const cases: [string, string, string][] = [
+    ["5,000 unclosed [", "[".repeat(5_000), "line 1 column 65"],
+    ['{"a": repeated', '{"a":'.repeat(5_000), "line 1 column 321"],
+    ["200,000 balanced []", "[".repeat(200_000) + "]".repeat(200_000), "line 1 column 65"],
+    ["inside a line's unknown field", `{"F1": [{"x": ${"[".repeat(100)}${"]".repeat(100)}}]}`, "line 1 column 76"],
+    ["on a later line", `{\n"F1":\n  ${"[".repeat(70)}`, "line 3 column 66"],
+  ];
+  for (const [name, text, where] of cases) {
+    await t.step(name, () => {
+      assert.deepEqual(problemsOf(text), [
+        `${FILE}: nests arrays and objects more than 64 deep (at ${where}); a config needs 5`,
+      ]);
+    });
+  }
+  await t.step("already parsed data: the path where it goes too deep", () => {
+    const data = JSON.parse(`{"F1": [{"x": {"y": ${"[".repeat(100)}${"]".repeat(100)}}}]}`);
+    assert.throws(() => validateConfig(data, FILE), (error: ConfigError) => {
+      assert.deepEqual(error.lines, [
+        `${FILE}: F1[0].x.y${"[0]".repeat(60)} nests arrays and objects more than 64 deep; a config needs 5`,
+      ]);
+      return true;
+    });
+  });
+  await t.step("brackets inside strings do not count", () => {
+    const name = "[{".repeat(90) + '\\"';
+    const { factories } = parseConfig(
+      new TextEncoder().encode(`{"F1": [{"sodaName": "${name}", "number": 1, "sensorID": "S1-1", "x": "${name}{"}]}`),
+      FILE,
+    );
+    assert.equal(factories.F1[0].sodaName, JSON.parse(`"${name}"`));
+  });
+  await t.step("64 deep is fine (a line's unknown field may hold nested data)", () => {
+    const deep = `${"[".repeat(60)}${"]".repeat(60)}`;
+    const { warnings } = parseConfig(
+      new TextEncoder().encode(`{"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1", "x": ${deep}}]}`),
+      FILE,
+    );
+    assert.deepEqual(warnings, [`${FILE}: F1[0].x is not a known field and is ignored`]);
+  });
+});
+
+Deno.test("__proto__, constructor and prototype keys are refused wherever they are, with the other problems", async (t) => {
+  const reserved = (where: string, key: string) =>
+    `${FILE}: ${where} has the key "${key}", which a config may not use (__proto__, constructor, prototype are reserved)`;
+  const cases: [string, string, string[]][] = [
+    [
+      "top level, holding factories (once a crash: lines.forEach is not a function)",
+      '{"__proto__": {"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1"}]}}',
+      [reserved("the top level", "__proto__")],
+    ],
+    [
+      "top level, holding lines (once: ok with 0 factories, the bad number unchecked)",
+      '{"__proto__": [{"sodaName": "a", "number": -1, "sensorID": "S1-1"}]}',
+      [reserved("the top level", "__proto__")],
+    ],
+    [
+      "beside a factory, whose problems are still listed",
+      '{"__proto__": [], "F1": [{"sodaName": "a", "number": -1, "sensorID": "S1-1"}]}',
+      [reserved("the top level", "__proto__"), `${FILE}: F1[0].number must be a positive integer: got -1`],
+    ],
+    [
+      "in a line",
+      '{"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1", "__proto__": {"number": 2}}]}',
+      [reserved("F1[0]", "__proto__")],
+    ],
+    [
+      "in a signal and a fault",
+      '{"F1": [{"sodaName": "a", "number": 1, "sensorID": "S1-1", "signal": {"type": "uniform", "constructor": 1}, ' +
+      '"faults": [{"kind": "spike", "at": 1, "prototype": {}}]}]}',
+      [reserved("F1[0].signal", "constructor"), reserved("F1[0].faults[0]", "prototype")],
+    ],
+    ["in defaults", '{"defaults": {"__proto__": {}}}', [reserved("defaults", "__proto__")]],
+    ["as a factory id", '{"constructor": []}', [reserved("the top level", "constructor")]],
+  ];
+  for (const [name, text, expected] of cases) {
+    await t.step(name, () => assert.deepEqual(problemsOf(text), expected));
+  }
+  await t.step("as a value, the words are fine", () => {
+    const { factories } = parseConfig(
+      new TextEncoder().encode('{"F1": [{"sodaName": "__proto__", "number": 1, "sensorID": "S1-1"}]}'),
+      FILE,
+    );
+    assert.equal(factories.F1[0].sodaName, "__proto__");
+  });
+});
+
+Deno.test("a number beyond a double is shown as the file writes it, not as null", () => {
+  assert.deepEqual(
+    problemsOf(
+      '{"F1": [{"sodaName": "a", "number": 1e400, "sensorID": "S1-1"}, ' +
+        '{"sodaName": "b", "number": 2, "sensorID": "S1-1", "signal": {"type": "uniform", "max": -1E+999}}]}',
+    ),
+    [
+      `${FILE}: F1[0].number must be a positive integer: got 1e400 (beyond what a number can hold, about ±1.8e308)`,
+      `${FILE}: F1[1].signal.max must be a number from -1e9 to 1e9 (upper end of the instrument range): got -1E+999 (beyond what a number can hold, about ±1.8e308)`,
+    ],
+  );
+});
+
+Deno.test("keys and values in messages are escaped and bounded", () => {
+  const problems = problemsOf(
+    JSON.stringify({ ["F\u001b[2J".repeat(30)]: 7, F1: [{ sodaName: "x\n".repeat(100), number: "y", sensorID: "S" }] }),
+  );
+  assert.equal(problems.length, 2);
+  for (const problem of problems) {
+    assert.ok(![...problem].some((c) => c.charCodeAt(0) < 0x20), problem);
+    assert.ok(problem.length < 400, problem);
+  }
+});
+
+Deno.test("fault parameters are bounded, each message naming the field and its bound", () => {
+  const line = (faults: unknown[]) => ({ sodaName: "a", number: 1, sensorID: "S1-1", faults });
+  assert.deepEqual(
+    problemsOf(JSON.stringify({
+      F1: [line([
+        { kind: "late", at: 0, lateBy: "3651d" },
+        { kind: "spike", perHour: 1e-300, magnitude: 1e300 },
+        { kind: "dip", perHour: 1e6, for: 1e12 },
+        { kind: "stuck", at: "99999999999999999999d" },
+      ])],
+    })),
+    [
+      `${FILE}: F1[0].faults[0].lateBy must be a duration from 0 to 3650d like "30s" or "1h30m", or a number of seconds (how much older the timestamps are): got "3651d"`,
+      `${FILE}: F1[0].faults[1].perHour must be a number from 0.00001 to 3600 (expected faults per hour): got 1e-300`,
+      `${FILE}: F1[0].faults[1].magnitude must be a number greater than 0 and at most 1e9: got 1e+300`,
+      `${FILE}: F1[0].faults[2].perHour must be a number from 0.00001 to 3600 (expected faults per hour): got 1000000`,
+      `${FILE}: F1[0].faults[2].for must be a duration from 0 to 3650d like "30s" or "1h30m", or a number of seconds (how long it lasts): got 1000000000000`,
+      `${FILE}: F1[0].faults[3].at must be a duration from 0 to 3650d like "30s" or "1h30m", or a number of seconds (time after the start of the run): got "99999999999999999999d"`,
+    ],
+  );
+});
+
+Deno.test("a backfill whose late readings would be stamped before 1970 is named, with the earliest start that works", () => {
+  const config = parseConfig(
+    new TextEncoder().encode(JSON.stringify({
+      defaults: { faults: [{ kind: "late", perHour: 1 }] },
+      F1: [{ sodaName: "a", number: 1, sensorID: "S1-1", faults: [{ kind: "late", at: 0, lateBy: "1d12h" }] }],
+    })),
+    FILE,
+  );
+  assert.equal(
+    lateStampProblem(config, Date.UTC(1970, 0, 1, 12), FILE),
+    `${FILE}: F1[0].faults[0] stamps readings 36 h early, before 1970-01-01 for a backfill from ` +
+      "1970-01-01T12:00:00.000Z (Kafka timestamps are not negative): start the backfill at 1970-01-02T12:00:00.000Z or later",
+  );
+  assert.equal(lateStampProblem(config, Date.UTC(1970, 0, 2, 12), FILE), undefined, "from then on, fine");
+  const defaultsOnly = parseConfig(
+    new TextEncoder().encode('{"defaults": {"faults": [{"kind": "late", "at": 1}]}}'),
+    FILE,
+  );
+  assert.match(
+    lateStampProblem(defaultsOnly, 0, FILE)!,
+    /^factory_config.json: defaults.faults\[0\] stamps readings 5 min early/,
+  );
+});
+
+Deno.test("a run refuses such a backfill before producing anything: exit 2, one line", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({ F1: [{ sodaName: "a", number: 3, sensorID: "S1-1", faults: [{ kind: "late", at: 0 }] }] }),
+    );
+    const { code, stdout, stderr } = await runMain(
+      ["--sink", "console", "--config", path, "--factories", "1", "--backfill", "1970-01-01..1970-01-02"],
+    );
+    assert.equal(code, ExitCode.usage);
+    assert.equal(stdout, "");
+    assert.equal(
+      stderr,
+      `error: ${path}: F1[0].faults[0] stamps readings 5 min early, before 1970-01-01 for a backfill from ` +
+        "1970-01-01T00:00:00.000Z (Kafka timestamps are not negative): start the backfill at 1970-01-01T00:05:00.000Z or later\n",
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("soda names and sensor ids are at most 200 characters: a name goes into every record", () => {
+  assert.deepEqual(
+    problemsOf(JSON.stringify({ F1: [{ sodaName: "a".repeat(201), number: 1, sensorID: "S".repeat(10_000_000) }] })),
+    [
+      `${FILE}: F1[0].sodaName must be at most 200 characters long: got "${"a".repeat(60)}…(+141 chars)"`,
+      `${FILE}: F1[0].sensorID must be at most 200 characters long: got "${"S".repeat(60)}…(+9,999,940 chars)"`,
+    ],
+  );
+  assert.doesNotThrow(() =>
+    parseConfig(
+      new TextEncoder().encode(JSON.stringify({ F1: [{ sodaName: "é".repeat(200), number: 1, sensorID: "S1-1" }] })),
+      FILE,
+    )
+  );
 });

@@ -29,7 +29,11 @@ const warningsOf = (stderr: string) => stderr.split("\n").filter((line) => line.
 Deno.test("validate says ok on stdout and exits 0 for the shipped config, with read permission only", async () => {
   const { code, stdout, stderr } = await validate([]);
   assert.equal(code, ExitCode.ok, stderr);
-  assert.equal(stdout, "ok: ./factory_config.json: 3 factories, 8 lines\n");
+  assert.equal(
+    stdout,
+    "ok: ./factory_config.json: the file has 3 factory entries and 8 lines; a run with --factories 3 simulates " +
+      "3 factories, 9-15 sensors (3-5 a factory, by seed) and 8 lines\n",
+  );
   assert.equal(stderr, "");
 });
 
@@ -74,7 +78,14 @@ Deno.test("validate gives a run's warnings for the same --factories, and still e
         assert.ok(warningsOf(checked.stderr).length >= 2);
         assert.deepEqual(warningsOf(checked.stderr), warningsOf(run.stderr));
         assert.equal(checked.stderr.split("\n").filter((l) => l !== "" && !l.startsWith("warning: ")).length, 0);
-        assert.equal(checked.stdout, `ok: ${path}: 3 factories, 2 lines\n`);
+        assert.equal(
+          checked.stdout,
+          `ok: ${path}: the file has 3 factory entries and 2 lines; a run with --factories ${factories} simulates ` +
+            `${factories} factories, ${3 * Number(factories)}-${
+              5 * Number(factories)
+            } sensors (3-5 a factory, by seed) ` +
+            `and ${factories === "3" ? 1 : 2} ${factories === "3" ? "line" : "lines"}\n`,
+        );
       });
     }
   } finally {
@@ -92,6 +103,11 @@ Deno.test("validate warns about sensors only some seeds give, unless --seed name
   try {
     const checked = await validate(["--config", path, "--factories", "1"]);
     assert.equal(checked.code, ExitCode.ok, checked.stderr);
+    assert.equal(
+      checked.stdout,
+      `ok: ${path}: the file has 1 factory entry and 2 lines; a run with --factories 1 simulates 1 factory, ` +
+        "3-5 sensors (3-5 a factory, by seed) and 0-1 lines (by seed)\n",
+    );
     assert.deepEqual(warningsOf(checked.stderr), [
       `warning: ${path}: F1[1].sensorID "S1-9" is not a sensor of F1 (it has S1-1..S1-5): line "Lemon" skipped`,
       `warning: ${path}: F1[0].sensorID "S1-5" exists only when the seed gives F1 5 or more sensors (3-5 are ` +
@@ -118,6 +134,13 @@ Deno.test("validate warns about sensors only some seeds give, unless --seed name
       const untilCut = (lines: string[]) =>
         lines.map((line) => line.replace(/^(warning: no production lines).*/, "$1"));
       assert.deepEqual(untilCut(warningsOf(seeded.stderr)), untilCut(warningsOf(run.stderr)), `seed ${seed}`);
+      // What validate says a run simulates is what the run says it simulates.
+      const [, sensors, lines] = /^info: 1 factory, (\d+) sensors, (\d+) lines?;/m.exec(run.stderr)!;
+      assert.equal(
+        seeded.stdout,
+        `ok: ${path}: the file has 1 factory entry and 2 lines; a run with --factories 1 --seed ${seed} simulates ` +
+          `1 factory, ${sensors} sensors and ${lines} ${lines === "1" ? "line" : "lines"}\n`,
+      );
     }
   } finally {
     await Deno.remove(path);

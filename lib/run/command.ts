@@ -3,8 +3,8 @@
  * simulation on its scheduler, closes the sink, and reports (log lines, live status, summary).
  */
 import { VERSION } from "../build_info.ts";
-import { loadConfig } from "../config.ts";
-import { describeError, ExitCode, exitCodeOf } from "../errors.ts";
+import { lateStampProblem, loadConfig } from "../config.ts";
+import { ConfigError, describeError, ExitCode, exitCodeOf } from "../errors.ts";
 import { type ProcessIo, StdoutError } from "../io.ts";
 import { LiveStatus, runCounts, sinkStatus } from "../live_status.ts";
 import { log, setupLogging } from "../log.ts";
@@ -29,7 +29,10 @@ export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
 /** Runs the simulation `options` ask for; resolves to the exit code, throws an `ExitError` (or worse) on failure. */
 export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunProbe = {}): Promise<number> {
   const logger = log();
-  const { factories: config, defaults, warnings: configWarnings } = await loadConfig(options.config);
+  const loaded = await loadConfig(options.config);
+  const { factories: config, defaults, warnings: configWarnings } = loaded;
+  const tooEarly = options.backfill && lateStampProblem(loaded, options.backfill.fromMs, options.config);
+  if (tooEarly) throw new ConfigError([tooEarly]);
   const seed = options.seed ?? randomSeed();
   const rng = new Rng(seed);
   const { shard, backfill, durationMs, summaryJson } = options;

@@ -1,7 +1,7 @@
 /**
  * The options of a run (`factory-sim [flags]`): their types and the parser of the run's flags.
  */
-import { parseDuration } from "../duration.ts";
+import { DURATION_WITH_UNIT, parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 import {
   type FlagEnv,
@@ -247,7 +247,7 @@ function parsePointInTime(what: string, text: string, nowMs: number): number {
         `got ${quoted(text)}`,
     );
   // A time ago needs its unit: a bare number would read as a year or an epoch time.
-  if (/^\s*[\d.]+\s*(ms|s|m|h|d)\s*$/.test(text)) {
+  if (DURATION_WITH_UNIT.test(text)) {
     const ms = parseDuration(text);
     if (ms === undefined) throw bad();
     return nowMs - ms;
