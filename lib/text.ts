@@ -60,7 +60,7 @@ export function bounded(text: string, max: number): string {
  */
 export function shown(value: unknown, max = SHOWN_MAX): string {
   const text = typeof value === "string" ? value : (safeJson(value) ?? String(value));
-  return escapeControls(bounded(text, max));
+  return escapedWithin(text, max);
 }
 
 /** An untrusted value in double quotes, JSON-escaped and bounded: `"F1"`, `"a\u001b[2J"`. */
@@ -73,7 +73,26 @@ export function quoted(value: string, max = SHOWN_MAX): string {
  * cannot forge another line) and the whole bounded to LINE_MAX characters.
  */
 export function safeLine(line: string): string {
-  return escapeControls(bounded(line, LINE_MAX));
+  return escapedWithin(line, LINE_MAX);
+}
+
+/**
+ * `text` escaped, then cut so the escaped form has at most `max` characters (an escape is never
+ * split), with how many characters of `text` were left out.
+ */
+function escapedWithin(text: string, max: number): string {
+  if (text.length <= max && !hasControls(text)) return text;
+  let out = "";
+  let taken = 0;
+  for (const point of text) {
+    const piece = escapeControls(point);
+    if (out.length + piece.length > max) break;
+    out += piece;
+    taken += point.length;
+  }
+  if (taken === text.length) return out;
+  const left = Array.from(text.slice(taken)).length;
+  return `${out}…(+${left.toLocaleString("en-US")} chars)`;
 }
 
 function safeJson(value: unknown): string | undefined {

@@ -309,8 +309,8 @@ function problemsOf(
       if (!/^(error|warning|info): /.test(line)) {
         problems.push(`${what}: stderr line ${JSON.stringify(line.slice(0, 200))}`);
       }
-      // safeLine bounds a line to LINE_MAX characters, then escapes each control character (4 at most).
-      if (line.length > 4 * LINE_MAX + 40) problems.push(`${what}: a stderr line of ${line.length} characters`);
+      // safeLine bounds a line, escapes included, to LINE_MAX characters and the count of what it left out.
+      if (line.length > LINE_MAX + 60) problems.push(`${what}: a stderr line of ${line.length} characters`);
       if ([...line].some((c) => c.charCodeAt(0) < 0x20 || c === "\u2028")) {
         problems.push(`${what}: a control character on stderr: ${JSON.stringify(line.slice(0, 200))}`);
       }

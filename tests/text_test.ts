@@ -22,4 +22,9 @@ Deno.test("shown, quoted and safeLine bound and escape", () => {
   const line = safeLine("y".repeat(LINE_MAX * 2) + "\n");
   assert.equal(line.includes("\n"), false);
   assert.equal(line.length < LINE_MAX + 30, true);
+  // The bound holds after escaping: 2,000 escape characters do not become 8,000.
+  const escaped = safeLine("\x1b".repeat(LINE_MAX * 3));
+  assert.ok(escaped.length <= LINE_MAX + 30, `${escaped.length}`);
+  assert.match(escaped, /^(\\x1b)+…\(\+5,500 chars\)$/);
+  assert.equal(shown("\u202e".repeat(500)).length <= SHOWN_MAX + 20, true);
 });

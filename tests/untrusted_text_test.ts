@@ -16,6 +16,8 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const HOSTILE = "\x1b[2J\x1b]0;owned\x07\x1b[31m\u202e\u2066\x9b\r\nerror: forged";
 /** A value of 10 MB. */
 const HUGE = `${HOSTILE}${"s".repeat(10_000_000)}${HOSTILE}`;
+/** The longest soda name a config may have (200 characters), hostile. */
+const LONGEST_NAME = `${HOSTILE}${"s".repeat(200 - HOSTILE.length)}`;
 /** A value of 1 MB, for the renderers (the bound is the same, the test quicker). */
 const LARGE = `${HOSTILE}${"s".repeat(1_000_000)}`;
 /** The most stderr a run of the hostile config may write (its useful lines are well below this). */
@@ -51,7 +53,7 @@ async function hostileConfig(dir: string): Promise<string> {
     path,
     JSON.stringify({
       F1: [
-        { sodaName: HUGE, number: 1, sensorID: "S1-1" },
+        { sodaName: LONGEST_NAME, number: 1, sensorID: "S1-1" },
         { sodaName: HOSTILE, number: 1, sensorID: `S1-9${HOSTILE}` },
       ],
       [`F9${HUGE}`]: [],
@@ -76,10 +78,10 @@ Deno.test("a console run of a hostile config at a hostile path: stderr escaped, 
     ]);
     assert.equal(code, ExitCode.ok, stderr.slice(0, 2000));
     assertSafe(stderr);
-    // The summary's row of the 10 MB soda: escaped, cut, with how much was left out.
+    // The summary's row of the longest soda name: escaped, cut, with how much was left out.
     assert.match(
       stderr,
-      /^info: {3}F1 {7}S1-1 {4}\\x1b\[2J\\x1b\]0;owned\\x07\\x1b\[31m\\u202e\\u2066\\x9b\\r\\nerror: fo.*…\(\+10,000,0\d\d chars\)/m,
+      /^info: {3}F1 {7}S1-1 {4}\\x1b\[2J\\x1b\]0;owned\\x07\\x1b\[31m\\u202e…\(\+180 chars\)/m,
     );
     assert.match(stderr, /^warning: .*: F9\\x1b\[2J.*…\(\+9,999,\d{3} chars\) is not a simulated factory/m);
   } finally {
@@ -94,7 +96,7 @@ Deno.test("validate of a hostile config: the same", async () => {
     const { code, stderr } = await cli(["validate", config, "--factories", "1"]);
     assert.equal(code, ExitCode.ok, stderr.slice(0, 2000));
     assertSafe(stderr);
-    // A config that is not valid: its problems too.
+    // A config that is not valid (a 10 MB soda name among its problems): its problems too.
     const bad = `${dir}/bad${HOSTILE}.json`;
     await Deno.writeTextFile(bad, JSON.stringify({ F1: [{ sodaName: HUGE, number: HOSTILE, sensorID: HUGE }] }));
     const refused = await cli(["validate", bad]);
