@@ -27,7 +27,8 @@ export async function prepareTopics(
   const { brokers: live } = await admin.describeCluster();
   const replicas = replicationFactor ?? Math.min(3, live.length);
   const existing = new Set(await admin.listTopics());
-  const missing = topics.filter((topic) => !existing.has(topic));
+  // A topic named twice (one topic for several kinds of record) is created once.
+  const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
   if (missing.length === 0) return;
   if (replicas > live.length) {
     throw new UsageError(

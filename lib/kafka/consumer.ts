@@ -8,6 +8,7 @@
 import type { Consumer } from "kafkajs";
 import { describeError, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
+import { MESSAGE_TYPE_HEADER } from "../messages.ts";
 import type { InRecord } from "../monitor/state.ts";
 import type { Security } from "../security.ts";
 import { connectWithin, createKafkaClient, errorName, protocolErrorType } from "./client.ts";
@@ -141,12 +142,17 @@ async function startConsuming(
     // deno-lint-ignore require-await
     eachBatch: async ({ batch }) => {
       const receivedMs = now();
-      onRecords(batch.messages.map((message) => ({
-        topic: batch.topic,
-        value: message.value === null ? null : message.value.toString(),
-        timestampMs: Number(message.timestamp),
-        receivedMs,
-      })));
+      onRecords(batch.messages.map((message) => {
+        // The record's kind, for a topic readings and heartbeats share.
+        const type = message.headers?.[MESSAGE_TYPE_HEADER];
+        return {
+          topic: batch.topic,
+          value: message.value === null ? null : message.value.toString(),
+          timestampMs: Number(message.timestamp),
+          receivedMs,
+          ...(type === undefined ? {} : { type: String(type) }),
+        };
+      }));
     },
   });
 }

@@ -53,7 +53,8 @@ export async function openSink(
   try {
     const sink = await connectKafkaSink({
       brokers,
-      topics: [topics.readings, topics.heartbeats, ...(topics.labels ? [topics.labels] : [])],
+      // Any of the topics may be the same one (one topic for everything is a common layout).
+      topics: [...new Set([topics.readings, topics.heartbeats, ...(topics.labels ? [topics.labels] : [])])],
       connectTimeoutMs: options.sink === "kafka" ? KAFKA_CONNECT_TIMEOUT_MS : AUTO_CONNECT_TIMEOUT_MS,
       signal,
       clientId: producer.clientId,
