@@ -27,7 +27,7 @@ import {
   protocolErrorType,
 } from "./client.ts";
 import { ACKS, type Acks, type Compression } from "./settings.ts";
-import { prepareTopics } from "./_topics.ts";
+import { type History, prepareTopics } from "./_topics.ts";
 
 const kafkaLog = log("kafka");
 
@@ -49,6 +49,11 @@ export interface ConnectProducerOptions {
   partitions?: number;
   /** Replication factor of the topics the sink creates (default: min(3, brokers in the cluster)). */
   replicationFactor?: number;
+  /**
+   * A backfill's history (its oldest timestamp and now): the topics the sink creates keep it, and
+   * existing topics that would delete it are warned about (`_topics.ts`).
+   */
+  history?: History;
   security?: Security;
 }
 
@@ -70,6 +75,7 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
     compression = "none",
     partitions = 3,
     replicationFactor,
+    history,
     security = { protocol: "PLAINTEXT" },
   } = options;
   const client = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
@@ -89,7 +95,7 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
   const attempt = (async () => {
     await admin.connect();
     try {
-      await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username });
+      await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username, history });
     } finally {
       await admin.disconnect();
     }

@@ -27,8 +27,8 @@ export interface OpenedSink {
  * `UsageError`), except that `--sink auto` falls back to the console on a `RunError`.
  */
 export async function openSink(
-  options: Pick<RunOptions, "sink" | "brokers" | "producer" | "spool" | "topics">,
-  io: Pick<ProcessIo, "env" | "stdout" | "signal" | "checkNet">,
+  options: Pick<RunOptions, "sink" | "brokers" | "producer" | "spool" | "topics" | "backfill">,
+  io: Pick<ProcessIo, "env" | "stdout" | "signal" | "checkNet" | "now">,
 ): Promise<OpenedSink> {
   if (options.sink === "console") return { sink: new ConsoleSink(io.stdout), fellBack: false };
   const security = await loadSecurity(parseSecurity(io.env));
@@ -63,6 +63,8 @@ export async function openSink(
       compression: producer.compression,
       partitions: producer.partitions,
       replicationFactor: producer.replicationFactor,
+      // A backfill writes history Kafka's retention may delete at once: created topics keep it.
+      history: options.backfill && { oldestMs: options.backfill.fromMs, nowMs: (io.now ?? Date.now)() },
       security,
       delivery: { lingerMs: producer.lingerMs, batchRecords: producer.batchRecords, spool },
     });
