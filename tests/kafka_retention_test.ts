@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { ExitCode } from "../lib/errors.ts";
-import { backfillRetentionMs } from "../lib/kafka/_topics.ts";
-import { type KafkaAdmin } from "../lib/kafka/admin.ts";
+import type { KafkaAdmin } from "../lib/kafka/admin.ts";
 import { loadKafka } from "../lib/kafka/load.ts";
+import { backfillRetentionMs } from "../lib/kafka/settings.ts";
 import { BROKERS, consumeAll, ensureBroker, runCli, uniqueTopics } from "./_kafka.ts";
 
 const DAY_MS = 86_400_000;

@@ -8,6 +8,7 @@ import { describeError, RunError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { quoted, shown } from "../text.ts";
 import { errorMessages, protocolErrorType } from "./client.ts";
+import { backfillRetentionMs, type History, RETENTION_MARGIN_MS } from "./settings.ts";
 
 /**
  * Topic settings of the topics the producer creates. Accelerated runs stamp records with simulated
@@ -15,25 +16,6 @@ import { errorMessages, protocolErrorType } from "./client.ts";
  * by default (`message.timestamp.after.max.ms`), so created topics lift that limit.
  */
 const CREATED_TOPIC_CONFIG = [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }];
-
-/** Kafka's default retention (`log.retention.hours=168`): what a backfill's topics keep beyond its span. */
-export const RETENTION_MARGIN_MS = 7 * 86_400_000;
-
-/** The history a run writes: its oldest record timestamp, and the wall clock now (epoch ms). */
-export interface History {
-  oldestMs: number;
-  nowMs: number;
-}
-
-/**
- * The `retention.ms` of a topic a backfill creates: the age of its oldest record plus Kafka's
- * default retention of 7 days, in whole days. Kafka deletes a segment once its newest record is
- * older than that, so the backfilled history lasts as long as a fresh record would by default.
- */
-export function backfillRetentionMs({ oldestMs, nowMs }: History): number {
-  const day = 86_400_000;
-  return Math.ceil((Math.max(0, nowMs - oldestMs) + RETENTION_MARGIN_MS) / day) * day;
-}
 
 /**
  * Creates the topics that are missing; fails when one is missing and cannot be created. With a

@@ -26,8 +26,8 @@ import {
   type KafkaClient,
   protocolErrorType,
 } from "./client.ts";
-import { ACKS, type Acks, type Compression } from "./settings.ts";
-import { type History, prepareTopics } from "./_topics.ts";
+import { ACKS, type Acks, type Compression, type History } from "./settings.ts";
+import { prepareTopics } from "./_topics.ts";
 
 const kafkaLog = log("kafka");
 
