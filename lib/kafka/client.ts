@@ -73,7 +73,11 @@ export function createKafkaClient(
       const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
       const text = `${entry.message}${detail}`;
       kafkaLog.debug(`${namespace}: ${text}`);
-      if (!/connect|connection|ssl|tls|certificate|requires net access/i.test(text)) return;
+      if (
+        !/connect|connection|ssl|tls|certificate|requires net access|does not host this topic-partition/i.test(text)
+      ) {
+        return;
+      }
       problems.last = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
       const known = explainConnectionProblem(problems.last, where, security);
       if (known) onFatal(known);
