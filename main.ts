@@ -64,8 +64,8 @@ export async function main(args: string[], io: MainIo): Promise<number> {
 
 /** Names the permission flag to grant when the run may not connect to `hostPort`. */
 function checkNetPermission(hostPort: string): void {
-  const host = hostPort.replace(/^\[(.*)\](:\d+)$/, "$1$2");
-  if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+  // Deno reads an IPv6 address with a port in brackets, as the flags take it: [::1]:9092.
+  if (Deno.permissions.querySync({ name: "net", host: hostPort }).state !== "granted") {
     throw new PermissionError(
       `missing permission: network access to ${shown(hostPort)}: grant --allow-net=${shown(hostPort)}`,
     );

@@ -4,6 +4,10 @@
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+# The address the broker listens on and advertises: an IPv4 or IPv6 literal (::1), or a name.
+KAFKA_HOST="${KAFKA_HOST:-127.0.0.1}"
+# As it goes before ":port" in listeners and bootstrap lists: an IPv6 address in brackets.
+if [[ "$KAFKA_HOST" == *:* ]]; then KAFKA_HOST_PORT_PREFIX="[$KAFKA_HOST]"; else KAFKA_HOST_PORT_PREFIX="$KAFKA_HOST"; fi
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-20}"
@@ -15,7 +19,7 @@ KAFKA_DATA_DIR="${KAFKA_DATA_DIR%/}"
 
 # Fixed cluster id (base64url of 16 bytes, "factory-sim-kafk"), so the data dir is reproducible.
 CLUSTER_ID="ZmFjdG9yeS1zaW0ta2Fmaw"
-BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+BOOTSTRAP="$KAFKA_HOST_PORT_PREFIX:$KAFKA_PORT"
 JARS_DIR="$KAFKA_DIR/.jars/$KAFKA_VERSION"
 KRAFT_DIR="$KAFKA_DATA_DIR/kraft-logs"  # log.dirs: topic partitions + __cluster_metadata
 LOGS_DIR="$KAFKA_DATA_DIR/logs"         # broker's own log4j output
@@ -59,7 +63,7 @@ run_with_timeout() { # SECONDS CMD...
   fi
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$1") 2>/dev/null; }
 
 # True while PID runs (a zombie, i.e. exited but not yet reaped, counts as gone).
 alive() { # PID
@@ -79,10 +83,10 @@ use_kcat() { [[ "$KAFKA_USE_KCAT" != 0 ]] && command -v kcat >/dev/null 2>&1; }
 kafka_api_versions_ok() { # PORT
   local out
   out="$(run_with_timeout 3 bash -c '
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    exec 3<>"/dev/tcp/$2/$1" || exit 1
     # size=15 | api_key=18 (ApiVersions) | version=0 | correlation_id=7 | client_id="probe"
     printf "\x00\x00\x00\x0f\x00\x12\x00\x00\x00\x00\x00\x07\x00\x05probe" >&3
-    od -An -tx1 -N10 <&3' _ "$1" 2>/dev/null)" || return 1
+    od -An -tx1 -N10 <&3' _ "$1" "$KAFKA_HOST" 2>/dev/null)" || return 1
   out="$(tr -d ' \n' <<<"$out")"
   # response: size (4 bytes) | correlation_id (4) | error_code (2)
   [[ "${out:8:12}" == "000000070000" ]]

@@ -9,8 +9,12 @@
 # Environment:
 #   KAFKA_VERSION          Kafka release to run (default 4.1.1; 3.9.x works too)
 #   KAFKA_DATA_DIR         data, logs and pid file (default kafka/.data)
-#   KAFKA_PORT             client port on 127.0.0.1 (default 9092)
-#   KAFKA_CONTROLLER_PORT  KRaft controller port on 127.0.0.1 (default 9093)
+#   KAFKA_HOST             address the broker listens on and advertises (default 127.0.0.1; ::1 for
+#                          an IPv6 broker, advertised as [::1]:PORT)
+#   KAFKA_PORT             client port on KAFKA_HOST (default 9092)
+#   KAFKA_CONTROLLER_PORT  KRaft controller port on KAFKA_HOST (default 9093)
+#   KAFKA_EXTRA_PROPERTIES broker settings appended last, one key=value a line
+#                          (e.g. auto.create.topics.enable=false)
 #   KAFKA_HEAP_OPTS        JVM heap flags (default -Xmx512m)
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker to serve metadata (default 60)
 #   KAFKA_USE_KCAT         auto (default) | 0: readiness check without kcat even when it exists
@@ -63,9 +67,14 @@ ensure_jars
   echo
   echo "# --- set by kafka/start.sh ---"
   echo "log.dirs=$KRAFT_DIR"
-  echo "listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT"
-  echo "advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT"
-  echo "controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT"
+  h="$KAFKA_HOST_PORT_PREFIX"
+  echo "listeners=PLAINTEXT://$h:$KAFKA_PORT,CONTROLLER://$h:$KAFKA_CONTROLLER_PORT"
+  echo "advertised.listeners=PLAINTEXT://$h:$KAFKA_PORT"
+  echo "controller.quorum.voters=1@$h:$KAFKA_CONTROLLER_PORT"
+  if [[ -n "${KAFKA_EXTRA_PROPERTIES:-}" ]]; then
+    echo "# --- KAFKA_EXTRA_PROPERTIES ---"
+    printf '%s\n' "$KAFKA_EXTRA_PROPERTIES"
+  fi
 } >"$PROPS_FILE.tmp"
 mv "$PROPS_FILE.tmp" "$PROPS_FILE"
 
@@ -82,7 +91,7 @@ if [[ -n "$pid" ]]; then
   out_offset=0
 else
   if port_open "$KAFKA_PORT" || port_open "$KAFKA_CONTROLLER_PORT"; then
-    die "port $KAFKA_PORT or $KAFKA_CONTROLLER_PORT on 127.0.0.1 is in use by something that is not a ready Kafka broker; free it or set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
+    die "port $KAFKA_PORT or $KAFKA_CONTROLLER_PORT on $KAFKA_HOST is in use by something that is not a ready Kafka broker; free it or set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
   fi
   rm -f "$PID_FILE"
 

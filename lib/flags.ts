@@ -110,19 +110,48 @@ export function parseTopicFlags(
   };
 }
 
-/** `--brokers`, else `KAFKA_BROKERS`, else `localhost:9092`: a list of host:port, named by where it came from. */
+/**
+ * `--brokers`, else `KAFKA_BROKERS`, else `localhost:9092`: a list of host:port, named by where it
+ * came from. An IPv6 address is written in brackets, `[::1]:9092` (as in a URL), and must be one.
+ */
 export function parseBrokerFlag(flag: string | undefined, env: FlagEnv): string[] {
   const source = flag === undefined && env.KAFKA_BROKERS !== undefined ? "KAFKA_BROKERS" : "--brokers";
   const text = flag ?? env.KAFKA_BROKERS ?? DEFAULT_BROKERS;
   const brokers = text.split(",").map((part) => part.trim()).filter((part) => part !== "");
-  if (brokers.length === 0) throw new UsageError(`${source} must list at least one host:port: got "${text}"`);
+  if (brokers.length === 0) throw new UsageError(`${source} must list at least one host:port: got ${quoted(text)}`);
   for (const broker of brokers) {
-    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(broker);
-    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
-      throw new UsageError(`${source} must be a comma-separated list of host:port: got "${broker}"`);
-    }
+    const problem = brokerProblem(broker);
+    if (problem) throw new UsageError(`${source} ${problem}: got ${quoted(broker)}`);
   }
   return brokers;
+}
+
+/** What is wrong with one `host:port` of a broker list, or undefined when nothing is. */
+function brokerProblem(broker: string): string | undefined {
+  const match = /^(?:\[([^\]]*)\]|([^\s:/[\]]+)):(\d{1,5})$/.exec(broker);
+  const generic = "must be a comma-separated list of host:port";
+  if (!match) {
+    // An IPv6 address without brackets cannot tell its last group from the port.
+    if (broker.startsWith("[") || /^[0-9a-fA-F.]*:[0-9a-fA-F.]*:[0-9a-fA-F:.]*$/.test(broker)) {
+      return `${generic}, with an IPv6 address in brackets, such as [::1]:9092`;
+    }
+    return generic;
+  }
+  const [, ipv6, , port] = match;
+  if (ipv6 !== undefined && !isIpv6(ipv6)) return `${generic}: between [ and ] an IPv6 address, such as [::1]:9092`;
+  if (Number(port) < 1 || Number(port) > 65535) return generic;
+  return undefined;
+}
+
+/** Whether `text` is an IPv6 address (as the URL standard reads one; no zone id). */
+function isIpv6(text: string): boolean {
+  if (!/^[0-9a-fA-F:.]+$/.test(text) || !text.includes(":")) return false;
+  try {
+    new URL(`http://[${text}]/`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `--log-level`, lowered by `--quiet` to warnings and errors (`--log-level error` stays error). */

@@ -15,9 +15,21 @@ export class ScratchBroker {
   readonly brokers: string;
   readonly #env: Record<string, string>;
 
-  constructor({ port = SCRATCH_PORT }: { port?: number } = {}) {
-    this.brokers = `127.0.0.1:${port}`;
+  /**
+   * `host`: the address it listens on and advertises (`::1` for an IPv6 broker); `properties`:
+   * broker settings of its own (`auto.create.topics.enable=false`).
+   */
+  constructor(
+    { port = SCRATCH_PORT, host = "127.0.0.1", properties = [] }: {
+      port?: number;
+      host?: string;
+      properties?: string[];
+    } = {},
+  ) {
+    this.brokers = `${host.includes(":") ? `[${host}]` : host}:${port}`;
     this.#env = {
+      KAFKA_HOST: host,
+      KAFKA_EXTRA_PROPERTIES: properties.join("\n"),
       KAFKA_PORT: String(port),
       KAFKA_CONTROLLER_PORT: String(port + 1),
       KAFKA_DATA_DIR: Deno.makeTempDirSync({ prefix: "factory-sim-kafka-" }),
@@ -52,8 +64,9 @@ export class ScratchBroker {
 /** Runs `body` with a scratch broker started and a spool dir of its own; removes both after. */
 export async function withScratchBroker(
   body: (broker: ScratchBroker, spoolDir: string) => Promise<void>,
+  options: ConstructorParameters<typeof ScratchBroker>[0] = {},
 ): Promise<void> {
-  const broker = new ScratchBroker();
+  const broker = new ScratchBroker(options);
   await broker.start();
   const spoolDir = Deno.makeTempDirSync({ prefix: "factory-sim-spool-" });
   try {

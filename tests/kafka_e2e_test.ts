@@ -17,7 +17,9 @@ import {
   type Consumed,
   ensureBroker,
   runCli,
+  simTaskFlags,
   spawnCli,
+  tempConfig,
   uniqueTopic,
   waitFor,
 } from "./_kafka.ts";
@@ -345,5 +347,88 @@ Deno.test("a backfill with --batch-records far above what fits in a request land
     assert.equal((await consumeAll(readings)).length, Number(produced[1]));
     assert.equal((await consumeAll(heartbeats)).length, Number(produced[2]));
     assert.ok(Number(produced[2]) > 20_000, produced[0]);
+  }
+});
+
+Deno.test("one topic for readings, heartbeats and labels: every record lands once, counted once, and the monitor reads it", async () => {
+  await ensureBroker();
+  const config = await tempConfig({
+    F1: [
+      { sodaName: "Cola", number: 30, sensorID: "S1-1", faults: [{ kind: "stuck", at: "10s", for: "10s" }] },
+      { sodaName: "Sprite", number: 20, sensorID: "S1-2" },
+    ],
+  });
+  const topic = uniqueTopic("shared");
+  const summaryDir = await Deno.makeTempDir();
+  try {
+    const { code, stderr } = await runCli([
+      "--sink=kafka",
+      `--brokers=${BROKERS}`,
+      `--config=${config.path}`,
+      "--factories=1",
+      "--seed=8",
+      "--speed=1000",
+      `--readings-topic=${topic}`,
+      `--heartbeat-topic=${topic}`,
+      `--labels-topic=${topic}`,
+      `--summary-json=${summaryDir}/summary.json`,
+    ], { flags: [...simTaskFlags().filter((f) => !f.startsWith("--allow-write")), "--allow-write"] });
+    assert.equal(code, ExitCode.ok, stderr);
+    const produced = /(\d+) readings and (\d+) heartbeats \(and (\d+) fault starts and ends\)/.exec(stderr);
+    assert.ok(produced, stderr);
+    const [readingCount, heartbeatCount, labelCount] = produced.slice(1).map(Number);
+    assert.equal(labelCount, 2);
+
+    const records = await consumeAll(topic);
+    const typeOf = (record: Consumed) => /message-type=factory-sim\.(\w+)\.v1/.exec(record.headers)?.[1];
+    const ofType = (type: string) => records.filter((record) => typeOf(record) === type);
+    assert.equal(ofType("reading").length, readingCount);
+    assert.equal(ofType("heartbeat").length, heartbeatCount);
+    assert.equal(ofType("fault").length, labelCount);
+    assert.equal(records.length, readingCount + heartbeatCount + labelCount, "nothing else on the topic");
+    const distinct = new Set(
+      records.map((record) => `${record.headers}\t${record.key}\t${JSON.stringify(record.value)}`),
+    );
+    assert.equal(distinct.size, records.length, "every record once");
+    for (const [line, readings] of readingsByLine(ofType("reading"))) {
+      assert.deepEqual(readings.map((r) => r.value.count), readings.map((_, i) => i + 1), `${line} in order`);
+    }
+    // The summary counts the shared topic once, with everything written to it.
+    const summary = JSON.parse(await Deno.readTextFile(`${summaryDir}/summary.json`));
+    assert.deepEqual(summary.topics, { [topic]: records.length });
+    assert.match(stderr, new RegExp(`; ${records.length} records delivered to kafka`));
+
+    // The monitor reads the shared topic once and tells readings from heartbeats by their header.
+    const monitor = spawnCli([
+      "monitor",
+      "--json",
+      "--from-beginning",
+      "--interval=200ms",
+      `--brokers=${BROKERS}`,
+      `--readings-topic=${topic}`,
+      `--heartbeat-topic=${topic}`,
+    ]);
+    const out = collect(monitor.stdout);
+    const err = collect(monitor.stderr);
+    const last = () => {
+      const line = out.current.split("\n").filter((l) => l.includes('"type":"snapshot"')).at(-1);
+      return line === undefined ? undefined : JSON.parse(line);
+    };
+    await waitFor(() => last()?.topics[topic]?.received === records.length, 20_000);
+    monitor.kill("SIGINT");
+    assert.equal((await monitor.status).code, 0, await err.done);
+    await out.done;
+    const snapshot = last();
+    assert.equal(snapshot.topics[topic].invalid, 0, "no record taken for the wrong kind");
+    const lines = snapshot.factories[0].lines;
+    assert.deepEqual(lines.map((l: { sodaName: string; received: number }) => [l.sodaName, l.received]), [
+      ["Cola", 30],
+      ["Sprite", 20],
+    ]);
+    const beats = snapshot.factories[0].sensors.reduce((n: number, s: { heartbeats: number }) => n + s.heartbeats, 0);
+    assert.equal(beats, heartbeatCount);
+  } finally {
+    await config.remove();
+    await Deno.remove(summaryDir, { recursive: true });
   }
 });

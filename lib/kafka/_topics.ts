@@ -2,10 +2,13 @@
  * The topics a producer writes to, created when missing (with the settings accelerated runs need),
  * through KafkaJS's admin client.
  */
-import type { Admin } from "kafkajs";
+import { type Admin, ConfigResourceTypes } from "kafkajs";
+import { formatDuration } from "../duration.ts";
 import { describeError, RunError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
+import { quoted, shown } from "../text.ts";
 import { errorMessages, protocolErrorType } from "./client.ts";
+import { backfillRetentionMs, type History, RETENTION_MARGIN_MS } from "./settings.ts";
 
 /**
  * Topic settings of the topics the producer creates. Accelerated runs stamp records with simulated
@@ -14,20 +17,27 @@ import { errorMessages, protocolErrorType } from "./client.ts";
  */
 const CREATED_TOPIC_CONFIG = [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }];
 
-/** Creates the topics that are missing; fails when one is missing and cannot be created. */
+/**
+ * Creates the topics that are missing; fails when one is missing and cannot be created. With a
+ * `history` (a backfill), created topics keep it (`backfillRetentionMs`), and an existing topic
+ * whose `retention.ms` is shorter than the age of the oldest record gets a warning.
+ */
 export async function prepareTopics(
   admin: Admin,
-  { topics, partitions, replicationFactor, user }: {
+  { topics, partitions, replicationFactor, user, history }: {
     topics: string[];
     partitions: number;
     replicationFactor?: number;
     user?: string;
+    history?: History;
   },
 ): Promise<void> {
   const { brokers: live } = await admin.describeCluster();
   const replicas = replicationFactor ?? Math.min(3, live.length);
   const existing = new Set(await admin.listTopics());
-  const missing = topics.filter((topic) => !existing.has(topic));
+  // A topic named twice (one topic for several kinds of record) is created once.
+  const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
+  if (history) await warnShortRetention(admin, [...new Set(topics)].filter((topic) => existing.has(topic)), history);
   if (missing.length === 0) return;
   if (replicas > live.length) {
     throw new UsageError(
@@ -38,6 +48,7 @@ export async function prepareTopics(
   // Not waiting for leaders: on a cluster that has just formed, the broker asked may not know the
   // new partitions yet and the wait fails although the topics exist; the producer retries until
   // their leaders are known.
+  const retention = history ? [{ name: "retention.ms", value: String(backfillRetentionMs(history)) }] : [];
   const create = (configEntries: typeof CREATED_TOPIC_CONFIG) =>
     admin.createTopics({
       waitForLeaders: false,
@@ -50,14 +61,18 @@ export async function prepareTopics(
     });
   try {
     try {
-      await create(CREATED_TOPIC_CONFIG);
+      await create([...CREATED_TOPIC_CONFIG, ...retention]);
     } catch (error) {
       // Brokers before Kafka 3.6 do not know the setting (and have no such limit).
       if (protocolErrorType(error) !== "INVALID_CONFIG") throw error;
-      await create([]);
+      await create(retention);
     }
+    const kept = history
+      ? `, retention.ms ${retention[0].value} (${formatDuration(Number(retention[0].value))}: the backfill's oldest ` +
+        `record, ${new Date(history.oldestMs).toISOString()}, plus ${formatDuration(RETENTION_MARGIN_MS)})`
+      : "";
     log("kafka").info(
-      `created topics ${missing.join(", ")} (${partitions} partitions, replication factor ${replicas})`,
+      `created topics ${missing.join(", ")} (${partitions} partitions, replication factor ${replicas}${kept})`,
     );
   } catch (error) {
     // A broker Deno may not connect to is a permission problem, not a missing topic.
@@ -79,6 +94,45 @@ export async function prepareTopics(
     throw new RunError(
       `topic ${absent.join(", ")} does not exist and could not be created: ${reason}; create ` +
         `${absent.length === 1 ? "it" : "them"} (or grant CREATE) and run again`,
+    );
+  }
+}
+
+/**
+ * Warns about each of `topics` whose `retention.ms` is shorter than the age of the history's
+ * oldest record: Kafka deletes those records minutes after they land (at its next retention
+ * check). A topic whose settings cannot be read (no DESCRIBE_CONFIGS) is named in a warning too.
+ */
+async function warnShortRetention(admin: Admin, topics: string[], { oldestMs, nowMs }: History): Promise<void> {
+  if (topics.length === 0) return;
+  const logger = log("kafka");
+  const oldest = new Date(oldestMs).toISOString();
+  let described;
+  try {
+    described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ["retention.ms"] })),
+    });
+  } catch (error) {
+    if (/Requires net access/.test(errorMessages(error).join("\n"))) throw error;
+    logger.warn(
+      `could not read the retention.ms of ${topics.join(", ")} (${shown(describeError(error))}): check that ` +
+        `${topics.length === 1 ? "it keeps" : "they keep"} records from ${oldest}, this backfill's oldest`,
+    );
+    return;
+  }
+  for (const resource of described.resources) {
+    const value = resource.configEntries.find((entry) => entry.configName === "retention.ms")?.configValue;
+    const retentionMs = Number(value);
+    if (value === undefined || value === null || !Number.isFinite(retentionMs) || retentionMs < 0) continue;
+    if (nowMs - oldestMs <= retentionMs) continue;
+    logger.warn(
+      `topic ${quoted(resource.resourceName)} keeps records for retention.ms=${retentionMs} ` +
+        `(${formatDuration(retentionMs)}), less than the age of this backfill's oldest record, ${oldest}: ` +
+        `Kafka will delete what it writes from before ${new Date(nowMs - retentionMs).toISOString()} ` +
+        `within minutes; raise the topic's retention.ms to at least ${
+          backfillRetentionMs({ oldestMs, nowMs })
+        } to keep it`,
     );
   }
 }

@@ -3,6 +3,7 @@
  * cleans up topics and ACLs (benchmarks, tests). Loaded through `load.ts`, after the patches.
  */
 import { type Admin, Kafka, logLevel } from "kafkajs";
+import { kafkaBrokers } from "./client.ts";
 
 /** KafkaJS's admin client (connect, topics, ACLs, disconnect). */
 export type KafkaAdmin = Admin;
@@ -21,7 +22,7 @@ export function createKafkaAdmin(
 ): KafkaAdmin {
   return new Kafka({
     clientId,
-    brokers,
+    ...kafkaBrokers(brokers),
     connectionTimeout: connectTimeoutMs,
     retry: retries === undefined ? undefined : { retries },
     logLevel: logLevel.NOTHING,

@@ -4,7 +4,9 @@
  * routed to ours, connection problems kept for messages and the ones retrying cannot fix raised
  * at once), and one way to read a client error.
  */
-import { Kafka, type LogEntry, logLevel, type SASLOptions } from "kafkajs";
+import { connect as tlsConnect } from "node:tls";
+import { connect as netConnect, isIP } from "node:net";
+import { type ISocketFactory, Kafka, type LogEntry, logLevel, type SASLOptions } from "kafkajs";
 import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
 import { describeError, type ExitError, PermissionError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
@@ -57,7 +59,7 @@ export function createKafkaClient(
   };
   const kafka = new Kafka({
     clientId,
-    brokers,
+    ...kafkaBrokers(brokers),
     ssl: security.tls ? { ...security.tls, rejectUnauthorized: true } : undefined,
     sasl: security.sasl ? saslOptions(security.sasl) : undefined,
     connectionTimeout: Math.min(connectTimeoutMs, 3_000),
@@ -71,7 +73,11 @@ export function createKafkaClient(
       const detail = typeof entry.error === "string" ? `: ${entry.error}` : "";
       const text = `${entry.message}${detail}`;
       kafkaLog.debug(`${namespace}: ${text}`);
-      if (!/connect|connection|ssl|tls|certificate|requires net access/i.test(text)) return;
+      if (
+        !/connect|connection|ssl|tls|certificate|requires net access|does not host this topic-partition/i.test(text)
+      ) {
+        return;
+      }
       problems.last = /Connection error: (.+)$/.exec(text)?.[1] ?? text;
       const known = explainConnectionProblem(problems.last, where, security);
       if (known) onFatal(known);
@@ -79,6 +85,33 @@ export function createKafkaClient(
   });
   return { kafka, where, problems, fatal, watchFatal };
 }
+
+/**
+ * The brokers as KafkaJS takes them, and the socket factory that goes with them. KafkaJS splits a
+ * seed broker at its first ":" (`connectionPoolBuilder.js`), so `[::1]:9092` would be host "[":
+ * a bracketed IPv6 address reaches it percent-encoded (`%3A%3A1:9092`, no ":" in the host), and
+ * the socket factory decodes it back. The brokers' own addresses, from metadata, come unbracketed
+ * and go through as they are. Otherwise the factory is KafkaJS's own (keep-alive, SNI for names).
+ */
+export function kafkaBrokers(brokers: readonly string[]): { brokers: string[]; socketFactory: ISocketFactory } {
+  return {
+    brokers: brokers.map((broker) => {
+      const ipv6 = /^\[(.+)\]:(\d+)$/.exec(broker);
+      return ipv6 ? `${encodeURIComponent(ipv6[1])}:${ipv6[2]}` : broker;
+    }),
+    socketFactory: ({ host, port, ssl, onConnect }) => {
+      const address = host.includes("%") ? decodeURIComponent(host) : host;
+      const socket = ssl
+        ? tlsConnect({ host: address, port, ...(isIP(address) ? {} : { servername: address }), ...ssl }, onConnect)
+        : netConnect({ host: address, port }, onConnect);
+      socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
+      return socket;
+    },
+  };
+}
+
+/** KafkaJS's keep-alive delay for its sockets. */
+const KEEP_ALIVE_DELAY_MS = 60_000;
 
 /**
  * Waits for `connecting` (the connect, and what must follow it before the client can be used),

@@ -8,9 +8,10 @@
 import type { Consumer } from "kafkajs";
 import { describeError, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
+import { MESSAGE_TYPE_HEADER } from "../messages.ts";
 import type { InRecord } from "../monitor/state.ts";
 import type { Security } from "../security.ts";
-import { connectWithin, createKafkaClient, errorName, protocolErrorType } from "./client.ts";
+import { connectWithin, createKafkaClient, errorName, type KafkaClient, protocolErrorType } from "./client.ts";
 
 /** How often the consumer looks for topics that do not exist yet. */
 const TOPIC_POLL_MS = 1_000;
@@ -72,18 +73,14 @@ export async function startMonitorConsumer(options: MonitorConsumerOptions): Pro
   logger.info(`connected to ${where}`);
 
   // Wait for the topics; one that appears later holds only what was written since: read it all.
-  const missingAtStart = new Set<string>();
+  let missingAtStart: Set<string>;
   try {
-    for (;;) {
-      const existing = new Set(await Promise.race([admin.listTopics(), fatal, stopped]));
-      const missing = topics.filter((topic) => !existing.has(topic));
-      if (missing.length === 0) break;
-      if (missingAtStart.size === 0) {
-        logger.info(`waiting for ${missing.join(" and ")} to be created (start the simulator)`);
-      }
-      for (const topic of missing) missingAtStart.add(topic);
-      await Promise.race([new Promise((resolve) => setTimeout(resolve, TOPIC_POLL_MS)), stopped]);
-    }
+    missingAtStart = await waitForTopics(() => admin.listTopics(), topics, {
+      watchFatal: client.watchFatal,
+      signal,
+      pollMs: TOPIC_POLL_MS,
+      onWaiting: (missing) => logger.info(`waiting for ${missing.join(" and ")} to be created (start the simulator)`),
+    });
   } catch (error) {
     await admin.disconnect().catch(() => {});
     if (signal?.aborted) throw new RunError(`stopped while waiting for ${topics.join(" and ")}`);
@@ -124,6 +121,69 @@ export async function startMonitorConsumer(options: MonitorConsumerOptions): Pro
   return { failed, stop: () => consumer.disconnect() };
 }
 
+/**
+ * Lists the topics every `pollMs` until all of `topics` exist; returns those that did not at first.
+ * Ends with the client's fatal error, or when `signal` aborts. Each step listens to those two only
+ * while it waits, and its timer is cleared when it ends: a wait of hours leaves nothing behind on
+ * the long-lived signal and client (racing them directly kept a reaction per poll).
+ */
+export async function waitForTopics(
+  listTopics: () => Promise<string[]>,
+  topics: readonly string[],
+  { watchFatal, signal, pollMs, onWaiting }: Pick<KafkaClient, "watchFatal"> & {
+    signal?: AbortSignal;
+    pollMs: number;
+    onWaiting?: (missing: string[]) => void;
+  },
+): Promise<Set<string>> {
+  const missingAtStart = new Set<string>();
+  for (;;) {
+    const existing = new Set(
+      await untilStopped<string[]>((settle) => void listTopics().then(settle.resolve, settle.reject)),
+    );
+    const missing = topics.filter((topic) => !existing.has(topic));
+    if (missing.length === 0) return missingAtStart;
+    if (missingAtStart.size === 0) onWaiting?.(missing);
+    for (const topic of missing) missingAtStart.add(topic);
+    await untilStopped<void>((settle) => {
+      const timer = setTimeout(settle.resolve, pollMs);
+      return () => clearTimeout(timer);
+    });
+  }
+
+  /**
+   * Runs `step` until it settles, the client fails or `signal` aborts; then removes both listeners
+   * and runs what `step` returned to clean up (its timer).
+   */
+  function untilStopped<T>(
+    step: (settle: { resolve: (value: T) => void; reject: (error: unknown) => void }) => (() => void) | void,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (signal?.aborted) return reject(new Error("stopped"));
+      let done = false;
+      const cleanUps: (() => void)[] = [];
+      const finish = (end: () => void) => {
+        if (done) return;
+        done = true;
+        for (const cleanUp of cleanUps) cleanUp();
+        end();
+      };
+      const onAbort = () => finish(() => reject(new Error("stopped")));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      cleanUps.push(() => signal?.removeEventListener("abort", onAbort));
+      cleanUps.push(watchFatal((error) => finish(() => reject(error))));
+      const own = step({
+        resolve: (value) => finish(() => resolve(value)),
+        reject: (error) => finish(() => reject(error)),
+      });
+      if (own) {
+        if (done) own();
+        else cleanUps.push(own);
+      }
+    });
+  }
+}
+
 async function startConsuming(
   consumer: Consumer,
   { topics, fromBeginning, onRecords, onSubscribed }: MonitorConsumerOptions,
@@ -141,12 +201,17 @@ async function startConsuming(
     // deno-lint-ignore require-await
     eachBatch: async ({ batch }) => {
       const receivedMs = now();
-      onRecords(batch.messages.map((message) => ({
-        topic: batch.topic,
-        value: message.value === null ? null : message.value.toString(),
-        timestampMs: Number(message.timestamp),
-        receivedMs,
-      })));
+      onRecords(batch.messages.map((message) => {
+        // The record's kind, for a topic readings and heartbeats share.
+        const type = message.headers?.[MESSAGE_TYPE_HEADER];
+        return {
+          topic: batch.topic,
+          value: message.value === null ? null : message.value.toString(),
+          timestampMs: Number(message.timestamp),
+          receivedMs,
+          ...(type === undefined ? {} : { type: String(type) }),
+        };
+      }));
     },
   });
 }

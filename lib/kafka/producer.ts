@@ -14,6 +14,7 @@ import {
 } from "kafkajs";
 import { describeError, type ExitError, PermissionError, RunError, UsageError } from "../errors.ts";
 import { log } from "../log.ts";
+import { quoted } from "../text.ts";
 import type { OutRecord } from "../messages.ts";
 import type { Security } from "../security.ts";
 import type { Transport } from "../sinks/delivery.ts";
@@ -26,7 +27,7 @@ import {
   type KafkaClient,
   protocolErrorType,
 } from "./client.ts";
-import { ACKS, type Acks, type Compression } from "./settings.ts";
+import { ACKS, type Acks, type Compression, type History } from "./settings.ts";
 import { prepareTopics } from "./_topics.ts";
 
 const kafkaLog = log("kafka");
@@ -49,6 +50,11 @@ export interface ConnectProducerOptions {
   partitions?: number;
   /** Replication factor of the topics the sink creates (default: min(3, brokers in the cluster)). */
   replicationFactor?: number;
+  /**
+   * A backfill's history (its oldest timestamp and now): the topics the sink creates keep it, and
+   * existing topics that would delete it are warned about (`_topics.ts`).
+   */
+  history?: History;
   security?: Security;
 }
 
@@ -70,6 +76,7 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
     compression = "none",
     partitions = 3,
     replicationFactor,
+    history,
     security = { protocol: "PLAINTEXT" },
   } = options;
   const client = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
@@ -89,7 +96,7 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
   const attempt = (async () => {
     await admin.connect();
     try {
-      await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username });
+      await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username, history });
     } finally {
       await admin.disconnect();
     }
@@ -109,7 +116,7 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
     acks: ACKS[acks],
     compression: compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
     explain: (error) => explainError(error, { where, topics, security, idempotent }),
-    lastProblem: () => problems.last,
+    lastProblem: () => describeProblem(problems.last, topics),
     watchFatal,
   });
 }
@@ -182,6 +189,20 @@ function byTopic(records: readonly OutRecord[]): { topic: string; messages: Mess
     });
   }
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/**
+ * The client's last problem as the delivery warnings show it. A topic deleted while the run writes
+ * (and not created again: the broker does not auto-create it) leaves KafkaJS retrying with the
+ * broker's "does not host this topic-partition"; that names neither the topic nor the cause.
+ */
+export function describeProblem(problem: string, topics: readonly string[]): string {
+  if (!/does not host this topic-partition/i.test(problem)) return problem;
+  const which = topics.length === 1
+    ? `topic ${quoted(topics[0])}`
+    : `a topic of ${topics.map((t) => quoted(t)).join(", ")}`;
+  return `${which} does not exist on the cluster any more (UNKNOWN_TOPIC_OR_PARTITION): deleted while the run ` +
+    "writes? factory-sim creates its topics only when a run starts";
 }
 
 /** What a client error means, in one line, and whether retrying can help. */

@@ -26,3 +26,22 @@ export const KAFKA_NAME_RULE = "1-249 of a-z A-Z 0-9 . _ -";
 export function isKafkaName(text: string, { topic = false }: { topic?: boolean } = {}): boolean {
   return KAFKA_NAME.test(text) && !(topic && (text === "." || text === ".."));
 }
+
+/** Kafka's default retention (`log.retention.hours=168`): what a backfill's topics keep beyond its span. */
+export const RETENTION_MARGIN_MS = 7 * 86_400_000;
+
+/** The history a run writes: its oldest record timestamp, and the wall clock now (epoch ms). */
+export interface History {
+  oldestMs: number;
+  nowMs: number;
+}
+
+/**
+ * The `retention.ms` of a topic a backfill creates: the age of its oldest record plus Kafka's
+ * default retention of 7 days, in whole days. Kafka deletes a segment once its newest record is
+ * older than that, so the backfilled history lasts as long as a fresh record would by default.
+ */
+export function backfillRetentionMs({ oldestMs, nowMs }: History): number {
+  const day = 86_400_000;
+  return Math.ceil((Math.max(0, nowMs - oldestMs) + RETENTION_MARGIN_MS) / day) * day;
+}

@@ -55,7 +55,8 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
       security,
       clientId: options.clientId,
       groupId: options.groupId,
-      topics: [options.topics.readings, options.topics.heartbeats],
+      // Readings and heartbeats may share a topic: it is read once.
+      topics: [...new Set([options.topics.readings, options.topics.heartbeats])],
       fromBeginning: options.fromBeginning,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       signal: io.signal,

@@ -23,6 +23,8 @@ export interface InRecord {
   timestampMs: number;
   /** Wall clock when the record arrived (epoch ms). */
   receivedMs: number;
+  /** The record's `message-type` header (`factory-sim.reading.v1`...), when it has one. */
+  type?: string;
 }
 
 /** A sensor as snapshots show it. */
@@ -155,13 +157,31 @@ export class MonitorState {
     } catch {
       value = undefined;
     }
-    const ok = record.topic === this.#topics.heartbeats
+    const kind = this.#kind(record, value);
+    const ok = kind === "heartbeat"
       ? this.#heartbeat(value, record)
-      : record.topic === this.#topics.readings
+      : kind === "reading"
       ? this.#reading(value)
-      : false;
+      : kind === "other";
     if (!ok) counts.invalid++;
     return ok;
+  }
+
+  /**
+   * What a record is: by its topic, or on a topic readings and heartbeats share, by its
+   * `message-type` header (else by its shape: a reading has a `reading` field). A fault label on
+   * the shared topic is another kind, neither counted nor invalid.
+   */
+  #kind(record: InRecord, value: unknown): "reading" | "heartbeat" | "other" | undefined {
+    const { readings, heartbeats } = this.#topics;
+    if (readings !== heartbeats || record.topic !== readings) {
+      return record.topic === heartbeats ? "heartbeat" : record.topic === readings ? "reading" : undefined;
+    }
+    if (record.type !== undefined && record.type.startsWith("factory-sim.")) {
+      const kind = record.type.split(".")[1];
+      return kind === "reading" || kind === "heartbeat" ? kind : "other";
+    }
+    return isObject(value) && "reading" in value ? "reading" : "heartbeat";
   }
 
   #heartbeat(value: unknown, record: InRecord): boolean {

@@ -4,6 +4,7 @@
  */
 import { VERSION } from "../build_info.ts";
 import { lateStampProblem, loadConfig } from "../config.ts";
+import { raceDeadline } from "../deadline.ts";
 import { ConfigError, describeError, ExitCode, exitCodeOf } from "../errors.ts";
 import { type ProcessIo, StdoutError } from "../io.ts";
 import { LiveStatus, runCounts, sinkStatus } from "../live_status.ts";
@@ -130,7 +131,10 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
       untilMs: Number.isFinite(untilMs) ? untilMs : undefined,
       emit: (events) => {
         summary.add(events);
-        return sink.write(toRecords(events, options.topics));
+        const held = sink.write(toRecords(events, options.topics));
+        // A sink holding the run back (a full spool while Kafka refuses) lets go at a stop signal:
+        // it has taken the records, and the close below flushes them or keeps them in the spool.
+        return held && signal ? raceDeadline(held, undefined, { signal }).then(() => {}) : held;
       },
     });
   } catch (error) {

@@ -28,8 +28,8 @@ export interface OpenedSink {
  * back to the console on a `RunError`.
  */
 export async function openSink(
-  options: Pick<RunOptions, "sink" | "brokers" | "producer" | "spool" | "topics">,
-  io: Pick<ProcessIo, "env" | "stdout" | "signal" | "checkNet">,
+  options: Pick<RunOptions, "sink" | "brokers" | "producer" | "spool" | "topics" | "backfill">,
+  io: Pick<ProcessIo, "env" | "stdout" | "signal" | "checkNet" | "now">,
   read?: Security,
 ): Promise<OpenedSink> {
   if (options.sink === "console") return { sink: new ConsoleSink(io.stdout), fellBack: false };
@@ -55,7 +55,8 @@ export async function openSink(
   try {
     const sink = await connectKafkaSink({
       brokers,
-      topics: [topics.readings, topics.heartbeats, ...(topics.labels ? [topics.labels] : [])],
+      // Any of the topics may be the same one (one topic for everything is a common layout).
+      topics: [...new Set([topics.readings, topics.heartbeats, ...(topics.labels ? [topics.labels] : [])])],
       connectTimeoutMs: options.sink === "kafka" ? KAFKA_CONNECT_TIMEOUT_MS : AUTO_CONNECT_TIMEOUT_MS,
       signal,
       clientId: producer.clientId,
@@ -64,6 +65,8 @@ export async function openSink(
       compression: producer.compression,
       partitions: producer.partitions,
       replicationFactor: producer.replicationFactor,
+      // A backfill writes history Kafka's retention may delete at once: created topics keep it.
+      history: options.backfill && { oldestMs: options.backfill.fromMs, nowMs: (io.now ?? Date.now)() },
       security,
       delivery: { lingerMs: producer.lingerMs, batchRecords: producer.batchRecords, spool },
     });
