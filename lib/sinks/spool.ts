@@ -27,9 +27,7 @@ export const SPOOL_FORMAT = 1;
 export const SPOOL_APPLICATION_ID = 0x4653494d;
 
 /** How SQLite syncs a commit to disk (`--spool-sync`). */
-export const SPOOL_SYNC_MODES = ["normal", "full"] as const;
-/** A value of `--spool-sync`. */
-export type SpoolSync = typeof SPOOL_SYNC_MODES[number];
+export type SpoolSync = "normal" | "full";
 
 /** How a spool is opened. */
 export interface SpoolOptions {
