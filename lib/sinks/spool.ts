@@ -67,8 +67,6 @@ export class Spool {
   /** The database file. */
   readonly path: string;
   readonly maxBytes: number;
-  /** How commits are synced to disk. */
-  readonly sync: SpoolSync;
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #insertAt: StatementSync;
@@ -77,10 +75,9 @@ export class Spool {
   #count: number;
   #bytes = 0;
 
-  private constructor(path: string, db: DatabaseSync, maxBytes: number, sync: SpoolSync) {
+  private constructor(path: string, db: DatabaseSync, maxBytes: number) {
     this.path = path;
     this.maxBytes = maxBytes;
-    this.sync = sync;
     this.#db = db;
     this.#insert = db.prepare("INSERT INTO records (topic, key, value, ts, headers) VALUES (?, ?, ?, ?, ?)");
     this.#insertAt = db.prepare(
@@ -108,7 +105,7 @@ export class Spool {
     }
     setAsideCorruptWal(path, warn);
     try {
-      return new Spool(path, openDatabase(path, sync), maxBytes, sync);
+      return new Spool(path, openDatabase(path, sync), maxBytes);
     } catch (error) {
       if (!isCorruption(error)) throw openError(error, dir, path);
       const aside = setAside(path, dir);
@@ -117,11 +114,17 @@ export class Spool {
           "its records are not sent; starting a new spool",
       );
       try {
-        return new Spool(path, openDatabase(path, sync), maxBytes, sync);
+        return new Spool(path, openDatabase(path, sync), maxBytes);
       } catch (again) {
         throw openError(again, dir, path);
       }
     }
+  }
+
+  /** How commits are synced to disk, as SQLite reports it (`PRAGMA synchronous`). */
+  get sync(): SpoolSync {
+    const { synchronous } = this.#db.prepare("PRAGMA synchronous").get() as { synchronous: number };
+    return synchronous >= 2 ? "full" : "normal";
   }
 
   /** Records in the spool. */
