@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import type { OutRecord } from "../lib/messages.ts";
 import { Spool, type SpoolSync } from "../lib/sinks/spool.ts";
+import { writeResult } from "./_worker.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -57,7 +58,7 @@ const actual = spool.sync;
 spool.close();
 times.sort((a, b) => a - b);
 const ms = (value: number) => Math.round(value * 1000) / 1000;
-console.log(JSON.stringify({
+writeResult({
   sync: actual === sync ? sync : `requested ${sync}, got ${actual}`,
   records: perWindow,
   windows,
@@ -65,4 +66,4 @@ console.log(JSON.stringify({
   p50Ms: ms(times[Math.floor(times.length / 2)]),
   p99Ms: ms(times[Math.min(times.length - 1, Math.ceil(times.length * 0.99) - 1)]),
   windowsPerSecond: windows / (wallMs / 1000),
-}));
+});

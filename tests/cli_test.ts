@@ -241,7 +241,7 @@ Deno.test("bad flags name the flag", async (t) => {
     [["--partitions=0"], '--partitions must be an integer from 1 to 10000: got "0"'],
     [["--replication-factor=0"], '--replication-factor must be an integer from 1 to 32: got "0"'],
     [["--spool-max-mb=lots"], '--spool-max-mb must be an integer from 0 to 1048576: got "lots"'],
-    [["--spool-sync=off"], "--spool-sync must be one of normal, full: got \"off\""],
+    [["--spool-sync=off"], '--spool-sync must be one of normal, full: got "off"'],
     [["--spool-dir="], "--spool-dir must not be empty"],
     [["--summary-json="], "--summary-json must not be empty"],
     [["--summary-json"], "--summary-json needs a value"],

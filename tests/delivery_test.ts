@@ -445,8 +445,9 @@ Deno.test("a full disk ends the run with one line; what the spool holds stays in
     }
     assert.ok(failure, "the run ends");
     assert.equal(failure.exitCode, ExitCode.failure);
-    const line = /^the disk holding the spool (.*) is full \(database or disk is full\): (\d+) records kept in it, the next run sends them first; (\d+) records not kept$/
-      .exec(failure.message);
+    const line =
+      /^the disk holding the spool (.*) is full \(database or disk is full\): (\d+) records kept in it, the next run sends them first; (\d+) records not kept$/
+        .exec(failure.message);
     assert.ok(line, failure.message);
     assert.equal(line[1], `${dir}/spool.db`);
     const [kept, notKept] = [Number(line[2]), Number(line[3])];

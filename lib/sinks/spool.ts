@@ -96,7 +96,10 @@ export class Spool {
    * database (truncated, overwritten) is moved aside, with a warning naming both paths, and a new
    * one started: its records are kept on disk, never silently dropped.
    */
-  static open(dir: string, { maxBytes, sync = "normal", warn = (line) => log("kafka").warn(line) }: SpoolOptions): Spool {
+  static open(
+    dir: string,
+    { maxBytes, sync = "normal", warn = (line) => log("kafka").warn(line) }: SpoolOptions,
+  ): Spool {
     const path = join(resolve(dir), SPOOL_FILE);
     try {
       mkdirSync(dir, { recursive: true });
