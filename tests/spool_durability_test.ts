@@ -224,6 +224,15 @@ Deno.test({
       assert.equal(next.code, ExitCode.ok, next.stderr);
       const held = /the spool holds (\d+) records from an earlier run: sending them first/.exec(next.stderr);
       assert.ok(held && Number(held[1]) > 0, next.stderr);
+      // The run says what it cannot count: the killed run's records that never reached the disk.
+      const unclosed = new RegExp(
+        `^warning: the run that used the spool ${spoolDir}/spool\\.db last \\(started [^)]+\\) ended without ` +
+          `closing it \\(killed, a crash, a power cut or a full disk\\): the ${
+            held[1]
+          } records it kept are sent first; `,
+        "m",
+      );
+      assert.match(next.stderr, unclosed);
       const replayed = /\((\d+) spooled, (\d+) replayed from the spool\)$/m.exec(next.stderr);
       assert.ok(replayed && Number(replayed[2]) >= Number(held[1]), next.stderr);
 

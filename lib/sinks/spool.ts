@@ -74,6 +74,7 @@ export class Spool {
   readonly #remove: StatementSync;
   #count: number;
   #bytes = 0;
+  #runId = 0;
 
   private constructor(path: string, db: DatabaseSync, maxBytes: number) {
     this.path = path;
@@ -107,8 +108,17 @@ export class Spool {
       throw openError(error, dir, path);
     }
     setAsideCorruptWal(path, warn);
+    const started = (spool: Spool) => {
+      try {
+        spool.#startRun(warn, sync);
+      } catch (error) {
+        spool.close();
+        throw openError(error, dir, path);
+      }
+      return spool;
+    };
     try {
-      return new Spool(path, openDatabase(path, sync), maxBytes);
+      return started(new Spool(path, openDatabase(path, sync), maxBytes));
     } catch (error) {
       if (!isCorruption(error)) throw openError(error, dir, path);
       const aside = setAside(path, dir);
@@ -116,12 +126,42 @@ export class Spool {
         `the spool ${shown(path)} is corrupt (${shown(describeError(error))}): moved to ${shown(aside)}, ` +
           "its records are not sent; starting a new spool",
       );
+      let spool;
       try {
-        return new Spool(path, openDatabase(path, sync), maxBytes);
+        spool = new Spool(path, openDatabase(path, sync), maxBytes);
       } catch (again) {
         throw openError(again, dir, path);
       }
+      return started(spool);
     }
+  }
+
+  /**
+   * Notes this run in the spool (its `runs` row, closed by `close`). A row left open is a run that
+   * ended without closing the spool: killed, crashed, a power cut. Its loss is said here; it
+   * cannot be counted, since what was lost never reached the disk.
+   */
+  #startRun(warn: (line: string) => void, sync: SpoolSync): void {
+    const last = this.#db.prepare("SELECT started_ms, closed_ms FROM runs ORDER BY id DESC LIMIT 1").get() as
+      | { started_ms: number; closed_ms: number | null }
+      | undefined;
+    if (last && last.closed_ms === null) {
+      warn(
+        `the run that used the spool ${shown(this.path)} last (started ${
+          new Date(Number(last.started_ms)).toISOString()
+        }) ` +
+          `ended without closing it (killed, a crash, a power cut or a full disk): the ${this.#count} records it ` +
+          "kept are sent first; the records it had not committed yet (at most one request in flight and one linger " +
+          "window) were lost and cannot be counted" +
+          (sync === "normal" ? "; after a power cut also its last commits (--spool-sync full keeps them)" : ""),
+      );
+    }
+    this.#transaction(() => {
+      this.#db.exec("DELETE FROM runs");
+      this.#runId = Number(
+        this.#db.prepare("INSERT INTO runs (started_ms) VALUES (?)").run(Date.now()).lastInsertRowid,
+      );
+    });
   }
 
   /** How commits are synced to disk, as SQLite reports it (`PRAGMA synchronous`). */
@@ -209,6 +249,11 @@ export class Spool {
   /** Closes the database; what it holds stays for the next run (even when the disk is full). */
   close(): void {
     try {
+      if (this.#db.isOpen) this.#db.prepare("UPDATE runs SET closed_ms = ? WHERE id = ?").run(Date.now(), this.#runId);
+    } catch {
+      // A full disk: the next run says that this one did not close the spool, which is true enough.
+    }
+    try {
       this.#db.close();
     } catch {
       // Closing only checkpoints the write-ahead log: what it holds is read back by the next run.
@@ -263,7 +308,7 @@ function openDatabase(path: string, sync: SpoolSync): DatabaseSync {
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[])
       .map((row) => row.name).filter((name) => !name.startsWith("sqlite_"));
     const foreign = application !== 0 && application !== SPOOL_APPLICATION_ID ||
-      tables.some((name) => name !== "records");
+      tables.some((name) => name !== "records" && name !== "runs");
     if (format > SPOOL_FORMAT && !foreign) {
       throw new RunError(
         `the spool ${shown(path)} was written by a newer factory-sim (spool format ${format}; this version reads ` +
@@ -277,7 +322,8 @@ function openDatabase(path: string, sync: SpoolSync): DatabaseSync {
     }
     db.exec(
       "CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, " +
-        "key TEXT NOT NULL, value TEXT NOT NULL, ts INTEGER NOT NULL, headers TEXT)",
+        "key TEXT NOT NULL, value TEXT NOT NULL, ts INTEGER NOT NULL, headers TEXT); " +
+        "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL, closed_ms INTEGER)",
     );
     if (format !== SPOOL_FORMAT || application !== SPOOL_APPLICATION_ID) {
       db.exec(`PRAGMA user_version = ${SPOOL_FORMAT}; PRAGMA application_id = ${SPOOL_APPLICATION_ID}`);
