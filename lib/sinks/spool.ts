@@ -47,12 +47,9 @@ export interface SpoolOptions {
  * held before stays intact (each batch is one transaction).
  */
 export class SpoolWriteError extends RunError {
-  /** Whether the disk (or the file's size limit) is full. */
-  readonly diskFull: boolean;
-  constructor(message: string, diskFull: boolean) {
+  constructor(message: string) {
     super(message);
     this.name = "SpoolWriteError";
-    this.diskFull = diskFull;
   }
 }
 
@@ -275,9 +272,9 @@ export class Spool {
     } catch (error) {
       const message = describeError(error);
       if (/disk is full|SQLITE_FULL/i.test(message)) {
-        throw new SpoolWriteError(`the disk holding the spool ${shown(this.path)} is full (${shown(message)})`, true);
+        throw new SpoolWriteError(`the disk holding the spool ${shown(this.path)} is full (${shown(message)})`);
       }
-      throw new SpoolWriteError(`cannot write to the spool ${shown(this.path)}: ${shown(message)}`, false);
+      throw new SpoolWriteError(`cannot write to the spool ${shown(this.path)}: ${shown(message)}`);
     }
   }
 
