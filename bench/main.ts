@@ -9,6 +9,7 @@
  * 2. throughput  backfill records/s against Kafka's Java producer benchmark, same broker, same run
  * 3. memory      RSS per extra simulated sensor (10k vs 100k, null sink)
  * 4. start       launch of `deno task sim --sink kafka` to the first record acknowledged
+ * 5. spool       what a linger window committed to the spool costs, --spool-sync normal vs full
  *
  * Every figure comes from a run in its own `deno run` subprocess (so RSS and CPU are per run), and
  * each comparison alternates its sides within this one run, because the machine is shared and
@@ -29,7 +30,7 @@ import { median, round1 } from "./_stats.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEFAULT_BROKERS = "127.0.0.1:9092";
 const KAFKA_VERSION = Deno.env.get("KAFKA_VERSION") ?? "4.1.1";
-const BENCHMARKS = ["capacity", "throughput", "memory", "start"] as const;
+const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool"] as const;
 type Benchmark = typeof BENCHMARKS[number];
 
 /** The targets of issue 4. */
@@ -96,6 +97,7 @@ try {
   if (only.has("throughput")) report.push(await throughput());
   if (only.has("memory")) report.push(await memory());
   if (only.has("start")) report.push(await start());
+  if (only.has("spool")) report.push(await spoolSync());
 } finally {
   await cpu?.stop();
   if (admin) {
@@ -632,6 +634,70 @@ async function launchSim(prefix: string): Promise<{ connectedMs: number; firstAc
 }
 
 /** The permission flags of `deno task sim`. */
+// --- 5. Spool sync ----------------------------------------------------------------------------
+
+interface SpoolSyncResult {
+  sync: string;
+  records: number;
+  windows: number;
+  msPerWindow: number;
+  p50Ms: number;
+  p99Ms: number;
+  windowsPerSecond: number;
+}
+
+async function spoolSync(): Promise<string> {
+  const rounds = quick ? 3 : 7;
+  const windows = quick ? 200 : 500;
+  // In the working directory, where the default --spool-dir is: /tmp may be a tmpfs, where a sync
+  // costs nothing.
+  const base = Deno.makeTempDirSync({ dir: ROOT, prefix: ".bench-spool-" });
+  const filesystem = (await commandOutput("df", ["-T", base])).trim().split("\n").at(-1)!.split(/\s+/)[1];
+  const sizes = [50, 1_000];
+  const runs: (SpoolSyncResult & { round: number })[] = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const records of sizes) {
+        for (const sync of round % 2 ? ["normal", "full"] : ["full", "normal"]) {
+          const dir = `${base}/${sync}-${records}-${round}`;
+          const result = await worker<SpoolSyncResult>(
+            "spool_sync.ts",
+            [`--sync=${sync}`, `--dir=${dir}`, `--records=${records}`, `--windows=${windows}`],
+            { permissions: [`--allow-read=${base}`, `--allow-write=${base}`] },
+          );
+          progress(`spool: ${sync}, windows of ${records} records: ${result.msPerWindow} ms a window (round ${round})`);
+          runs.push({ ...result, round });
+          Deno.removeSync(dir, { recursive: true });
+        }
+      }
+    }
+  } finally {
+    Deno.removeSync(base, { recursive: true });
+  }
+  const of = (sync: string, records: number, key: "msPerWindow" | "p50Ms" | "p99Ms") =>
+    median(runs.filter((run) => run.sync === sync && run.records === records).map((run) => run[key]));
+  results.spool = { filesystem, rounds, windows, runs };
+  return [
+    "## 5. Spool sync",
+    "",
+    `What committing one linger window to the spool costs (\`Spool.append\`: one transaction), with ` +
+    `\`--spool-sync normal\` (SQLite WAL, synchronous=NORMAL: no sync per commit) and \`full\` (a sync of the log per ` +
+    `commit). Each run is its own process writing ${windows} windows of readings (about 330 bytes each) to a new ` +
+    `spool on the working directory's filesystem (${filesystem}); medians of ${rounds} rounds, the modes alternating.`,
+    "",
+    "| records a window | normal: ms a window (p50, p99) | full: ms a window (p50, p99) | full / normal |",
+    "|---:|---:|---:|---:|",
+    ...sizes.map((records) =>
+      `| ${records} | ${of("normal", records, "msPerWindow")} (${of("normal", records, "p50Ms")}, ` +
+      `${of("normal", records, "p99Ms")}) | ${of("full", records, "msPerWindow")} (${of("full", records, "p50Ms")}, ` +
+      `${of("full", records, "p99Ms")}) | ${
+        round1(of("full", records, "msPerWindow") / of("normal", records, "msPerWindow"))
+      }x |`
+    ),
+    "",
+  ].join("\n");
+}
+
 function simFlags(): string[] {
   const command = denoJson.tasks.sim.command.split(/\s+/);
   return command.slice(command.indexOf("run") + 1, command.indexOf("main.ts"));

@@ -149,6 +149,10 @@ Store-and-forward (when Kafka does not acknowledge):
                           holds first (default ./${DEFAULT_SPOOL_DIR})
   --spool-max-mb N        bound of the spool; when full the simulation waits (nothing
                           is dropped); 0 turns the spool off (default 512)
+  --spool-sync normal|full
+                          normal: a commit survives a crash of the process, a power cut
+                          can lose the last ones; full: each commit is synced to disk
+                          first (default normal)
   -h, --help              show this help
   -V, --version           show the version
 

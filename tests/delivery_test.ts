@@ -10,6 +10,7 @@ import { resetLogging, setupLogging } from "../lib/log.ts";
 import type { OutRecord } from "../lib/messages.ts";
 import { type DeliveryOptions, DeliverySink, MAX_REQUEST_BYTES, type Transport } from "../lib/sinks/delivery.ts";
 import { Spool } from "../lib/sinks/spool.ts";
+import { capSpoolPages } from "./_spool_full.ts";
 
 /** A transport whose requests the test acknowledges or fails by hand. */
 class FakeTransport implements Transport {
@@ -420,4 +421,47 @@ Deno.test("delivered requests are not kept alive: memory stays flat however long
   assert.ok(sent >= 100, `${sent} requests`);
   // At most the last request or two (still referenced by the pipeline's state), never all of them.
   assert.ok(retained <= 2, `${retained} of ${sent} delivered requests still in memory`);
+});
+
+Deno.test("a full disk ends the run with one line; what the spool holds stays intact for the next run", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const uncap = capSpoolPages(48);
+    let written = 0;
+    let failure: RunError | undefined;
+    const transport = new FakeTransport();
+    const sink = sinkOf(transport, { spool: Spool.open(dir, { maxBytes: 1 << 30 }), spoolAfterMs: 2_000 });
+    try {
+      for (let i = 0; i < 1_000 && !failure; i++) {
+        try {
+          await sink.write(records(50, "R", written));
+        } catch (error) {
+          failure = error as RunError;
+        }
+        written += 50;
+        await clock.tickAsync(5);
+      }
+    } finally {
+      uncap();
+    }
+    assert.ok(failure, "the run ends");
+    assert.equal(failure.exitCode, ExitCode.failure);
+    const line =
+      /^the disk holding the spool (.*) is full \(database or disk is full\): (\d+) records kept in it, the next run sends them first; (\d+) records not kept$/
+        .exec(failure.message);
+    assert.ok(line, failure.message);
+    assert.equal(line[1], `${dir}/spool.db`);
+    const [kept, notKept] = [Number(line[2]), Number(line[3])];
+    assert.ok(kept > 0 && notKept > 0, failure.message);
+    assert.equal(kept + notKept, written, "every record counted: kept or not");
+    await assert.rejects(sink.close(), (error: RunError) => error.message === failure.message);
+
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    assert.equal(spool.count, kept);
+    const next = new FakeTransport();
+    const resumed = sinkOf(next, { spool, batchRecords: 100_000 });
+    assert.deepEqual(values(next.requests[0]), values(records(kept)), "the oldest, intact and in order");
+    next.acknowledge();
+    await resumed.close();
+    assert.equal(resumed.replayed, kept);
+  });
 });

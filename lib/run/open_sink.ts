@@ -40,7 +40,7 @@ export async function openSink(
   // Opened before connecting: a spool dir that cannot be used fails at once, not after the
   // connect timeout, and what an earlier run left there is sent first.
   const spool = options.spool.maxMb > 0
-    ? Spool.open(options.spool.dir, { maxBytes: options.spool.maxMb * 1024 * 1024 })
+    ? Spool.open(options.spool.dir, { maxBytes: options.spool.maxMb * 1024 * 1024, sync: options.spool.sync })
     : undefined;
   // Loaded on demand: a console run does not pay for the Kafka client, and a missing permission
   // while the client loads becomes a PermissionError instead of an uncaught exception.

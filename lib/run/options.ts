@@ -20,10 +20,13 @@ import type { LogLevel } from "../log.ts";
 import type { Topics } from "../messages.ts";
 import type { Shard } from "../plant.ts";
 import { MAX_SEED } from "../random.ts";
+import type { SpoolSync } from "../sinks/spool.ts";
 import { quoted } from "../text.ts";
 
 /** Default `--spool-dir` (relative to the working directory). */
 export const DEFAULT_SPOOL_DIR = "factory-sim-spool";
+/** Values of `--spool-sync`: how each commit to the spool is synced to disk. */
+export const SPOOL_SYNC_MODES = ["normal", "full"] as const satisfies readonly SpoolSync[];
 /** Default `--config`. */
 export const DEFAULT_CONFIG = "./factory_config.json";
 
@@ -52,7 +55,7 @@ export interface RunOptions {
   logLevel: LogLevel;
   producer: ProducerOptions;
   /** The store-and-forward spool; `maxMb` 0 turns it off. */
-  spool: { dir: string; maxMb: number };
+  spool: { dir: string; maxMb: number; sync: SpoolSync };
   /** Simulated milliseconds after which the run ends; undefined: no limit. */
   durationMs: number | undefined;
   /** A line that has taken its `number` readings starts a new batch of them. */
@@ -116,6 +119,7 @@ export const RUN_FLAGS = {
   "replication-factor": { type: "string" },
   "spool-dir": { type: "string" },
   "spool-max-mb": { type: "string" },
+  "spool-sync": { type: "string" },
   duration: { type: "string" },
   continuous: { type: "boolean" },
   backfill: { type: "string" },
@@ -166,6 +170,7 @@ export function parseRunOptions(values: RunFlagValues, env: FlagEnv, nowMs: numb
     spool: {
       dir: parseNonEmpty("--spool-dir", values["spool-dir"] ?? DEFAULT_SPOOL_DIR),
       maxMb: parseInteger("--spool-max-mb", values["spool-max-mb"] ?? "512", 0, 1_048_576),
+      sync: parseChoice("--spool-sync", values["spool-sync"] ?? "normal", SPOOL_SYNC_MODES),
     },
     durationMs: values.duration === undefined ? undefined : parseDurationFlag("--duration", values.duration, {
       minMs: 1,

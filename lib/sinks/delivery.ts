@@ -17,7 +17,7 @@ import { ExitCode, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
 import { type OutRecord, recordsWithin } from "../messages.ts";
 import type { DeliveryObserver, Sink } from "./sink.ts";
-import type { Spool, SpoolBatch } from "./spool.ts";
+import { type Spool, type SpoolBatch, SpoolWriteError } from "./spool.ts";
 
 /** What the pipeline needs of a Kafka client. */
 export interface Transport {
@@ -186,8 +186,9 @@ export class DeliverySink implements Sink {
 
   write(records: OutRecord[]): void | Promise<void> {
     if (this.#failure) {
-      // The run stops on this error; its last events are kept with the others.
-      if (this.#spool && !this.#parked) this.#toSpool(records);
+      // The run stops on this error; its last events are kept with the others (if the spool can).
+      if (this.#spoolUsable()) this.#toSpool(records);
+      else if (this.#failure instanceof SpoolWriteError) this.#lost += records.length;
       throw this.#failureError();
     }
     if (this.#parked) throw new RunError(`the ${this.name} sink is closed`);
@@ -200,6 +201,7 @@ export class DeliverySink implements Sink {
     }
     this.#pendingCount += records.length;
     this.#advance();
+    if (this.#failure) throw this.#failureError();
     if (this.#mustHoldWriter()) return new Promise((resolve) => this.#writers.push(resolve));
   }
 
@@ -326,7 +328,7 @@ export class DeliverySink implements Sink {
         let outcome: "acked" | "parked" | typeof TIMED_OUT | { error: unknown };
         const sending = this.#transport.send(request.records).then(() => "acked" as const, (error) => ({ error }));
         outcome = await Promise.race([sending, parked, deadline.reached]);
-        if (outcome === "parked") return;
+        if (outcome === "parked") return this.#abandoned(request);
         if (outcome === TIMED_OUT) {
           this.#fail(
             request,
@@ -350,7 +352,7 @@ export class DeliverySink implements Sink {
           parked,
           deadline.reached,
         ]);
-        if (outcome === "parked") return;
+        if (outcome === "parked") return this.#abandoned(request);
         if (outcome === TIMED_OUT) continue; // reported by the next round
       }
     } finally {
@@ -401,11 +403,37 @@ export class DeliverySink implements Sink {
     // acknowledges it after all, it leaves the spool again.
     const request = this.#inFlight;
     if (request && !request.fromSpool) {
-      request.fromSpool = this.#spool.prepend(request.records);
+      try {
+        request.fromSpool = this.#spool.prepend(request.records);
+      } catch (error) {
+        this.#spoolFailed(error);
+        return;
+      }
       request.inDoubt = true;
       this.spooled += request.records.length;
     }
     this.#advance();
+  }
+
+  /** Whether unsent records can still be put in the spool (there is one, and writing to it has not failed). */
+  #spoolUsable(): boolean {
+    return this.#spool !== undefined && !this.#parked && !(this.#failure instanceof SpoolWriteError);
+  }
+
+  /**
+   * A write to the spool failed (a full disk): the run ends, what the spool holds stays there, and
+   * the request in flight is abandoned (its records count as not kept unless they are spooled).
+   */
+  #spoolFailed(error: unknown): void {
+    if (!(error instanceof SpoolWriteError)) throw error;
+    this.#failure ??= error;
+    for (const wake of this.#parkWaiters) wake();
+    this.#notify();
+  }
+
+  /** A request given up on without an acknowledgement (park, or a spool that failed). */
+  #abandoned(request: Request): void {
+    if (!this.#parked && !request.fromSpool) this.#lost += request.records.length;
   }
 
   #fail(request: Request, error: ExitError): void {
@@ -417,6 +445,13 @@ export class DeliverySink implements Sink {
   /** The error that ends the run, saying where the unsent records are (counted now). */
   #failureError(): ExitError {
     const error = this.#failure!;
+    if (error instanceof SpoolWriteError) {
+      const inFlight = this.#inFlight && !this.#inFlight.fromSpool && !this.#parked ? this.#inFlight.records.length : 0;
+      return new RunError(
+        `${error.message}: ${this.#spool!.count} records kept in it, the next run sends them first; ` +
+          `${this.#lost + this.#pendingCount + inFlight} records not kept`,
+      );
+    }
     if (error.exitCode !== ExitCode.failure) return error;
     return this.#spool
       ? new RunError(
@@ -433,20 +468,35 @@ export class DeliverySink implements Sink {
    */
   #keepUnsent(request: Request | undefined): number {
     const inFlight = request && !request.fromSpool ? request.records : [];
-    const pending = this.#takePending(Infinity);
-    if (!this.#spool) {
-      this.#lost += inFlight.length + pending.length;
-      return 0;
+    if (!this.#spool || this.#failure instanceof SpoolWriteError) {
+      this.#lost += inFlight.length + this.#takePending(Infinity).length;
+      return this.#spool?.count ?? 0;
     }
-    this.#spool.prepend(inFlight);
-    this.#spool.append(pending);
-    this.spooled += inFlight.length + pending.length;
+    try {
+      this.#spool.prepend(inFlight);
+      this.spooled += inFlight.length;
+    } catch (error) {
+      this.#lost += inFlight.length;
+      this.#spoolFailed(error);
+    }
+    this.#toSpool(this.#takePending(Infinity));
     return this.#spool.count;
   }
 
+  /** Commits `records` to the spool; when that fails (a full disk), they count as not kept and the run ends. */
   #toSpool(records: readonly OutRecord[]): void {
     if (records.length === 0) return;
-    this.#spool!.append(records);
+    if (this.#failure instanceof SpoolWriteError) {
+      this.#lost += records.length;
+      return;
+    }
+    try {
+      this.#spool!.append(records);
+    } catch (error) {
+      this.#lost += records.length;
+      this.#spoolFailed(error);
+      return;
+    }
     this.spooled += records.length;
     this.#notify();
   }
