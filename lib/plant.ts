@@ -134,11 +134,11 @@ export function buildPlant(
     const factory: Factory = { id, sensors, lines: [] };
     const entries = Object.hasOwn(config, id) ? config[id] : undefined;
     if (entries === undefined && generate !== undefined) {
-      factory.lines.push(...generatedLines(factory, rng, generate.linesPerFactory));
+      factory.lines = generatedLines(factory, rng, generate.linesPerFactory);
     } else if (entries === undefined || entries.length === 0) {
       if (mine) idle.push(id);
     } else {
-      factory.lines.push(...configLines(factory, entries, mine ? { file, warnings } : undefined));
+      factory.lines = configLines(factory, entries, mine ? { file, warnings } : undefined);
     }
     if (mine) factories.push(factory);
     if (wholePlantLines !== undefined) {
