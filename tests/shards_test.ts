@@ -52,19 +52,23 @@ async function run(args: string[]): Promise<{ lines: string[]; stderr: string }>
 }
 
 /** Runs the whole plant and each of its shards with `args`; asserts the union is the whole. */
-async function assertShardsAddUp(args: string[]): Promise<{ whole: string[]; stderr: string }> {
+async function assertShardsAddUp(
+  args: string[],
+): Promise<{ whole: string[]; stderr: string; shardStderr: string[] }> {
   const whole = await run(args);
   const union: string[] = [];
+  const shardStderr: string[] = [];
   for (let index = 1; index <= SHARDS; index++) {
     const shard = await run([...args, "--shard", `${index}/${SHARDS}`]);
     union.push(...shard.lines);
+    shardStderr.push(shard.stderr);
   }
   const sorted = (lines: string[]) => [...lines].sort();
   const topics = new Set(whole.lines.map((line) => JSON.parse(line).topic));
   assert.deepEqual([...topics].sort(), ["LABELS", "SENSOR_HEARTBEAT", "SENSOR_READINGS"], "faults and labels on");
   assert.equal(union.length, whole.lines.length, "as many records as the whole");
   assert.deepEqual(sorted(union), sorted(whole.lines));
-  return { whole: whole.lines, stderr: whole.stderr };
+  return { whole: whole.lines, stderr: whole.stderr, shardStderr };
 }
 
 Deno.test("shards add up to the whole plant, whichever way the run ends", async (t) => {
@@ -99,6 +103,22 @@ Deno.test("shards add up to the whole plant, whichever way the run ends", async 
     });
     await t.step("a continuous live run that ends at --duration", async () => {
       await assertShardsAddUp([...plant, "--speed", "100000", "--duration", "2m", "--continuous"]);
+    });
+    await t.step("shards without lines of their own heartbeat until the plant's lines are done", async () => {
+      configPath = `${dir}/one_line.json`;
+      await Deno.writeTextFile(configPath, JSON.stringify({ ...CONFIG, F1: [], F3: [] }));
+      const { whole, shardStderr } = await assertShardsAddUp([
+        "--factories",
+        "3",
+        "--backfill",
+        "2025-12-01..2025-12-02",
+      ]);
+      const last = lastTime(whole);
+      assert.ok(last < Date.UTC(2025, 11, 1, 1), "the lines ended the run");
+      for (const stderr of [shardStderr[0], shardStderr[2]]) {
+        assert.doesNotMatch(stderr, /no production lines to run/);
+        assert.match(stderr, new RegExp(`^info: done: backfill from \\S+ to ${new Date(last).toISOString()} `, "m"));
+      }
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
