@@ -128,7 +128,8 @@ Synthetic plants and shards:
                           produce the whole plant together when the run ends by itself
                           (lines done, --duration, a backfill's TO): the same records,
                           live ones timed from each shard's own launch; stopped by a
-                          signal, each shard stops where it is, so theirs is not the whole
+                          signal, each shard stops where it is: together they are not
+                          exactly the whole
 
 Kafka producer:
   --client-id ID          client.id the brokers see (default factory-sim)

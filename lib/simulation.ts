@@ -149,7 +149,7 @@ export async function runSimulation(
     if (lineFaults && lineFaults.length > 0) {
       scheduleFaults(line.line, lineFaults, {
         scheduler,
-        rng: rng.derive(`line/${line.line.factoryId}/${line.line.index}`),
+        rng: lineStream(rng, line.line),
         state: faults,
         startMs,
         label: onLabel,
