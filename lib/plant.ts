@@ -103,9 +103,10 @@ export interface BuiltPlant {
  * Builds `factoryCount` factories F1..Fn, each with 3-5 sensors drawn from its own random
  * stream, and attaches to each the lines the config gives it. `file` names the config in warnings.
  * With `generate`, a factory without an entry in the config gets generated lines instead (one per
- * sensor unless `linesPerFactory` says). With `shard`, only that shard's factories are built (and
- * only their config is looked at); each is the same as in the whole plant. `sensorsPerFactory`
- * replaces the drawn number of sensors (`validate` without a seed checks against the most a seed gives).
+ * sensor unless `linesPerFactory` says). With `shard`, only that shard's factories are built and
+ * warned about, each the same as in the whole plant; the other factories' lines are bound too, but
+ * only their timing is kept (`Plant.wholePlantLines`). `sensorsPerFactory` replaces the drawn number
+ * of sensors (`validate` without a seed checks against the most a seed gives).
  */
 export function buildPlant(
   config: FactoryConfig,
