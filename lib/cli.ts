@@ -128,7 +128,11 @@ Synthetic plants and shards:
                           (default: one per sensor; needs --generate-lines)
   --shard I/N             simulate only shard I of N: the factories Fk with
                           (k-1) mod N = I-1; N processes with the same flags and seed
-                          produce the whole plant together
+                          produce the whole plant together when the run ends by itself
+                          (lines done, --duration, a backfill's TO): the same records,
+                          live ones timed from each shard's own launch; stopped by a
+                          signal, each shard stops where it is: together they are not
+                          exactly the whole
 
 Kafka producer:
   --client-id ID          client.id the brokers see (default factory-sim)

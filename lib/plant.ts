@@ -36,9 +36,22 @@ export interface Factory {
   lines: Line[];
 }
 
+/** What a line's timing depends on: its stream (factory and index) and how many readings it takes. */
+export interface LineTiming {
+  factoryId: string;
+  index: number;
+  total: number;
+}
+
 /** Everything the simulation runs. */
 export interface Plant {
   factories: Factory[];
+  /**
+   * A shard's plant: every line of the whole plant, the other shards' too, as far as their timing
+   * goes, so that a shard ends when the whole plant's lines are done (undefined: `factories` is the
+   * whole plant).
+   */
+  wholePlantLines?: LineTiming[];
 }
 
 /** Fewest and most sensors a factory gets. */
@@ -91,9 +104,10 @@ export interface BuiltPlant {
  * Builds `factoryCount` factories F1..Fn, each with 3-5 sensors drawn from its own random
  * stream, and attaches to each the lines the config gives it. `file` names the config in warnings.
  * With `generate`, a factory without an entry in the config gets generated lines instead (one per
- * sensor unless `linesPerFactory` says). With `shard`, only that shard's factories are built (and
- * only their config is looked at); each is the same as in the whole plant. `sensorsPerFactory`
- * replaces the drawn number of sensors (`validate` without a seed checks against the most a seed gives).
+ * sensor unless `linesPerFactory` says). With `shard`, only that shard's factories are built and
+ * warned about, each the same as in the whole plant; the other factories' lines are bound too, but
+ * only their timing is kept (`Plant.wholePlantLines`). `sensorsPerFactory` replaces the drawn number
+ * of sensors (`validate` without a seed checks against the most a seed gives).
  */
 export function buildPlant(
   config: FactoryConfig,
@@ -109,59 +123,29 @@ export function buildPlant(
   const warnings: string[] = [];
   const factories: Factory[] = [];
   const idle: string[] = [];
-  const step = shard?.count ?? 1;
-  for (let i = shard?.index ?? 1; i <= factoryCount; i += step) {
+  // A shard also binds the other shards' factories' lines (without warnings), to time them.
+  const wholePlantLines: LineTiming[] | undefined = shard && [];
+  for (let i = 1; i <= factoryCount; i++) {
+    const mine = shard === undefined || shardOf(i, shard.count) === shard.index;
+    if (!mine && wholePlantLines === undefined) continue;
     const id = `F${i}`;
     const sensorCount = sensorsPerFactory ??
       rng.derive(`factory/${id}`).int(SENSORS_PER_FACTORY.min, SENSORS_PER_FACTORY.max);
     const sensors: Sensor[] = [];
     for (let j = 1; j <= sensorCount; j++) sensors.push({ factoryId: id, sensorId: `S${i}-${j}`, tier: `${i}.${j}` });
     const factory: Factory = { id, sensors, lines: [] };
-    factories.push(factory);
-
     const entries = Object.hasOwn(config, id) ? config[id] : undefined;
     if (entries === undefined && generate !== undefined) {
-      factory.lines.push(...generatedLines(factory, rng, generate.linesPerFactory));
-      continue;
+      factory.lines = generatedLines(factory, rng, generate.linesPerFactory);
+    } else if (entries === undefined || entries.length === 0) {
+      if (mine) idle.push(id);
+    } else {
+      factory.lines = configLines(factory, entries, mine ? { file, warnings } : undefined);
     }
-    if (entries === undefined || entries.length === 0) {
-      idle.push(id);
-      continue;
+    if (mine) factories.push(factory);
+    if (wholePlantLines !== undefined) {
+      for (const { factoryId, index, total } of factory.lines) wholePlantLines.push({ factoryId, index, total });
     }
-    const bySensor = new Map(sensors.map((sensor) => [sensor.sensorId, sensor]));
-    const used = new Map<string, number>();
-    entries.forEach((entry, index) => {
-      const sensor = bySensor.get(entry.sensorID);
-      if (sensor === undefined) {
-        warnings.push(
-          `${shown(file)}: ${shown(id)}[${index}].sensorID ${quoted(String(entry.sensorID))} is not a sensor of ${
-            shown(id)
-          } ` +
-            `(it has ${sensors[0].sensorId}..${sensors[sensors.length - 1].sensorId}): line ${
-              quoted(entry.sodaName)
-            } skipped`,
-        );
-        return;
-      }
-      const other = used.get(sensor.sensorId);
-      if (other !== undefined) {
-        warnings.push(
-          `${file}: ${id}[${index}] and ${id}[${other}] both use sensor ${sensor.sensorId}: ` +
-            `its readings of both lines share one key`,
-        );
-      } else {
-        used.set(sensor.sensorId, index);
-      }
-      factory.lines.push({
-        factoryId: id,
-        index,
-        sodaName: entry.sodaName,
-        total: entry.number,
-        sensor,
-        ...(entry.signal ? { signal: entry.signal } : {}),
-        ...(entry.faults ? { faults: entry.faults } : {}),
-      });
-    });
   }
   if (idle.length > 0) {
     const names = idle.length <= 10 ? idle.join(", ") : `${idle.slice(0, 10).join(", ")} and ${idle.length - 10} more`;
@@ -176,7 +160,64 @@ export function buildPlant(
       } is not a simulated factory (factories are F1..F${factoryCount}): its lines are ignored`,
     );
   }
-  return { plant: { factories }, warnings };
+  return { plant: wholePlantLines ? { factories, wholePlantLines } : { factories }, warnings };
+}
+
+/**
+ * The config's lines of `factory`, bound to its sensors: a line on a sensor the factory lacks is
+ * skipped. With `report`, each skipped line is a warning, and so is each sensor several lines share
+ * (one warning a sensor, however many lines share it).
+ */
+function configLines(
+  factory: Factory,
+  entries: NonNullable<FactoryConfig[string]>,
+  report: { file: string; warnings: string[] } | undefined,
+): Line[] {
+  const { id, sensors } = factory;
+  const bySensor = new Map(sensors.map((sensor) => [sensor.sensorId, sensor]));
+  /** Sensor id -> the indexes of the lines on it, in config order. */
+  const users = new Map<string, number[]>();
+  const lines: Line[] = [];
+  entries.forEach((entry, index) => {
+    const sensor = bySensor.get(entry.sensorID);
+    if (sensor === undefined) {
+      report?.warnings.push(
+        `${shown(report.file)}: ${id}[${index}].sensorID ${quoted(String(entry.sensorID))} is not a sensor of ${id} ` +
+          `(it has ${sensors[0].sensorId}..${sensors[sensors.length - 1].sensorId}): line ${
+            quoted(entry.sodaName)
+          } skipped`,
+      );
+      return;
+    }
+    let onSensor = users.get(sensor.sensorId);
+    if (onSensor === undefined) users.set(sensor.sensorId, onSensor = []);
+    onSensor.push(index);
+    lines.push({
+      factoryId: id,
+      index,
+      sodaName: entry.sodaName,
+      total: entry.number,
+      sensor,
+      ...(entry.signal ? { signal: entry.signal } : {}),
+      ...(entry.faults ? { faults: entry.faults } : {}),
+    });
+  });
+  if (report !== undefined) {
+    for (const [sensorId, indexes] of users) {
+      if (indexes.length < 2) continue;
+      const [first, ...others] = indexes.map((index) => `${id}[${index}]`);
+      report.warnings.push(
+        others.length === 1
+          ? `${shown(report.file)}: ${
+            others[0]
+          } and ${first} both use sensor ${sensorId}: its readings of both lines share one key`
+          : `${shown(report.file)}: ${
+            others.length <= 3 ? others.join(", ") : `${others.slice(0, 3).join(", ")} and ${others.length - 3} more`
+          } use sensor ${sensorId} as ${first} does: the readings of these ${indexes.length} lines share one key`,
+      );
+    }
+  }
+  return lines;
 }
 
 /**

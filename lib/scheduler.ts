@@ -52,6 +52,9 @@ interface Entry {
   task: Task;
 }
 
+/** The insertion order of `atLast` entries: after any `at` entry due at the same time. */
+const LAST_SEQ = Number.MAX_SAFE_INTEGER;
+
 /** In virtual mode, yield to the event loop at least this often (wall ms) so I/O and signals get in. */
 const VIRTUAL_YIELD_AFTER_MS = 20;
 
@@ -101,12 +104,24 @@ export class Scheduler {
 
   /** Queues `task` to fire at simulated time `timeMs` (at once if that is already past). */
   at(timeMs: number, task: Task): void {
+    this.#queue(timeMs, task, this.#seq++);
+  }
+
+  /**
+   * Queues `task` to fire at `timeMs` after every other entry due then, whenever those are queued:
+   * a task there that clears the queue ends the run with everything due at that instant done.
+   */
+  atLast(timeMs: number, task: Task): void {
+    this.#queue(timeMs, task, LAST_SEQ);
+  }
+
+  #queue(timeMs: number, task: Task, seq: number): void {
     let entry = this.#free.pop();
     if (entry === undefined) {
-      entry = { dueMs: timeMs, seq: this.#seq++, task };
+      entry = { dueMs: timeMs, seq, task };
     } else {
       entry.dueMs = timeMs;
-      entry.seq = this.#seq++;
+      entry.seq = seq;
       entry.task = task;
     }
     const heap = this.#heap;

@@ -1,10 +1,11 @@
 /**
  * Runs a plant on a scheduler: every sensor heartbeats and every line takes its readings, all on
- * the one timer queue, until every line is done (or the run is aborted).
+ * the one timer queue, until every line of the whole plant is done, `untilMs`, or the run is
+ * aborted.
  */
 import type { LineDefaults } from "./config.ts";
 import { type ActiveFault, closeFaults, type FaultLabel, FaultState, scheduleFaults } from "./faults.ts";
-import { allLines, allSensors, type Line, type Plant, type Sensor } from "./plant.ts";
+import { allLines, allSensors, type Line, type LineTiming, type Plant, type Sensor } from "./plant.ts";
 import type { Rng } from "./random.ts";
 import type { Scheduler, Task } from "./scheduler.ts";
 import { createSignal, type Signal, signalRange } from "./waveforms.ts";
@@ -49,7 +50,7 @@ export type EmitBatch = (events: SimEvent[]) => void | Promise<void>;
 
 /** What a run did, for the end-of-run summary. */
 export interface SimulationResult {
-  /** True when every line took all of its readings. */
+  /** True when every line of the whole plant (every shard's) took all of its readings. */
   completed: boolean;
   /** True when the run ended because simulated time reached `untilMs`. */
   reachedEnd: boolean;
@@ -64,8 +65,11 @@ export interface SimulationResult {
 }
 
 /**
- * Schedules the plant on `scheduler` and runs it. Heartbeats start at once and stop when the last
- * line takes its last reading; a plant with no lines heartbeats until `signal` aborts.
+ * Schedules the plant on `scheduler` and runs it. Heartbeats start at once and stop when the whole
+ * plant's last line takes its last reading (everything else due at that instant included), or at
+ * `untilMs` (nothing due then included), whichever comes first; a plant with no lines, or with
+ * `continuous`, heartbeats until `untilMs` or until `signal` aborts. A shard's plant ends as the
+ * whole plant does (`Plant.wholePlantLines`), so the shards' events together are the whole's.
  */
 export async function runSimulation(
   plant: Plant,
@@ -91,12 +95,10 @@ export async function runSimulation(
   const lines = allLines(plant).map((line) =>
     new LineTask(line, { rng, scheduler, faults, defaults, continuous, emit: onReadings })
   );
-  let linesLeft = lines.length;
 
-  function onReadings(events: Reading[], done: boolean): void {
+  function onReadings(events: Reading[]): void {
     for (const event of events) pending.push(event);
     readings += events.length;
-    if (done && --linesLeft === 0) scheduler.clear();
   }
 
   function onHeartbeat(event: Heartbeat): void {
@@ -111,6 +113,7 @@ export async function runSimulation(
   }
 
   let reachedEnd = false;
+  let completed = false;
   // Queued first, so at `untilMs` it fires before anything else due then: the run covers
   // [start, untilMs). An entry of its own adds no draws, so the events before it do not change.
   if (untilMs !== undefined) {
@@ -121,6 +124,24 @@ export async function runSimulation(
       },
     });
   }
+  // Every shard finds the same instant, from the lines' interval streams alone. Queued after
+  // everything due then, whenever that was queued: the run covers [start, the last reading].
+  // Continuous lines are never done.
+  if (!continuous) {
+    watchLinesDone(plant.wholePlantLines ?? lines.map((task) => task.line), {
+      rng,
+      scheduler,
+      onDone(doneMs) {
+        if (untilMs !== undefined && doneMs >= untilMs) return;
+        scheduler.atLast(doneMs, {
+          fire() {
+            completed = true;
+            scheduler.clear();
+          },
+        });
+      },
+    });
+  }
   for (const sensor of allSensors(plant)) scheduler.at(startMs, new HeartbeatTask(sensor, rng, scheduler, onHeartbeat));
   for (const line of lines) {
     line.start();
@@ -128,7 +149,7 @@ export async function runSimulation(
     if (lineFaults && lineFaults.length > 0) {
       scheduleFaults(line.line, lineFaults, {
         scheduler,
-        rng: rng.derive(`line/${line.line.factoryId}/${line.line.index}`),
+        rng: lineStream(rng, line.line),
         state: faults,
         startMs,
         label: onLabel,
@@ -150,7 +171,7 @@ export async function runSimulation(
     await emit(closing);
   }
   return {
-    completed: lines.length > 0 && linesLeft === 0,
+    completed,
     reachedEnd,
     readings,
     heartbeats,
@@ -195,7 +216,7 @@ class LineTask implements Task {
   readonly #range: { min: number; max: number; decimals: number };
   readonly #faults: FaultState;
   readonly #scheduler: Scheduler;
-  readonly #emit: (events: Reading[], done: boolean) => void;
+  readonly #emit: (events: Reading[]) => void;
   /** The last value sent, and the value a `stuck` fault holds. */
   #lastValue: number | undefined;
   #stuckAt: number | undefined;
@@ -208,15 +229,15 @@ class LineTask implements Task {
       faults: FaultState;
       defaults: LineDefaults;
       continuous?: boolean;
-      emit: (events: Reading[], done: boolean) => void;
+      emit: (events: Reading[]) => void;
     },
   ) {
     this.line = line;
     this.#continuous = continuous;
     // Intervals and values come from separate streams so that changing how values are drawn
     // never moves a reading in time.
-    const stream = rng.derive(`line/${line.factoryId}/${line.index}`);
-    this.#intervals = stream.derive("interval");
+    const stream = lineStream(rng, line);
+    this.#intervals = intervalStream(stream);
     const signal = line.signal ?? defaults.signal;
     this.#signal = createSignal(signal, stream.derive("value"), scheduler.now());
     this.#range = signalRange(signal);
@@ -259,7 +280,7 @@ class LineTask implements Task {
       timeMs,
     };
     if (active.length > 0) reading.fault = [...new Set(active.map((fault) => fault.kind))].join(",");
-    this.#emit(copies === 1 ? [reading] : Array.from({ length: copies }, () => reading), done);
+    this.#emit(copies === 1 ? [reading] : Array.from({ length: copies }, () => reading));
   }
 
   /** What the active faults make of a reading drawn as `value` at `now`. */
@@ -311,6 +332,67 @@ class LineTask implements Task {
   }
 
   #scheduleNext(): void {
-    this.#scheduler.after(this.#intervals.int(READING_INTERVAL_MS.min, READING_INTERVAL_MS.max), this);
+    this.#scheduler.after(nextInterval(this.#intervals), this);
   }
+}
+
+/** A line's own stream, from which its values, intervals and faults derive theirs. */
+function lineStream(rng: Rng, line: LineTiming): Rng {
+  return rng.derive(`line/${line.factoryId}/${line.index}`);
+}
+
+/** The stream of a line's reading intervals (apart from its values, so values never move a reading in time). */
+function intervalStream(lineStream: Rng): Rng {
+  return lineStream.derive("interval");
+}
+
+/** The interval before a line's next reading, drawn from its interval stream. */
+function nextInterval(intervals: Rng): number {
+  return intervals.int(READING_INTERVAL_MS.min, READING_INTERVAL_MS.max);
+}
+
+/** How far ahead of the clock `watchLinesDone` draws the lines' intervals, simulated ms. */
+export const LINES_DONE_HORIZON_MS = 60_000;
+
+/**
+ * Finds when the last of `lines` takes its last reading and tells `onDone` ahead of that time:
+ * a line's k-th reading comes k intervals after the start, each drawn from its interval stream
+ * alone, so this needs no values, faults, or the other shards' factories. It draws lazily, up to
+ * `LINES_DONE_HORIZON_MS` ahead of the clock (a task on the scheduler), so a line of a billion
+ * readings costs nothing up front; a line that cannot be the last (it ends by the time the longest
+ * has to, drawn or not) is never drawn. No lines: never done, and `onDone` is not called.
+ */
+export function watchLinesDone(
+  lines: readonly LineTiming[],
+  { rng, scheduler, onDone }: { rng: Rng; scheduler: Scheduler; onDone: (doneMs: number) => void },
+): void {
+  if (lines.length === 0) return;
+  const startMs = scheduler.now();
+  const longest = lines.reduce((most, line) => Math.max(most, line.total), 0);
+  // The longest line ends no sooner than this: lines sure to end by then cannot be the last.
+  const leastDoneMs = startMs + longest * READING_INTERVAL_MS.min;
+  const pending = lines
+    .filter((line) => startMs + line.total * READING_INTERVAL_MS.max > leastDoneMs)
+    .map((line) => ({ intervals: intervalStream(lineStream(rng, line)), left: line.total, timeMs: startMs }));
+  let doneMs = -Infinity;
+  const watch: Task = {
+    fire() {
+      const horizonMs = scheduler.now() + LINES_DONE_HORIZON_MS;
+      for (let i = pending.length - 1; i >= 0; i--) {
+        const line = pending[i];
+        while (line.left > 0 && line.timeMs <= horizonMs) {
+          line.timeMs += nextInterval(line.intervals);
+          line.left--;
+        }
+        if (line.left > 0) continue;
+        if (line.timeMs > doneMs) doneMs = line.timeMs;
+        pending[i] = pending[pending.length - 1];
+        pending.pop();
+      }
+      // A line still pending ends after the horizon, so the next watch comes before the end.
+      if (pending.length === 0) onDone(doneMs);
+      else scheduler.after(LINES_DONE_HORIZON_MS, watch);
+    },
+  };
+  watch.fire();
 }

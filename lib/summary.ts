@@ -126,8 +126,11 @@ export class RunSummary {
   readonly #topics: Topics;
   /** Lines start a new batch when one is done (`--continuous`): the table shows readings and batch size, not `count/total`. */
   readonly #continuous: boolean;
-  /** factoryId -> sensorId -> its lines: found without building a key string per event. */
-  readonly #index = new Map<string, Map<string, LineStats[]>>();
+  /**
+   * factoryId -> sensorId -> sodaName -> total -> the line: a reading's line in four lookups
+   * however many lines share its sensor, without building a key string per event.
+   */
+  readonly #index = new Map<string, Map<string, Map<string, Map<number, LineStats>>>>();
 
   constructor(lines: readonly Line[], topics: Topics, { continuous = false }: { continuous?: boolean } = {}) {
     this.#topics = topics;
@@ -150,9 +153,12 @@ export class RunSummary {
       };
       let sensors = this.#index.get(stats.factoryId);
       if (sensors === undefined) this.#index.set(stats.factoryId, sensors = new Map());
-      let onSensor = sensors.get(stats.sensorId);
-      if (onSensor === undefined) sensors.set(stats.sensorId, onSensor = []);
-      onSensor.push(stats);
+      let sodas = sensors.get(stats.sensorId);
+      if (sodas === undefined) sensors.set(stats.sensorId, sodas = new Map());
+      let totals = sodas.get(stats.sodaName);
+      if (totals === undefined) sodas.set(stats.sodaName, totals = new Map());
+      // Lines alike in factory, sensor, soda and number share the first one's stats.
+      if (!totals.has(stats.total)) totals.set(stats.total, stats);
       return stats;
     });
   }
@@ -188,7 +194,7 @@ export class RunSummary {
   }
 
   #find(factoryId: string, sensorId: string, sodaName: string, total: number): LineStats | undefined {
-    return findIn(this.#index.get(factoryId)?.get(sensorId), sodaName, total);
+    return this.#index.get(factoryId)?.get(sensorId)?.get(sodaName)?.get(total);
   }
 
   /** Records produced per topic (topics given the same name share one count). */
@@ -354,13 +360,6 @@ function aggregate(lines: readonly LineStats[]): { sum: number; min: number; max
     if (stats.max > max) max = stats.max;
   }
   return { sum, min, max };
-}
-
-/** Finds a reading's line; lines alike in factory, sensor, soda and number share the first one's stats. */
-function findIn(candidates: LineStats[] | undefined, sodaName: string, total: number): LineStats | undefined {
-  if (candidates === undefined) return undefined;
-  for (const stats of candidates) if (stats.sodaName === sodaName && stats.total === total) return stats;
-  return undefined;
 }
 
 function round(value: number, decimals: number): number {

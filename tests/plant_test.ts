@@ -167,6 +167,12 @@ Deno.test("shards split the plant: every factory in exactly one shard, as in the
       const union = shards.flatMap(({ plant }) => plant.factories)
         .sort((a, b) => Number(a.id.slice(1)) - Number(b.id.slice(1)));
       assert.deepEqual(union, whole.plant.factories, "each factory once, with the same sensors and lines");
+      const timings = whole.plant.factories.flatMap((factory) =>
+        factory.lines.map(({ factoryId, index, total }) => ({ factoryId, index, total }))
+      );
+      for (const { plant } of shards) {
+        assert.deepEqual(plant.wholePlantLines, timings, "each shard times every line of the whole plant");
+      }
       for (const { warnings } of shards) {
         assert.deepEqual(
           warnings,
@@ -181,4 +187,17 @@ Deno.test("shards split the plant: every factory in exactly one shard, as in the
     const second = buildPlant({}, { factoryCount: 10, rng: new Rng(1), shard: { index: 2, count: 4 } }).plant;
     assert.deepEqual(second.factories.map((factory) => factory.id), ["F2", "F6", "F10"]);
   });
+});
+
+Deno.test("200,000 lines on one sensor: all bound, and one warning for the sensor, not one a line", () => {
+  const n = 200_000;
+  const config = {
+    F1: Array.from({ length: n }, (_, i) => ({ sodaName: `Soda ${i}`, number: 1 + (i % 5), sensorID: "S1-1" })),
+  };
+  const { plant, warnings } = buildPlant(config, { factoryCount: 1, rng: new Rng(1), file: "cfg.json" });
+  assert.equal(plant.factories[0].lines.length, n);
+  assert.deepEqual(warnings, [
+    `cfg.json: F1[1], F1[2], F1[3] and ${n - 4} more use sensor S1-1 as F1[0] does: ` +
+    `the readings of these ${n} lines share one key`,
+  ]);
 });

@@ -19,6 +19,21 @@ Deno.test("virtual time runs entries in due order, ties in insertion order", asy
   assert.equal(scheduler.size, 0);
 });
 
+Deno.test("atLast fires after every entry due at its time, even those queued after it", async () => {
+  for (const mode of ["virtual", "real"] as const) {
+    const scheduler = new Scheduler({ startMs: START_MS, mode, speed: 1_000_000 });
+    const fired: string[] = [];
+    scheduler.after(100, task(() => fired.push("early")));
+    scheduler.atLast(START_MS + 200, task(() => (fired.push("end"), scheduler.clear())));
+    scheduler.after(200, task(() => fired.push("same time, queued after")));
+    // Queued at 150 for 200: after the end entry was queued, still before it fires.
+    scheduler.after(150, task(() => scheduler.after(50, task(() => fired.push("same time, queued at 150")))));
+    scheduler.after(201, task(() => fired.push("later")));
+    await scheduler.run();
+    assert.deepEqual(fired, ["early", "same time, queued after", "same time, queued at 150", "end"], mode);
+  }
+});
+
 Deno.test("a task that reschedules itself runs on virtual time without waiting", async () => {
   const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
   let fired = 0;

@@ -7,6 +7,7 @@ import { Scheduler } from "../lib/scheduler.ts";
 import {
   type Heartbeat,
   HEARTBEAT_INTERVAL_MS,
+  LINES_DONE_HORIZON_MS,
   type Reading,
   READING_INTERVAL_MS,
   runSimulation,
@@ -214,6 +215,71 @@ Deno.test("a run with an end stops when simulated time reaches it, before anythi
     assert.equal(result.completed, true);
     assert.equal(result.reachedEnd, false);
   });
+});
+
+Deno.test("the run ends at the last reading with everything due at that instant, whenever it was queued", async () => {
+  // Each sensor's heartbeat times come from its own stream alone: every one up to and including
+  // the last reading is emitted. Seeds are tried until a heartbeat falls on the last reading's
+  // instant, the case that once depended on the order entries were queued in.
+  const heartbeatTimes = (rng: Rng, sensorId: string, lastMs: number) => {
+    const stream = rng.derive(`sensor/${sensorId}/heartbeat`);
+    const times = [];
+    for (let t = START_MS; t <= lastMs; t += stream.int(HEARTBEAT_INTERVAL_MS.min, HEARTBEAT_INTERVAL_MS.max)) {
+      times.push(t);
+    }
+    return times;
+  };
+  let atTheEnd = 0;
+  for (let seed = 1; seed <= 200 && atTheEnd === 0; seed++) {
+    const plant = buildPlant({}, { factoryCount: 30, rng: new Rng(seed), generate: {} }).plant;
+    const { events, result } = await runVirtual(plant, { seed });
+    const lastMs = Math.max(...readingsOf(events).map((r) => r.timeMs));
+    assert.equal(result.completed, true);
+    assert.equal(result.endMs, lastMs);
+    const beats = groupBy(heartbeatsOf(events), (h) => h.sensorId);
+    for (const sensor of allSensors(plant)) {
+      const expected = heartbeatTimes(new Rng(seed), sensor.sensorId, lastMs);
+      assert.deepEqual(beats.get(sensor.sensorId)?.map((h) => h.timeMs), expected, `seed ${seed}: ${sensor.sensorId}`);
+      if (expected.at(-1) === lastMs) atTheEnd++;
+    }
+  }
+  assert.ok(atTheEnd > 0, "some heartbeat fell due at the last reading's instant");
+});
+
+Deno.test("the end of a plant's lines is found lazily, a line of 2^53-1 readings included", async (t) => {
+  await t.step("lines longer than the look-ahead end the run at their last reading", async () => {
+    const plant = plantOf({ F1: [{ sodaName: "Cola", number: 150, sensorID: "S1-1" }] }, { factoryCount: 2 });
+    const { events, result } = await runVirtual(plant);
+    const readings = readingsOf(events);
+    assert.equal(readings.length, 150);
+    assert.ok(readings.at(-1)!.timeMs - START_MS > 5 * LINES_DONE_HORIZON_MS);
+    assert.deepEqual([result.completed, result.endMs], [true, readings.at(-1)!.timeMs]);
+  });
+  await t.step("a line that will not be done for ages costs nothing up front: the end comes first", async () => {
+    const config = {
+      F1: [{ sodaName: "Forever", number: Number.MAX_SAFE_INTEGER, sensorID: "S1-1" }],
+      F2: [{ sodaName: "Short", number: 3, sensorID: "S2-1" }],
+    };
+    const untilMs = START_MS + 3_600_000;
+    const { events, result } = await runTimed(plantOf(config), { untilMs });
+    assert.deepEqual([result.completed, result.reachedEnd, result.endMs], [false, true, untilMs]);
+    assert.equal(readingsOf(events).filter((r) => r.sodaName === "Short").length, 3);
+  });
+});
+
+Deno.test("a shard ends when the whole plant's lines are done, its own or not", async () => {
+  // F2 has lines and F1 none: shard 1/2 (F1) heartbeats until F2's last reading in shard 2/2.
+  const config = { F1: [], F2: [{ sodaName: "Cola", number: 12, sensorID: "S2-1" }] };
+  const shardOf = (index: number) =>
+    buildPlant(config, { factoryCount: 2, rng: new Rng(1), shard: { index, count: 2 } }).plant;
+  const whole = await runVirtual(plantOf(config, { factoryCount: 2 }));
+  const [first, second] = [await runVirtual(shardOf(1)), await runVirtual(shardOf(2))];
+  assert.equal(readingsOf(first.events).length, 0);
+  for (const shard of [first, second]) {
+    assert.deepEqual([shard.result.completed, shard.result.endMs], [true, whole.result.endMs]);
+  }
+  const sorted = (events: SimEvent[]) => events.map((event) => JSON.stringify(event)).sort();
+  assert.deepEqual(sorted([...first.events, ...second.events]), sorted(whole.events));
 });
 
 Deno.test("continuous lines start a new batch of their number of readings, counted from 1 again", async (t) => {

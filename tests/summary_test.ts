@@ -169,4 +169,27 @@ Deno.test("config values in the table are escaped and bounded cell by cell", () 
     assert.ok(line.length < 200, `${line.length} characters`);
   }
   assert.match(table[2], /^ {2}F1 {7}S1-1 {4}\\x1b\]0;owned\\x07\\u202es+s…\(\+99,985 chars\) {2}1\/2 /);
+Deno.test("a reading finds its line without looking at the other lines on its sensor (no quadratic count)", () => {
+  // Many lines on one sensor (a config that puts them there, or generated lines): counting a
+  // reading must not scan the sensor's lines, or a run's time grows with the square of them.
+  const n = 3_000;
+  const lines: Line[] = Array.from({ length: n }, (_, index) => ({
+    factoryId: "F1",
+    index,
+    sodaName: `Soda ${index}`,
+    total: 1 + (index % 7),
+    sensor,
+  }));
+  const summary = new RunSummary(lines, DEFAULT_TOPICS);
+  // Count every look at a line's soda or number from here on.
+  let looks = 0;
+  for (const stats of summary.lines) {
+    for (const field of ["sodaName", "total"] as const) {
+      const value = stats[field];
+      Object.defineProperty(stats, field, { get: () => (looks++, value), enumerable: true });
+    }
+  }
+  summary.add(lines.map((line, i) => reading(line.sodaName, i, START_MS + i, line.total)));
+  assert.equal(looks, 0, `counting ${n} readings looked at lines ${looks} times`);
+  assert.ok(summary.lines.every((stats) => stats.sent === 1), "each reading counted on its own line");
 });

@@ -50,7 +50,8 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   const lines = allLines(plant);
   const sensors = allSensors(plant).length;
   logger.info(startLine(options, { plant, sensors, lines: lines.length, seed }));
-  if (lines.length === 0) logger.warn(noLinesWarning(options));
+  // A shard without lines of its own still ends when the whole plant's lines are done.
+  if ((plant.wholePlantLines ?? lines).length === 0) logger.warn(noLinesWarning(options));
 
   if (summaryJson !== undefined) {
     const { state } = Deno.permissions.querySync({ name: "write", path: summaryJson });
