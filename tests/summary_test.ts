@@ -169,6 +169,8 @@ Deno.test("config values in the table are escaped and bounded cell by cell", () 
     assert.ok(line.length < 200, `${line.length} characters`);
   }
   assert.match(table[2], /^ {2}F1 {7}S1-1 {4}\\x1b\]0;owned\\x07\\u202es+s…\(\+99,985 chars\) {2}1\/2 /);
+});
+
 Deno.test("a reading finds its line without looking at the other lines on its sensor (no quadratic count)", () => {
   // Many lines on one sensor (a config that puts them there, or generated lines): counting a
   // reading must not scan the sensor's lines, or a run's time grows with the square of them.
