@@ -168,7 +168,7 @@ Deno.test("config values in the table are escaped and bounded cell by cell", () 
     assert.ok(!hasControls(line), line);
     assert.ok(line.length < 200, `${line.length} characters`);
   }
-  assert.match(table[2], /^ {2}F1 {7}S1-1 {4}\\x1b\]0;owned\\x07\\u202es+s…\(\+99,985 chars\) {2}1\/2 /);
+  assert.match(table[2], /^ {2}F1 {7}S1-1 {4}\\x1b\]0;owned\\x07\\u202es+s…\(\+99,996 chars\) {2}1\/2 /);
 });
 
 Deno.test("a reading finds its line without looking at the other lines on its sensor (no quadratic count)", () => {
