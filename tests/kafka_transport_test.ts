@@ -17,6 +17,7 @@ function transportWith(watchFatal: Parameters<typeof kafkaTransport>[1]["watchFa
     explain: () => ({ final: false, message: "" }),
     lastProblem: () => "",
     watchFatal,
+    findWritten: () => Promise.resolve([]),
   });
 }
 
