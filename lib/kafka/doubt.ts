@@ -5,8 +5,8 @@
  * partition count, the same partition), by topic, key, timestamp, value and headers, from the
  * offset of the earliest timestamp in doubt (Kafka's offsets for times) to the end offsets taken
  * before reading. A produce request's batch for a partition is written whole or not at all, so a
- * request is either found or not. Read with a consumer of a throwaway group, whose offsets are set
- * before it joins (no race with a seek) and which is deleted afterwards. Loaded with the producer.
+ * request is either found or not. Read with a consumer of a throwaway group (it commits nothing,
+ * seeks where to read, and is deleted afterwards). Loaded with the producer.
  */
 import type { IHeaders, Kafka, KafkaMessage, PartitionMetadata } from "kafkajs";
 import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
@@ -115,19 +115,12 @@ export async function findWritten(
         admin.fetchTopicOffsetsByTimestamp(topic, earliest),
         admin.fetchTopicOffsets(topic),
       ]);
-      const offsets = ends.map(({ partition, high }) => {
-        const range = byPartition.get(partition);
-        const end = Number(high);
-        if (range === undefined) return { partition, offset: String(end) };
-        range.end = end;
-        range.start = Math.min(end, Number(starts.find((start) => start.partition === partition)?.offset ?? end));
+      for (const [partition, range] of byPartition) {
+        range.end = Number(ends.find((end) => end.partition === partition)?.high ?? 0);
+        range.start = Math.min(range.end, Number(starts.find((start) => start.partition === partition)?.offset ?? 0));
         range.done = range.start >= range.end;
         if (!range.done) open++;
-        return { partition, offset: String(range.start) };
-      });
-      // Every partition of the topic starts where it is to be read (the others at their end), before
-      // the group is joined: nothing is read from anywhere else.
-      await admin.setOffsets({ groupId, topic, partitions: offsets });
+      }
     }
     if (open === 0) return;
     await consumer.connect();
@@ -138,7 +131,11 @@ export async function findWritten(
         autoCommit: false,
         eachBatch: ({ batch }) => {
           const range = ranges.get(batch.topic)?.get(batch.partition);
-          if (range === undefined || range.done) return Promise.resolve();
+          // Batches from past the end: the group's first position (the latest offset), before the
+          // seek takes effect, or the other partitions of the topic.
+          if (range === undefined || range.done || Number(batch.firstOffset() ?? range.end) >= range.end) {
+            return Promise.resolve();
+          }
           for (const message of batch.messages) {
             if (Number(message.offset) >= range.end) break;
             const indexes = range.wanted.get(messageIdentity(message));
@@ -154,6 +151,13 @@ export async function findWritten(
           }
           return Promise.resolve();
         },
+      }).then(() => {
+        // KafkaJS takes a seek once the consumer runs, and drops batches fetched before it.
+        for (const [topic, byPartition] of ranges) {
+          for (const [partition, range] of byPartition) {
+            if (!range.done) consumer.seek({ topic, partition, offset: String(range.start) });
+          }
+        }
       }).catch(reject);
     });
   };
