@@ -269,7 +269,7 @@ Deno.test({
       report(
         `kill -9 during the commit loop: ${seen.size} distinct records landed, ${before.length} before the kill; ` +
           `${held[1]} kept in the spool, of which ${doubt.already + doubt.notYet} in doubt (${doubt.already} found ` +
-          `in Kafka, not sent again; checked in ${doubt.seconds} s); the next run sent ${
+          `in Kafka and not sent again, checked in ${doubt.seconds} s); the next run sent ${
             landed.length - before.length
           }; ` +
           `duplicated ${duplicates(landed)}; missing within that prefix ${holes}, not of the run ${strangers}; lost: ` +
