@@ -15,6 +15,7 @@ const transport: Transport = {
   },
   explain: (error) => ({ final: true, message: String(error) }),
   lastProblem: () => "",
+  findWritten: (records) => Promise.resolve(records.map(() => false)),
   close: () => Promise.resolve(),
 };
 const dir = Deno.makeTempDirSync({ prefix: "delivery-leak-" });

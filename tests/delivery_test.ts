@@ -9,27 +9,60 @@ import { ExitCode, PermissionError, RunError } from "../lib/errors.ts";
 import { resetLogging, setupLogging } from "../lib/log.ts";
 import type { OutRecord } from "../lib/messages.ts";
 import { type DeliveryOptions, DeliverySink, MAX_REQUEST_BYTES, type Transport } from "../lib/sinks/delivery.ts";
-import { Spool } from "../lib/sinks/spool.ts";
+import { Spool, SpoolWriteError } from "../lib/sinks/spool.ts";
 import { capSpoolPages } from "./_spool_full.ts";
+
+/** A record by what it is (what `findWritten` compares). */
+const identity = (r: OutRecord) => JSON.stringify([r.topic, r.key, r.timestampMs, r.value, r.headers ?? {}]);
+
+/** What the fake Kafka holds: the records of the requests it wrote (acknowledged or not). */
+class FakeKafka {
+  readonly written: string[] = [];
+  write(records: readonly OutRecord[]): void {
+    this.written.push(...records.map(identity));
+  }
+}
 
 /** A transport whose requests the test acknowledges or fails by hand. */
 class FakeTransport implements Transport {
   readonly requests: OutRecord[][] = [];
-  readonly #replies: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  readonly #replies: { records: readonly OutRecord[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
   closed = false;
   problem = "";
+  /** The records `findWritten` was asked about, per call. */
+  readonly checks: OutRecord[][] = [];
+  /** Set to make `findWritten` fail with it; "hang" to make it never answer. */
+  checkFailure: unknown;
+  constructor(readonly kafka = new FakeKafka()) {}
   send(records: readonly OutRecord[]): Promise<void> {
     this.requests.push([...records]);
-    return new Promise((resolve, reject) => this.#replies.push({ resolve, reject }));
+    return new Promise((resolve, reject) => this.#replies.push({ records, resolve, reject }));
   }
   get waiting(): number {
     return this.#replies.length;
   }
   acknowledge(): void {
-    this.#replies.shift()!.resolve();
+    const reply = this.#replies.shift()!;
+    this.kafka.write(reply.records);
+    reply.resolve();
+  }
+  /** Kafka writes the oldest request in flight, and its acknowledgement is lost (it stays in flight). */
+  writeWithoutAck(): void {
+    this.kafka.write(this.#replies[0].records);
   }
   fail(error: unknown): void {
     this.#replies.shift()!.reject(error);
+  }
+  findWritten(records: readonly OutRecord[]): Promise<boolean[]> {
+    this.checks.push([...records]);
+    if (this.checkFailure === "hang") return new Promise(() => {});
+    if (this.checkFailure !== undefined) return Promise.reject(this.checkFailure);
+    const held = [...this.kafka.written];
+    return Promise.resolve(records.map((record) => {
+      const at = held.indexOf(identity(record));
+      if (at >= 0) held.splice(at, 1);
+      return at >= 0;
+    }));
   }
   explain(error: unknown) {
     const final = (error as { final?: boolean }).final === true;
@@ -218,7 +251,10 @@ Deno.test("parking keeps the request in flight and the waiting records in the sp
     const next = new FakeTransport();
     const spool = Spool.open(dir, { maxBytes: 1 << 30 });
     assert.equal(spool.count, 5);
+    assert.equal(spool.inDoubt, 3, "the request in flight was sent: in doubt");
     const resumed = sinkOf(next, { spool });
+    await settle(clock);
+    assert.deepEqual(next.checks.map(values), [values(records(3))], "Kafka is asked about it first");
     assert.deepEqual(values(next.requests[0]), values(records(5)), "the next run sends them first, in order");
     resumed.write(records(1, "R", 5));
     next.acknowledge();
@@ -459,9 +495,186 @@ Deno.test("a full disk ends the run with one line; what the spool holds stays in
     assert.equal(spool.count, kept);
     const next = new FakeTransport();
     const resumed = sinkOf(next, { spool, batchRecords: 100_000 });
+    await settle(clock);
     assert.deepEqual(values(next.requests[0]), values(records(kept)), "the oldest, intact and in order");
     next.acknowledge();
     await resumed.close();
     assert.equal(resumed.replayed, kept);
+  });
+});
+
+/**
+ * A run that stops while Kafka is down: its first request (records 0-2, keys S1-0, S1-1, S1-2) is
+ * in flight when Kafka goes quiet and Kafka writes `written(request)` of it without the
+ * acknowledgement reaching the run; records 3-6 are spooled after it; then a stop signal parks it.
+ */
+async function stopWithRequestInDoubt(
+  clock: FakeTimers.InstalledClock,
+  dir: string,
+  kafka: FakeKafka,
+  written: (request: readonly OutRecord[]) => readonly OutRecord[],
+): Promise<void> {
+  const transport = new FakeTransport(kafka);
+  const sink = sinkOf(transport, { spool: Spool.open(dir, { maxBytes: 1 << 30 }), spoolAfterMs: 2_000 });
+  sink.write(records(3));
+  await clock.tickAsync(5);
+  kafka.write(written(transport.requests[0]));
+  await clock.tickAsync(2_000);
+  sink.write(records(4, "R", 3));
+  await clock.tickAsync(5);
+  assert.equal(await sink.park(), 7);
+}
+
+/** Each record Kafka holds, once: the number of them held more than once. */
+const duplicated = (kafka: FakeKafka) => kafka.written.length - new Set(kafka.written).size;
+
+Deno.test("records in doubt that Kafka holds already are removed from the spool, not sent again", async () => {
+  await withFakeTime(async ({ clock, logs, dir }) => {
+    const kafka = new FakeKafka();
+    await stopWithRequestInDoubt(clock, dir, kafka, (request) => request);
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    assert.equal(spool.count, 7);
+    assert.equal(spool.inDoubt, 3, "the request that was in flight is in doubt, the rest is not");
+    const next = new FakeTransport(kafka);
+    const sink = sinkOf(next, { spool });
+    assert.deepEqual(next.checks.map(values), [values(records(3))], "Kafka is asked about the records in doubt");
+    assert.equal(next.requests.length, 0, "nothing is sent before Kafka has answered");
+    await settle(clock);
+    assert.deepEqual(values(next.requests[0]), values(records(4, "R", 3)), "only the records Kafka did not hold");
+    next.acknowledge();
+    await sink.close();
+    assert.ok(
+      logs.some((l) => /^info: 3 records in doubt were already in Kafka: not sent again \(checked in \d/.test(l)),
+      logs.join(""),
+    );
+    assert.equal(sink.alreadyInKafka, 3);
+    assert.equal(sink.replayed, 4);
+    assert.equal(duplicated(kafka), 0);
+    assert.equal(kafka.written.length, 7, "every record once");
+  });
+});
+
+Deno.test("records in doubt that Kafka does not hold are sent first, in order, marked in doubt while they are", async () => {
+  await withFakeTime(async ({ clock, logs, dir }) => {
+    const kafka = new FakeKafka();
+    await stopWithRequestInDoubt(clock, dir, kafka, () => []);
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    const next = new FakeTransport(kafka);
+    const sink = sinkOf(next, { spool });
+    await settle(clock);
+    assert.ok(
+      logs.some((l) => /^info: none of the 3 records in doubt was in Kafka: sending them first \(checked in/.test(l)),
+      logs.join(""),
+    );
+    assert.deepEqual(values(next.requests[0]), values(records(7)), "oldest first, as produced");
+    assert.equal(spool.inDoubt, 7, "the batch sent from the spool is in doubt until it is removed");
+    next.acknowledge();
+    await sink.close();
+    assert.equal(sink.alreadyInKafka, 0);
+    assert.equal(sink.replayed, 7);
+    assert.deepEqual(kafka.written, records(7).map(identity), "every record once, in order");
+  });
+});
+
+Deno.test("records in doubt partly written (some partitions of the request): only the rest are sent", async () => {
+  await withFakeTime(async ({ clock, logs, dir }) => {
+    const kafka = new FakeKafka();
+    // A request's batch for a partition is written whole or not at all: here the partitions of
+    // S1-0 and S1-2 were written, the one of S1-1 was not.
+    await stopWithRequestInDoubt(clock, dir, kafka, (request) => request.filter((r) => r.key !== "S1-1"));
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    const next = new FakeTransport(kafka);
+    const sink = sinkOf(next, { spool });
+    await settle(clock);
+    assert.ok(
+      logs.some((l) =>
+        /^info: 2 records in doubt were already in Kafka: not sent again; the other 1 were not, sent first/.test(l)
+      ),
+      logs.join(""),
+    );
+    assert.deepEqual(values(next.requests[0]), ['{"i":1}', ...values(records(4, "R", 3))]);
+    next.acknowledge();
+    await sink.close();
+    assert.equal(sink.alreadyInKafka, 2);
+    assert.equal(duplicated(kafka), 0);
+    assert.equal(kafka.written.length, 7);
+  });
+});
+
+Deno.test("when Kafka cannot be read for the check, one warning, and the records in doubt are sent (never lost)", async () => {
+  await withFakeTime(async ({ clock, logs, dir }) => {
+    const kafka = new FakeKafka();
+    await stopWithRequestInDoubt(clock, dir, kafka, (request) => request);
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    const next = new FakeTransport(kafka);
+    next.checkFailure = new RunError(
+      'Kafka at 127.0.0.1:9092 denied this client reading "R" (TOPIC_AUTHORIZATION_FAILED): grant it READ on them',
+    );
+    const before = logs.length;
+    const sink = sinkOf(next, { spool });
+    await settle(clock);
+    const warnings = logs.slice(before).filter((l) => l.startsWith("warning:"));
+    assert.deepEqual(warnings, [
+      "warning: cannot check whether Kafka holds the 3 records in doubt in the spool (sent by the last run, " +
+      'acknowledgement not seen): Kafka at 127.0.0.1:9092 denied this client reading "R" ' +
+      "(TOPIC_AUTHORIZATION_FAILED): grant it READ on them; sending them again (some may be delivered twice)\n",
+    ]);
+    assert.deepEqual(values(next.requests[0]), values(records(7)));
+    next.acknowledge();
+    await sink.close();
+    assert.equal(spool.count, 0);
+    assert.equal(new Set(kafka.written).size, 7, "nothing lost");
+    assert.equal(duplicated(kafka), 3, "at least once: the request in doubt twice");
+  });
+});
+
+Deno.test("a stop while Kafka is being asked keeps the records in doubt, still marked, for the next run", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const kafka = new FakeKafka();
+    await stopWithRequestInDoubt(clock, dir, kafka, (request) => request);
+    const next = new FakeTransport(kafka);
+    next.checkFailure = "hang";
+    const sink = sinkOf(next, { spool: Spool.open(dir, { maxBytes: 1 << 30 }) });
+    sink.write(records(1, "R", 7));
+    await clock.tickAsync(5);
+    assert.equal(await sink.park(), 8);
+    assert.equal(next.requests.length, 0);
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    assert.equal(spool.inDoubt, 3);
+    assert.deepEqual(values(spool.peek(100).records), values(records(8)));
+    spool.close();
+  });
+});
+
+Deno.test("a crash between Kafka's acknowledgement of a replayed batch and its removal: the next run does not send it again", async () => {
+  await withFakeTime(async ({ clock, dir }) => {
+    const earlier = Spool.open(dir, { maxBytes: 1 << 30 });
+    earlier.append(records(5));
+    earlier.close();
+    const kafka = new FakeKafka();
+    const spool = Spool.open(dir, { maxBytes: 1 << 30 });
+    assert.equal(spool.inDoubt, 0, "spooled, never sent: not in doubt");
+    // The process dies after the acknowledgement, before the batch leaves the spool.
+    spool.remove = () => {
+      throw new SpoolWriteError("killed between the acknowledgement and the removal");
+    };
+    const transport = new FakeTransport(kafka);
+    const sink = sinkOf(transport, { spool });
+    assert.deepEqual(values(transport.requests[0]), values(records(5)));
+    transport.acknowledge();
+    await settle(clock);
+    await assert.rejects(sink.close(), /killed between the acknowledgement and the removal/);
+
+    const reopened = Spool.open(dir, { maxBytes: 1 << 30 });
+    assert.equal(reopened.count, 5);
+    assert.equal(reopened.inDoubt, 5, "marked in doubt before it was sent");
+    const next = new FakeTransport(kafka);
+    const resumed = sinkOf(next, { spool: reopened });
+    await settle(clock);
+    assert.equal(reopened.count, 0, "found in Kafka, removed");
+    await resumed.close();
+    assert.equal(next.requests.length, 0, "not sent again");
+    assert.equal(resumed.alreadyInKafka, 5);
+    assert.deepEqual(kafka.written, records(5).map(identity), "each record once");
   });
 });

@@ -348,3 +348,81 @@ Deno.test("--spool-sync sets SQLite's synchronous mode", () => {
     }
   });
 });
+
+Deno.test("records put back while in flight are in doubt, across a reopen; appended ones are not", () => {
+  withDir((dir) => {
+    const spool = Spool.open(dir, { maxBytes: 1 << 20 });
+    spool.append(records(4, 3));
+    assert.equal(spool.inDoubt, 0, "spooled, never sent");
+    spool.prepend(records(3));
+    assert.equal(spool.inDoubt, 3);
+    spool.append(records(2, 7));
+    spool.close();
+    const reopened = Spool.open(dir, { maxBytes: 1 << 20 });
+    assert.equal(reopened.inDoubt, 3, "the mark is on disk");
+    assert.deepEqual(reopened.peekInDoubt().records, records(3));
+    assert.deepEqual(reopened.peek(100).records, records(9), "in their order, the ones in doubt first");
+    reopened.close();
+  });
+});
+
+Deno.test("a batch sent from the spool is in doubt from before it is sent until it is removed", () => {
+  withDir((dir) => {
+    const spool = Spool.open(dir, { maxBytes: 1 << 20 });
+    spool.append(records(10));
+    const batch = spool.peek(4);
+    spool.markInDoubt(batch);
+    assert.equal(spool.inDoubt, 4);
+    spool.markInDoubt(batch);
+    assert.equal(spool.inDoubt, 4, "marking it again changes nothing");
+    spool.close(); // as if killed after Kafka's acknowledgement, before the removal
+    const reopened = Spool.open(dir, { maxBytes: 1 << 20 });
+    assert.deepEqual(reopened.peekInDoubt().records, records(4));
+    const again = reopened.peek(4);
+    reopened.remove(again);
+    assert.equal(reopened.inDoubt, 0, "removed: no longer in doubt");
+    const next = reopened.peek(3);
+    reopened.markInDoubt(next);
+    assert.deepEqual(reopened.peekInDoubt().records, records(3, 4));
+    reopened.close();
+  });
+});
+
+Deno.test("settling the doubt removes the records Kafka holds and keeps the others, in order, no longer in doubt", () => {
+  withDir((dir) => {
+    const spool = Spool.open(dir, { maxBytes: 1 << 20 });
+    spool.append(records(3, 5));
+    spool.prepend(records(5));
+    const { ids, records: inDoubt } = spool.peekInDoubt();
+    assert.deepEqual(inDoubt, records(5));
+    spool.resolveDoubt([ids[0], ids[2], ids[4]]);
+    assert.equal(spool.count, 5);
+    assert.equal(spool.inDoubt, 0);
+    spool.close();
+    const reopened = Spool.open(dir, { maxBytes: 1 << 20 });
+    assert.equal(reopened.inDoubt, 0);
+    assert.deepEqual(reopened.peek(100).records, records(8).filter((_, i) => ![0, 2, 4].includes(i)));
+    reopened.close();
+  });
+});
+
+Deno.test("a spool of the version before records in doubt were marked is adopted: nothing in doubt", () => {
+  withDir((dir) => {
+    const db = new DatabaseSync(`${dir}/spool.db`);
+    db.exec(
+      "CREATE TABLE records (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL, " +
+        "value TEXT NOT NULL, ts INTEGER NOT NULL, headers TEXT); " +
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL, closed_ms INTEGER); " +
+        `INSERT INTO runs (started_ms, closed_ms) VALUES (1, 2); PRAGMA user_version = ${SPOOL_FORMAT}`,
+    );
+    db.prepare("INSERT INTO records (topic, key, value, ts, headers) VALUES ('R', 'S1-0', '{}', 1, NULL)").run();
+    db.close();
+    const { spool, warnings } = openWarned(dir);
+    assert.deepEqual(warnings, []);
+    assert.equal(spool.count, 1);
+    assert.equal(spool.inDoubt, 0);
+    spool.prepend(records(1));
+    assert.equal(spool.inDoubt, 1, "and marked from now on");
+    spool.close();
+  });
+});

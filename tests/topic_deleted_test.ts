@@ -79,9 +79,11 @@ Deno.test("a topic deleted mid-run: spooled until the spool is full, then waitin
     assert.ok(ended, log);
     assert.equal(ended[2], kept[1]);
     assert.ok(!/\n\s+at /.test(log), "no stack trace");
-    console.log(
-      `[fault] topic deleted: spool full with ${first.count} records ${((stopMs - deletedMs) / 1000).toFixed(0)} s ` +
-        `later, stopped in ${stopS.toFixed(1)} s, ${kept[1]} kept`,
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(
+        `[fault] topic deleted: spool full with ${first.count} records ${((stopMs - deletedMs) / 1000).toFixed(0)} s ` +
+          `later, stopped in ${stopS.toFixed(1)} s, ${kept[1]} kept\n`,
+      ),
     );
 
     // The topic back: the next run on the same spool sends everything kept first.
@@ -104,15 +106,20 @@ Deno.test("a topic deleted mid-run: spooled until the spool is full, then waitin
     ], { spoolDir });
     assert.equal(next.code, ExitCode.ok, next.stderr);
     assert.match(next.stderr, new RegExp(`the spool holds ${kept[1]} records from an earlier run: sending them first`));
+    // The request in flight when the topic went away is in doubt: its heartbeats were written (their
+    // topic was there), its readings not. Kafka is asked first; what it holds is not sent again.
+    const already = Number(/^info: (\d+) records in doubt were already in Kafka/m.exec(next.stderr)?.[1] ?? 0);
     const replayed = /the spool is empty: (\d+) records replayed/.exec(next.stderr);
-    assert.ok(replayed && Number(replayed[1]) >= Number(kept[1]), next.stderr);
+    assert.ok(replayed && Number(replayed[1]) + already >= Number(kept[1]), next.stderr);
     const readings = await consumeAll(readingsTopic, broker.brokers);
     const heartbeats = await consumeAll(heartbeatTopic, broker.brokers);
     const produced = /(\d+) readings and (\d+) heartbeats/.exec(next.stderr)!;
-    // Everything kept arrived: the re-created topic holds the kept readings plus the new run's.
+    // Everything kept arrived, once: the re-created topic holds the kept readings plus the new run's.
     assert.equal(
       readings.length + heartbeats.length - before - Number(produced[1]) - Number(produced[2]),
-      Number(kept[1]),
+      Number(kept[1]) - already,
     );
+    const ids = heartbeats.map((r) => `${r.key} ${JSON.stringify(r.value)}`);
+    assert.equal(ids.length, new Set(ids).size, "no heartbeat twice");
   }, { properties: ["auto.create.topics.enable=false"] });
 });

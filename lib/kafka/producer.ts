@@ -10,6 +10,7 @@ import {
   type IHeaders,
   type Message,
   Partitioners,
+  type PartitionMetadata,
   type Producer,
 } from "kafkajs";
 import { describeError, type ExitError, PermissionError, RunError, UsageError } from "../errors.ts";
@@ -29,6 +30,7 @@ import {
 } from "./client.ts";
 import { ACKS, type Acks, type Compression, type History } from "./settings.ts";
 import { prepareTopics } from "./_topics.ts";
+import { findWritten } from "./doubt.ts";
 
 const kafkaLog = log("kafka");
 
@@ -112,12 +114,17 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
     },
   });
   kafkaLog.info(`connected to ${where}`);
+  const partitioner = cachedKeyPartitioner();
+  const partitionOf = (topic: string, key: string, partitionMetadata: PartitionMetadata[]) =>
+    partitioner({ topic, partitionMetadata, message: { key, value: null } });
+  const user = security.sasl ? `user ${quoted(security.sasl.username)}` : "this client";
   return kafkaTransport(producer, {
     acks: ACKS[acks],
     compression: compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
     explain: (error) => explainError(error, { where, topics, security, idempotent }),
     lastProblem: () => describeProblem(problems.last, topics),
     watchFatal,
+    findWritten: (records) => findWritten(kafka, records, { clientId, where, user, partitionOf }),
   });
 }
 
@@ -146,16 +153,20 @@ export const cachedKeyPartitioner: ICustomPartitioner = () => {
   };
 };
 
-/** The transport the delivery pipeline drives: one `sendBatch` per request. */
-/** The transport over a connected producer (exported for tests). */
+/**
+ * The transport the delivery pipeline drives over a connected producer: one `sendBatch` per
+ * request (exported for tests).
+ */
 export function kafkaTransport(
   producer: Producer,
-  { acks, compression, explain, lastProblem, watchFatal }: {
+  { acks, compression, explain, lastProblem, watchFatal, findWritten }: {
     acks: number;
     compression: CompressionTypes;
     explain: Transport["explain"];
     lastProblem: () => string;
     watchFatal: KafkaClient["watchFatal"];
+    /** Which records of an earlier run Kafka holds already (`doubt.ts`). */
+    findWritten: Transport["findWritten"];
   },
 ): Transport {
   return {
@@ -172,6 +183,7 @@ export function kafkaTransport(
     },
     explain,
     lastProblem,
+    findWritten,
     close: () => producer.disconnect(),
   };
 }

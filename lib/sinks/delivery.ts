@@ -11,6 +11,12 @@
  * every linger window is committed to the spool on disk instead of waiting in memory. Once Kafka
  * acknowledges again, the spool is replayed oldest first, and new records keep going through the
  * spool until it is empty, so no sensor's new records overtake its spooled ones.
+ *
+ * Records that were sent without an acknowledgement the spool has seen are in doubt (the spool
+ * marks them): a run that stopped while Kafka was down may have had its request written, its
+ * acknowledgement lost. A run that opens a spool with records in doubt asks Kafka which of them it
+ * holds before sending anything (`Transport.findWritten`), removes those and sends the rest: no
+ * record is delivered twice across runs. When Kafka cannot be read for that, they are sent again.
  */
 import { raceDeadline, startDeadline, TIMED_OUT } from "../deadline.ts";
 import { ExitCode, type ExitError, RunError } from "../errors.ts";
@@ -30,6 +36,12 @@ export interface Transport {
   explain(error: unknown): { final: boolean; message: string; exitError?: ExitError };
   /** The client's last connection problem, for warnings ("" when none). */
   lastProblem(): string;
+  /**
+   * Which of `records` (sent by an earlier run, never acknowledged to it) Kafka holds already:
+   * `true` at the index of each one found, by topic, key, timestamp, value and headers. Rejects
+   * when Kafka cannot be read for it (no permission, no answer in time), in one line.
+   */
+  findWritten(records: readonly OutRecord[]): Promise<boolean[]>;
   /** Releases the client's connections. */
   close(): Promise<void>;
 }
@@ -76,7 +88,7 @@ interface Request {
   /** Where the records are in the spool: they came from it, or were put there while in flight. */
   fromSpool?: SpoolBatch;
   /** Put in the spool while in flight (not replayed from it). */
-  inDoubt?: boolean;
+  spooledInFlight?: boolean;
 }
 
 const kafkaLog = log("kafka");
@@ -89,6 +101,8 @@ export class DeliverySink implements Sink {
   spooled = 0;
   /** Records sent from the spool (this run's and an earlier run's). */
   replayed = 0;
+  /** Records in doubt in the spool that Kafka held already: removed, not sent again. */
+  alreadyInKafka = 0;
   /** Told of each acknowledged request: its records and seconds from its first send (metrics). */
   observer: DeliveryObserver | undefined;
 
@@ -133,6 +147,8 @@ export class DeliverySink implements Sink {
   #lost = 0;
   #writers: (() => void)[] = [];
   #watchers: (() => void)[] = [];
+  /** Asking Kafka about the spool's records in doubt: nothing is sent until that is settled. */
+  #resolving = false;
 
   constructor(
     transport: Transport,
@@ -164,7 +180,8 @@ export class DeliverySink implements Sink {
     this.#lowWater = lowWaterRecords;
     if (spool && spool.count > 0) {
       kafkaLog.info(`the spool holds ${spool.count} records from an earlier run: sending them first (${spool.path})`);
-      this.#pump();
+      if (spool.inDoubt > 0) this.#resolveDoubt(spool);
+      else this.#pump();
     }
   }
 
@@ -288,8 +305,17 @@ export class DeliverySink implements Sink {
   }
 
   #nextRequest(): Request | undefined {
+    if (this.#resolving) return undefined;
     if (this.#spool && this.#spool.count > 0) {
       const batch = this.#spool.peek(this.#batchRecords, MAX_REQUEST_BYTES);
+      try {
+        // In doubt from now until it is removed: a crash after Kafka's acknowledgement and before
+        // the removal leaves it marked, and the next run checks it instead of sending it again.
+        this.#spool.markInDoubt(batch);
+      } catch (error) {
+        this.#spoolFailed(error);
+        return undefined;
+      }
       return { records: batch.records, fromSpool: batch };
     }
     if (this.#pendingCount === 0) return undefined;
@@ -373,7 +399,7 @@ export class DeliverySink implements Sink {
     if (request.fromSpool) {
       this.#spool!.remove(request.fromSpool);
       // Records spooled while in flight and acknowledged after all were never sent from the spool.
-      if (request.inDoubt) this.spooled -= request.records.length;
+      if (request.spooledInFlight) this.spooled -= request.records.length;
       else this.replayed += request.records.length;
     }
     if (this.#down) {
@@ -386,6 +412,57 @@ export class DeliverySink implements Sink {
     }
     if (request.fromSpool && this.#spool!.count === 0) {
       kafkaLog.info(`the spool is empty: ${this.replayed} records replayed`);
+    }
+  }
+
+  /**
+   * Asks Kafka which of the spool's records in doubt it holds already (an earlier run sent them
+   * and stopped before it saw their acknowledgement); removes those, then starts sending. When
+   * Kafka cannot be read for it, says so and sends them all (at least once, never lost).
+   */
+  async #resolveDoubt(spool: Spool): Promise<void> {
+    this.#resolving = true;
+    const doubt = spool.peekInDoubt();
+    const startedMs = performance.now();
+    let onPark: () => void = () => {};
+    const parked = new Promise<"parked">((resolve) => onPark = () => resolve("parked"));
+    this.#parkWaiters.add(onPark);
+    try {
+      const checking = this.#transport.findWritten(doubt.records).then(
+        (found) => ({ found }),
+        (error: unknown) => ({ error }),
+      );
+      const outcome = await Promise.race([checking, parked]);
+      if (outcome === "parked" || this.#parked || this.#failure) return;
+      const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
+      if ("error" in outcome) {
+        kafkaLog.warn(
+          `cannot check whether Kafka holds the ${doubt.records.length} records in doubt in the spool (sent by ` +
+            `the last run, acknowledgement not seen): ${this.#transport.explain(outcome.error).message}; ` +
+            "sending them again (some may be delivered twice)",
+        );
+        return;
+      }
+      const ids = doubt.ids.filter((_, i) => outcome.found[i] === true);
+      try {
+        spool.resolveDoubt(ids);
+      } catch (error) {
+        this.#spoolFailed(error);
+        return;
+      }
+      this.alreadyInKafka += ids.length;
+      const rest = doubt.records.length - ids.length;
+      kafkaLog.info(
+        ids.length > 0
+          ? `${ids.length} records in doubt were already in Kafka: not sent again` +
+            (rest > 0 ? `; the other ${rest} were not, sent first` : "") + ` (checked in ${seconds} s)`
+          : `none of the ${rest} records in doubt was in Kafka: sending them first (checked in ${seconds} s)`,
+      );
+    } finally {
+      this.#parkWaiters.delete(onPark);
+      this.#resolving = false;
+      this.#notify();
+      this.#advance();
     }
   }
 
@@ -409,7 +486,7 @@ export class DeliverySink implements Sink {
         this.#spoolFailed(error);
         return;
       }
-      request.inDoubt = true;
+      request.spooledInFlight = true;
       this.spooled += request.records.length;
     }
     this.#advance();
@@ -542,7 +619,8 @@ export class DeliverySink implements Sink {
   }
 
   #hasWork(): boolean {
-    return this.#pendingCount > 0 || this.#inFlight !== undefined || (this.#spool?.count ?? 0) > 0;
+    return this.#resolving || this.#pendingCount > 0 || this.#inFlight !== undefined ||
+      (this.#spool?.count ?? 0) > 0;
   }
 
   #mustHoldWriter(): boolean {

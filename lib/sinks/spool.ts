@@ -5,6 +5,12 @@
  *
  * One process owns a spool at a time: the database is opened with an exclusive lock, so a second
  * process on the same directory fails at once instead of sending the same records twice.
+ *
+ * The spool also knows which of its records are in doubt: sent to Kafka without an
+ * acknowledgement the spool has seen (put there while in flight, or sent from it and not yet
+ * removed). They are always its oldest, so one id marks them (`runs.doubt_through`: the records up
+ * to it), written once per request sent from the spool. A run that opens a spool with records in
+ * doubt asks Kafka which of them it holds before sending anything (`sinks/delivery.ts`).
  */
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -59,6 +65,31 @@ export interface SpoolBatch {
   lastId: number;
 }
 
+/** The records in doubt, oldest first, with their ids (to remove the ones Kafka holds already). */
+export interface InDoubt {
+  records: readonly OutRecord[];
+  ids: readonly number[];
+}
+
+interface RecordRow {
+  id: number;
+  topic: string;
+  key: string;
+  value: string;
+  ts: number;
+  headers: string | null;
+}
+
+function recordOf(row: RecordRow): OutRecord {
+  return {
+    topic: row.topic,
+    key: row.key,
+    value: row.value,
+    timestampMs: Number(row.ts),
+    ...(row.headers === null ? {} : { headers: JSON.parse(row.headers) }),
+  };
+}
+
 /** A durable FIFO of records in `dir`, bounded by `maxBytes` of database pages. */
 export class Spool {
   /** The database file. */
@@ -69,9 +100,12 @@ export class Spool {
   readonly #insertAt: StatementSync;
   readonly #peek: StatementSync;
   readonly #remove: StatementSync;
+  readonly #markDoubt: StatementSync;
   #count: number;
   #bytes = 0;
   #runId = 0;
+  /** The records with an id up to this are in doubt (none when undefined). */
+  #doubtThrough: number | undefined;
 
   private constructor(path: string, db: DatabaseSync, maxBytes: number) {
     this.path = path;
@@ -83,6 +117,7 @@ export class Spool {
     );
     this.#peek = db.prepare("SELECT id, topic, key, value, ts, headers FROM records ORDER BY id LIMIT ?");
     this.#remove = db.prepare("DELETE FROM records WHERE id <= ?");
+    this.#markDoubt = db.prepare("UPDATE runs SET doubt_through = ? WHERE id = ?");
     this.#count = Number((db.prepare("SELECT COUNT(*) AS n FROM records").get() as { n: number }).n);
     this.#measure();
   }
@@ -139,9 +174,11 @@ export class Spool {
    * cannot be counted, since what was lost never reached the disk.
    */
   #startRun(warn: (line: string) => void, sync: SpoolSync): void {
-    const last = this.#db.prepare("SELECT started_ms, closed_ms FROM runs ORDER BY id DESC LIMIT 1").get() as
-      | { started_ms: number; closed_ms: number | null }
-      | undefined;
+    const last = this.#db.prepare("SELECT started_ms, closed_ms, doubt_through FROM runs ORDER BY id DESC LIMIT 1")
+      .get() as
+        | { started_ms: number; closed_ms: number | null; doubt_through: number | null }
+        | undefined;
+    this.#doubtThrough = last?.doubt_through === null || last === undefined ? undefined : Number(last.doubt_through);
     if (last && last.closed_ms === null) {
       warn(
         `the run that used the spool ${shown(this.path)} last (started ${
@@ -156,7 +193,8 @@ export class Spool {
     this.#transaction(() => {
       this.#db.exec("DELETE FROM runs");
       this.#runId = Number(
-        this.#db.prepare("INSERT INTO runs (started_ms) VALUES (?)").run(Date.now()).lastInsertRowid,
+        this.#db.prepare("INSERT INTO runs (started_ms, doubt_through) VALUES (?, ?)")
+          .run(Date.now(), this.#doubtThrough ?? null).lastInsertRowid,
       );
     });
   }
@@ -182,6 +220,51 @@ export class Spool {
     return this.#bytes >= this.maxBytes;
   }
 
+  /**
+   * Records in doubt: sent to Kafka by an earlier run (or this one) without an acknowledgement
+   * that removed them. Kafka may hold them already.
+   */
+  get inDoubt(): number {
+    if (this.#doubtThrough === undefined || this.#count === 0) return 0;
+    return Number(
+      (this.#db.prepare("SELECT COUNT(*) AS n FROM records WHERE id <= ?").get(this.#doubtThrough) as { n: number }).n,
+    );
+  }
+
+  /** The records in doubt, oldest first, with their ids. */
+  peekInDoubt(): InDoubt {
+    if (this.#doubtThrough === undefined) return { records: [], ids: [] };
+    const rows = this.#db.prepare("SELECT id, topic, key, value, ts, headers FROM records WHERE id <= ? ORDER BY id")
+      .all(this.#doubtThrough) as unknown as RecordRow[];
+    return { records: rows.map(recordOf), ids: rows.map((row) => Number(row.id)) };
+  }
+
+  /**
+   * Marks `batch` (from `peek`) in doubt before it is sent: a crash between Kafka's acknowledgement
+   * and `remove` leaves it marked, and the next run checks it instead of sending it again. One
+   * small write (a row of `runs`), none when the batch is marked already.
+   */
+  markInDoubt(batch: SpoolBatch): void {
+    if (batch.records.length === 0 || (this.#doubtThrough !== undefined && this.#doubtThrough >= batch.lastId)) return;
+    this.#transaction(() => this.#markDoubt.run(batch.lastId, this.#runId));
+    this.#doubtThrough = batch.lastId;
+  }
+
+  /**
+   * Settles the doubt once Kafka has been asked: removes the records of `ids` (Kafka holds them)
+   * and marks the rest as not in doubt (they are sent as usual), in one transaction.
+   */
+  resolveDoubt(ids: readonly number[]): void {
+    this.#transaction(() => {
+      const remove = this.#db.prepare("DELETE FROM records WHERE id = ?");
+      for (const id of ids) remove.run(id);
+      this.#markDoubt.run(null, this.#runId);
+    });
+    this.#doubtThrough = undefined;
+    this.#count -= ids.length;
+    this.#measure();
+  }
+
   /** Appends `records` in one transaction: all of them are durable when this returns. */
   append(records: readonly OutRecord[]): void {
     if (records.length === 0) return;
@@ -196,40 +279,33 @@ export class Spool {
 
   /**
    * Puts `records` before everything the spool holds, in their order: for records that are older
-   * than the spooled ones (a request that was in flight when Kafka went away). Returns them as a
-   * batch, for `remove` once Kafka acknowledges them after all.
+   * than the spooled ones (a request that was in flight when Kafka went away). They were sent, so
+   * they are in doubt (in the same transaction). Returns them as a batch, for `remove` once Kafka
+   * acknowledges them after all.
    */
   prepend(records: readonly OutRecord[]): SpoolBatch {
     if (records.length === 0) return { records, lastId: 0 };
     const { first } = this.#db.prepare("SELECT MIN(id) AS first FROM records").get() as { first: number | null };
     const start = Number(first ?? 1) - records.length;
+    const lastId = start + records.length - 1;
+    // The records in doubt are always the oldest: these, and those already marked after them.
+    const doubtThrough = Math.max(lastId, this.#doubtThrough ?? lastId);
     this.#transaction(() => {
       records.forEach(({ topic, key, value, timestampMs, headers }, i) => {
         this.#insertAt.run(start + i, topic, key, value, timestampMs, headers ? JSON.stringify(headers) : null);
       });
+      this.#markDoubt.run(doubtThrough, this.#runId);
     });
+    this.#doubtThrough = doubtThrough;
     this.#count += records.length;
     this.#measure();
-    return { records, lastId: start + records.length - 1 };
+    return { records, lastId };
   }
 
   /** The oldest `limit` records (and at most `maxBytes` by `recordBytes`, at least one), without removing them. */
   peek(limit: number, maxBytes = Infinity): SpoolBatch {
-    const rows = this.#peek.all(limit) as {
-      id: number;
-      topic: string;
-      key: string;
-      value: string;
-      ts: number;
-      headers: string | null;
-    }[];
-    const records = rows.map((row): OutRecord => ({
-      topic: row.topic,
-      key: row.key,
-      value: row.value,
-      timestampMs: Number(row.ts),
-      ...(row.headers === null ? {} : { headers: JSON.parse(row.headers) }),
-    }));
+    const rows = this.#peek.all(limit) as unknown as RecordRow[];
+    const records = rows.map(recordOf);
     const { count } = recordsWithin(records, { maxBytes });
     records.length = count;
     return { records, lastId: count > 0 ? Number(rows[count - 1].id) : 0 };
@@ -320,8 +396,13 @@ function openDatabase(path: string, sync: SpoolSync): DatabaseSync {
     db.exec(
       "CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, " +
         "key TEXT NOT NULL, value TEXT NOT NULL, ts INTEGER NOT NULL, headers TEXT); " +
-        "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL, closed_ms INTEGER)",
+        "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL, closed_ms INTEGER, " +
+        "doubt_through INTEGER)",
     );
+    // A spool of a version before the in-doubt mark: the column is added (an older version reading
+    // this spool ignores it, and sends the records in doubt again: at least once, as it always did).
+    const runColumns = (db.prepare("PRAGMA table_info(runs)").all() as { name: string }[]).map((row) => row.name);
+    if (!runColumns.includes("doubt_through")) db.exec("ALTER TABLE runs ADD COLUMN doubt_through INTEGER");
     if (format !== SPOOL_FORMAT || application !== SPOOL_APPLICATION_ID) {
       db.exec(`PRAGMA user_version = ${SPOOL_FORMAT}; PRAGMA application_id = ${SPOOL_APPLICATION_ID}`);
     }

@@ -1,0 +1,212 @@
+/**
+ * Which records Kafka holds already, of those an earlier run sent without seeing their
+ * acknowledgement (the spool's records in doubt, `sinks/spool.ts`). Each record is looked for in
+ * the partition the producer's key partitioner gives it (`cachedKeyPartitioner`: the same key and
+ * partition count, the same partition), by topic, key, timestamp, value and headers, from the
+ * offset of the earliest timestamp in doubt (Kafka's offsets for times) to the end offsets taken
+ * before reading. A produce request's batch for a partition is written whole or not at all, so a
+ * request is either found or not. Read with a consumer of a throwaway group (it commits nothing,
+ * seeks where to read, and is deleted afterwards). Loaded with the producer.
+ */
+import type { IHeaders, Kafka, KafkaMessage, PartitionMetadata } from "kafkajs";
+import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
+import { describeError, RunError } from "../errors.ts";
+import { log } from "../log.ts";
+import type { OutRecord } from "../messages.ts";
+import { quoted } from "../text.ts";
+import { protocolErrorType } from "./client.ts";
+
+const kafkaLog = log("kafka");
+
+/** How long the check may take before the records are sent again instead. */
+export const DOUBT_CHECK_TIMEOUT_MS = 30_000;
+/** How long leaving and deleting the throwaway group may take. */
+const CLEAN_UP_TIMEOUT_MS = 5_000;
+
+/** The throwaway group's id: `<client id>-doubt-<random>` (grant READ on the prefix). */
+export function doubtGroupId(clientId: string): string {
+  return `${clientId}-doubt-${crypto.randomUUID()}`;
+}
+
+/** A record by what it is: key, timestamp, value and headers (sorted by name). */
+function identity(key: string, timestampMs: number, value: string, headers: [string, string][]): string {
+  headers.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  return JSON.stringify([key, timestampMs, value, headers]);
+}
+
+function recordIdentity({ key, timestampMs, value, headers }: OutRecord): string {
+  return identity(key, timestampMs, value, Object.entries(headers ?? {}));
+}
+
+function messageIdentity(message: KafkaMessage): string {
+  const text = (data: Buffer | string | null | undefined) => typeof data === "string" ? data : data?.toString() ?? "";
+  const headers: [string, string][] = [];
+  for (const [name, data] of Object.entries((message.headers ?? {}) as IHeaders)) {
+    for (const one of Array.isArray(data) ? data : [data]) headers.push([name, text(one)]);
+  }
+  return identity(text(message.key), Number(message.timestamp), text(message.value), headers);
+}
+
+/** What is read of one partition: from `start` to `end` (exclusive), and the records looked for there. */
+interface Range {
+  start: number;
+  end: number;
+  /** Identity -> indexes of the records in doubt with it, oldest first. */
+  wanted: Map<string, number[]>;
+  /** Records of `wanted` not found yet. */
+  missing: number;
+  done: boolean;
+}
+
+/**
+ * Looks for `records` in Kafka with `kafka`'s client; resolves to `true` at the index of each one
+ * found. `partitionOf` is the producer's partitioner. Rejects with a one-line `RunError` when
+ * Kafka cannot be read for it (no READ permission, no answer within `timeoutMs`).
+ */
+export async function findWritten(
+  kafka: Kafka,
+  records: readonly OutRecord[],
+  { clientId, where, user, partitionOf, timeoutMs = DOUBT_CHECK_TIMEOUT_MS }: {
+    clientId: string;
+    /** "Kafka at host:port": how messages name the cluster. */
+    where: string;
+    /** "user \"name\"" or "this client". */
+    user: string;
+    partitionOf: (topic: string, key: string, partitions: PartitionMetadata[]) => number;
+    timeoutMs?: number;
+  },
+): Promise<boolean[]> {
+  const found = records.map(() => false);
+  if (records.length === 0) return found;
+  const topics = [...new Set(records.map((record) => record.topic))];
+  const groupId = doubtGroupId(clientId);
+  const admin = kafka.admin();
+  const consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 100,
+    retry: { retries: 3, restartOnFailure: () => Promise.resolve(false) },
+  });
+
+  const check = async () => {
+    await admin.connect();
+    const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+    const ranges = new Map<string, Map<number, Range>>();
+    for (const [index, record] of records.entries()) {
+      const partitions = metadata.find((topic) => topic.name === record.topic)?.partitions ?? [];
+      if (partitions.length === 0) continue;
+      let byPartition = ranges.get(record.topic);
+      if (byPartition === undefined) ranges.set(record.topic, byPartition = new Map());
+      const partition = partitionOf(record.topic, record.key, partitions);
+      let range = byPartition.get(partition);
+      if (range === undefined) {
+        byPartition.set(partition, range = { start: 0, end: 0, wanted: new Map(), missing: 0, done: false });
+      }
+      const id = recordIdentity(record);
+      const same = range.wanted.get(id);
+      if (same) same.push(index);
+      else range.wanted.set(id, [index]);
+      range.missing++;
+    }
+    let open = 0;
+    for (const [topic, byPartition] of ranges) {
+      const earliest = Math.min(...records.filter((record) => record.topic === topic).map((r) => r.timestampMs));
+      const [starts, ends] = await Promise.all([
+        admin.fetchTopicOffsetsByTimestamp(topic, earliest),
+        admin.fetchTopicOffsets(topic),
+      ]);
+      for (const [partition, range] of byPartition) {
+        range.end = Number(ends.find((end) => end.partition === partition)?.high ?? 0);
+        range.start = Math.min(range.end, Number(starts.find((start) => start.partition === partition)?.offset ?? 0));
+        range.done = range.start >= range.end;
+        if (!range.done) open++;
+      }
+    }
+    if (open === 0) return;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...ranges.keys()] });
+    await new Promise<void>((resolve, reject) => {
+      consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
+      consumer.run({
+        autoCommit: false,
+        eachBatch: ({ batch }) => {
+          const range = ranges.get(batch.topic)?.get(batch.partition);
+          // Batches from past the end: the group's first position (the latest offset), before the
+          // seek takes effect, or the other partitions of the topic.
+          if (range === undefined || range.done || Number(batch.firstOffset() ?? range.end) >= range.end) {
+            return Promise.resolve();
+          }
+          for (const message of batch.messages) {
+            if (Number(message.offset) >= range.end) break;
+            const indexes = range.wanted.get(messageIdentity(message));
+            const index = indexes?.shift();
+            if (index === undefined) continue;
+            found[index] = true;
+            range.missing--;
+          }
+          // Read to the end offset, or until every record looked for here is found.
+          if (range.missing === 0 || Number(batch.lastOffset()) + 1 >= range.end) {
+            range.done = true;
+            if (--open === 0) resolve();
+          }
+          return Promise.resolve();
+        },
+      }).then(() => {
+        // KafkaJS takes a seek once the consumer runs, and drops batches fetched before it.
+        for (const [topic, byPartition] of ranges) {
+          for (const [partition, range] of byPartition) {
+            if (!range.done) consumer.seek({ topic, partition, offset: String(range.start) });
+          }
+        }
+      }).catch(reject);
+    });
+  };
+
+  const started = check();
+  started.catch(() => {});
+  try {
+    const outcome = await raceDeadline(started, timeoutMs);
+    if (outcome === TIMED_OUT || outcome === ABORTED) {
+      throw new RunError(`${where} did not answer within ${timeoutMs / 1000} s`);
+    }
+  } catch (error) {
+    throw new RunError(explainReadError(error, { where, user, topics, groupId, clientId }));
+  } finally {
+    await raceDeadline(
+      (async () => {
+        await consumer.disconnect().catch(() => {});
+        // The group has no members once the consumer has left; its offsets go with it.
+        await admin.deleteGroups([groupId]).catch((error) =>
+          kafkaLog.debug(`the consumer group ${groupId} was not deleted: ${describeError(error)}`)
+        );
+        await admin.disconnect().catch(() => {});
+      })(),
+      CLEAN_UP_TIMEOUT_MS,
+    );
+  }
+  kafkaLog.debug(`records in doubt: ${found.filter(Boolean).length} of ${records.length} found in Kafka`);
+  return found;
+}
+
+/** Why Kafka could not be read for the check, in one line. */
+function explainReadError(
+  error: unknown,
+  { where, user, topics, groupId, clientId }: {
+    where: string;
+    user: string;
+    topics: string[];
+    groupId: string;
+    clientId: string;
+  },
+): string {
+  const type = protocolErrorType(error);
+  switch (type) {
+    case "TOPIC_AUTHORIZATION_FAILED":
+      return `${where} denied ${user} reading ${topics.map((topic) => quoted(topic)).join(", ")} (${type}): ` +
+        "grant it READ on them";
+    case "GROUP_AUTHORIZATION_FAILED":
+      return `${where} denied ${user} the consumer group ${quoted(groupId)} (${type}): grant it READ (and DELETE) ` +
+        `on the groups prefixed ${quoted(`${clientId}-doubt-`)}`;
+  }
+  return error instanceof RunError ? error.message : describeError(error);
+}
