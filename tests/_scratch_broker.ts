@@ -201,10 +201,13 @@ export interface LiveRun {
   heartbeatTopic: string;
 }
 
-/** Starts a `--sink=kafka` run against `brokers` and resolves once it has connected. */
+/**
+ * Starts a `--sink=kafka` run against `brokers` (with Deno `flags` instead of `deno task sim`'s
+ * when given) and resolves once it has connected.
+ */
 export async function startRun(
   brokers: string,
-  { name, args, spoolDir }: { name: string; args: string[]; spoolDir?: string },
+  { name, args, spoolDir, flags }: { name: string; args: string[]; spoolDir?: string; flags?: string[] },
 ): Promise<LiveRun> {
   const readingsTopic = uniqueTopic(`${name}.readings`);
   const heartbeatTopic = uniqueTopic(`${name}.heartbeats`);
@@ -214,7 +217,7 @@ export async function startRun(
     ...args,
     `--readings-topic=${readingsTopic}`,
     `--heartbeat-topic=${heartbeatTopic}`,
-  ], { spoolDir });
+  ], { spoolDir, flags });
   const run = { child, stderr: collect(child.stderr), stdout: collect(child.stdout), readingsTopic, heartbeatTopic };
   try {
     await waitFor(() => run.stderr.current.includes("connected to Kafka"), 30_000);

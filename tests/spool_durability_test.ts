@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { ExitCode } from "../lib/errors.ts";
-import { collect, consumeAll, type Consumed, runCli, simTaskFlags, spawnCli, uniqueTopic, waitFor } from "./_kafka.ts";
-import { finishRun, type LiveRun, withScratchBroker } from "./_scratch_broker.ts";
+import { consumeAll, type Consumed, runCli, simTaskFlags, spawnCli, uniqueTopic, waitFor } from "./_kafka.ts";
+import { finishRun, startRun, withScratchBroker } from "./_scratch_broker.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Records of one request (two topics of --batch-records each). */
@@ -72,31 +72,6 @@ async function smallDisk(): Promise<SmallDisk> {
   };
 }
 
-/** Starts a `--sink=kafka` run on topics of its own with Deno `flags`; resolves once it has connected. */
-async function startRunWith(
-  brokers: string,
-  { name, args, spoolDir, flags }: { name: string; args: string[]; spoolDir: string; flags: string[] },
-): Promise<LiveRun> {
-  const readingsTopic = uniqueTopic(`${name}.readings`);
-  const heartbeatTopic = uniqueTopic(`${name}.heartbeats`);
-  const child = spawnCli([
-    "--sink=kafka",
-    `--brokers=${brokers}`,
-    ...args,
-    `--readings-topic=${readingsTopic}`,
-    `--heartbeat-topic=${heartbeatTopic}`,
-  ], { spoolDir, flags });
-  const run = { child, stderr: collect(child.stderr), stdout: collect(child.stdout), readingsTopic, heartbeatTopic };
-  try {
-    await waitFor(() => run.stderr.current.includes("connected to Kafka"), 30_000);
-  } catch (error) {
-    child.kill("SIGKILL");
-    await finishRun(run);
-    throw new Error(`the run did not connect within 30 s: ${error}\n${run.stderr.current}`);
-  }
-  return run;
-}
-
 /** A run on `spoolDir` with the broker up: sends what the spool holds, then a second of its own. */
 async function nextRun(brokers: string, spoolDir: string, flags = simTaskFlags()) {
   return await runCli([
@@ -147,7 +122,7 @@ Deno.test({
       report(`full disk: ${disk.how}`);
       try {
         const spoolDir = `${disk.dir}/spool`;
-        const run = await startRunWith(broker.brokers, {
+        const run = await startRun(broker.brokers, {
           name: "diskfull",
           args: ["--seed=31", "--speed=50", "--continuous", `--batch-records=${MAX_REQUEST_RECORDS / 2}`],
           spoolDir,
@@ -216,7 +191,7 @@ Deno.test({
         "--continuous",
         "--backfill=2026-01-01T00:00:00Z..2026-01-03T00:00:00Z",
       ];
-      const run = await startRunWith(broker.brokers, {
+      const run = await startRun(broker.brokers, {
         name: "commitloop",
         args: [...backfill, `--batch-records=${MAX_REQUEST_RECORDS / 2}`],
         spoolDir,
