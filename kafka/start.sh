@@ -11,6 +11,8 @@
 #   KAFKA_DATA_DIR         data, logs and pid file (default kafka/.data)
 #   KAFKA_PORT             client port on 127.0.0.1 (default 9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller port on 127.0.0.1 (default 9093)
+#   KAFKA_ADVERTISED       HOST:PORT the broker tells clients to connect to (default 127.0.0.1:KAFKA_PORT),
+#                          e.g. a TCP proxy's address in front of it, so every connection crosses the proxy
 #   KAFKA_HEAP_OPTS        JVM heap flags (default -Xmx512m)
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker to serve metadata (default 60)
 #   KAFKA_USE_KCAT         auto (default) | 0: readiness check without kcat even when it exists
@@ -19,6 +21,11 @@ set -euo pipefail
 KAFKA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=kafka/lib.sh
 source "$KAFKA_DIR/lib.sh"
+
+KAFKA_ADVERTISED="${KAFKA_ADVERTISED:-127.0.0.1:$KAFKA_PORT}"
+advertised_re='^[][A-Za-z0-9.:_-]+:[0-9]+$'
+[[ "$KAFKA_ADVERTISED" =~ $advertised_re ]] ||
+  die "KAFKA_ADVERTISED must be HOST:PORT, got '${KAFKA_ADVERTISED//[^[:print:]]/?}'"
 
 start_ns="$(now_ns)"
 elapsed() { elapsed_since "$start_ns"; }
@@ -64,7 +71,7 @@ ensure_jars
   echo "# --- set by kafka/start.sh ---"
   echo "log.dirs=$KRAFT_DIR"
   echo "listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT"
-  echo "advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT"
+  echo "advertised.listeners=PLAINTEXT://$KAFKA_ADVERTISED"
   echo "controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT"
 } >"$PROPS_FILE.tmp"
 mv "$PROPS_FILE.tmp" "$PROPS_FILE"
