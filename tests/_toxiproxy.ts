@@ -55,7 +55,9 @@ export class Toxiproxy {
   /** Starts a server with its API on `port`; resolves once the API answers. */
   static async start(port = TOXIPROXY_API_PORT): Promise<Toxiproxy> {
     if (await answers(`http://127.0.0.1:${port}/version`)) {
-      throw new Error(`port ${port} already serves a Toxiproxy this test did not start: stop it or set TOXIPROXY_API_PORT`);
+      throw new Error(
+        `port ${port} already serves a Toxiproxy this test did not start: stop it or set TOXIPROXY_API_PORT`,
+      );
     }
     const child = new Deno.Command(await serverPath(), {
       args: ["-host", "127.0.0.1", "-port", String(port), "-seed", "1"],
