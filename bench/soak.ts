@@ -103,13 +103,13 @@ interface Sample {
   spooled: number;
 }
 
-/** A metric's value from a Prometheus text exposition (summed over its labels). */
-function metric(text: string, name: string): number {
+/** A metric's value in a Prometheus text exposition, summed over its series that have `label`. */
+function metric(text: string, name: string, label = ""): number {
   let sum = 0;
   for (const line of text.split("\n")) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
-      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-    }
+    if (!line.startsWith(`${name} `) && !line.startsWith(`${name}{`)) continue;
+    if (label && !line.slice(0, line.indexOf(" ")).includes(label)) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return sum;
 }
@@ -133,7 +133,7 @@ async function sample(pid: number, metricsUrl: string, startedAt: number): Promi
       rssBytes: rssKiB * 1024,
       heapBytes: metric(text, "factory_sim_heap_used_bytes"),
       fds,
-      delivered: metric(text, 'factory_sim_records_total{outcome="delivered"'),
+      delivered: metric(text, "factory_sim_records_total", 'outcome="delivered"'),
       spooled: metric(text, "factory_sim_spool_records"),
     };
   } catch {
