@@ -156,6 +156,36 @@ export function slope(points: readonly { x: number; y: number }[]): number {
   return den === 0 ? NaN : num / den;
 }
 
+/** The window each floor is taken over: a few scavenges of the heap at 2,000-10,000 sensors. */
+const FLOOR_WINDOW_S = 60;
+
+/**
+ * The lowest value of each minute, at its time (a minute with fewer than half the samples of the
+ * fullest, the last one cut short, is left out). The heap saws up and down by tens of MiB between
+ * collections, so a fit of the raw samples of a short run mostly measures where the last tooth
+ * was; the troughs follow what survives collection, which is what a leak grows.
+ */
+export function floors<S extends { t: number }>(
+  samples: readonly S[],
+  pick: (s: S) => number,
+): { t: number; y: number }[] {
+  if (samples.length === 0) return [];
+  const start = samples[0].t;
+  const windows = new Map<number, { t: number; y: number; n: number }>();
+  for (const s of samples) {
+    const window = Math.floor((s.t - start) / FLOOR_WINDOW_S);
+    const y = pick(s);
+    const low = windows.get(window);
+    if (low === undefined) windows.set(window, { t: s.t, y, n: 1 });
+    else {
+      low.n++;
+      if (y < low.y) Object.assign(low, { t: s.t, y });
+    }
+  }
+  const fullest = Math.max(...[...windows.values()].map((w) => w.n));
+  return [...windows.values()].filter((w) => w.n * 2 >= fullest).map(({ t, y }) => ({ t, y }));
+}
+
 /** What a streamed topic held, per key, checked as it is read. */
 interface Check {
   received: number;
@@ -378,7 +408,7 @@ async function main(): Promise<number> {
     const heartbeats = await checkHeartbeats(heartbeatTopic, broker.brokers);
 
     const warm = samples.filter((s) => s.t * 1000 >= opts.warmUpMs);
-    const perHour = (pick: (s: Sample) => number) => slope(warm.map((s) => ({ x: s.t / 3600, y: pick(s) })));
+    const perHour = (pick: (s: Sample) => number) => slope(floors(warm, pick).map(({ t, y }) => ({ x: t / 3600, y })));
     const trends = [
       {
         name: "RSS",
@@ -417,9 +447,8 @@ async function main(): Promise<number> {
       `${readings.duplicated}, out of order ${readings.outOfOrder}, holes in a line's counts ${readings.holes}`,
       `heartbeats: produced ${summary.heartbeats}, received ${heartbeats.received}, lost ${heartbeatsLost}, duplicated ` +
       `${heartbeats.duplicated}, out of order ${heartbeats.outOfOrder}, longest gap ${heartbeats.maxGapMs} ms`,
-      `after the ${formatDuration(opts.warmUpMs)} warm-up (${warm.length} samples, every ${
-        formatDuration(opts.sampleEveryMs)
-      }):`,
+      `after the ${formatDuration(opts.warmUpMs)} warm-up: ${warm.length} samples, every ` +
+      `${formatDuration(opts.sampleEveryMs)}; slopes fitted to each minute's lowest value`,
       ...trends.map((t) =>
         `  ${t.name}: ${t.value}${t.unit && ` ${t.unit}`} at the end, slope ${t.slope >= 0 ? "+" : ""}${
           t.slope.toFixed(2)
