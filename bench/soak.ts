@@ -441,7 +441,9 @@ async function main(): Promise<number> {
     const out = [
       `soak: ${wallMinutes.toFixed(1)} min at speed 1, ${summary.plant.sensors} sensors (${summary.plant.factories} ` +
       `factories, ${summary.plant.lines} lines, --continuous), seed ${opts.seed}`,
-      `broker restarted ${restarts.length} times, down ${restarts.map((s) => s.toFixed(1)).join(", ") || "-"} s; ` +
+      `broker restarted ${restarts.length} time${restarts.length === 1 ? "" : "s"}, down ${
+        restarts.map((s) => s.toFixed(1)).join(", ") || "-"
+      } s; ` +
       `${summary.sink.delivered} records delivered, ${summary.sink.spooled} spooled, ${summary.sink.replayed} replayed`,
       `readings: produced ${summary.readings}, received ${readings.received}, lost ${readingsLost}, duplicated ` +
       `${readings.duplicated}, out of order ${readings.outOfOrder}, holes in a line's counts ${readings.holes}`,
