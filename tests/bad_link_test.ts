@@ -184,7 +184,8 @@ Deno.test({
                 stream: "upstream",
                 attributes: { timeout: 0 },
               });
-              await sleep(200);
+              // Long enough for the producer's next request to cross it (and be reset).
+              await sleep(500);
               await toxiproxy.removeToxic(PROXY, "reset");
               resets++;
             }
