@@ -1,6 +1,6 @@
-/** The soak's leak figures (bench/soak.ts): least-squares slopes of per-minute floors. */
+/** The soak's leak figures (bench/soak.ts): least-squares slopes of per-minute floors between restarts. */
 import assert from "node:assert/strict";
-import { floors, slope } from "../bench/soak.ts";
+import { floors, slope, steady } from "../bench/soak.ts";
 
 Deno.test("slope: the least-squares slope of a line, NaN without two distinct points", () => {
   assert.equal(slope([{ x: 0, y: 1 }, { x: 1, y: 3 }, { x: 2, y: 5 }]), 2);
@@ -24,4 +24,10 @@ Deno.test("floors: a sawtooth heap growing 12 MiB/h gives 12 MiB/h; flat teeth g
 Deno.test("floors: a minute cut short at the end is left out", () => {
   const samples = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120].map((t) => ({ t }));
   assert.deepEqual(floors(samples, (s) => s.t).map((f) => f.t), [0, 60]);
+});
+
+Deno.test("steady: samples during a restart and the 2 minutes after it are left out", () => {
+  const samples = [0, 50, 100, 130, 200, 249, 250, 300].map((t) => ({ t }));
+  assert.deepEqual(steady(samples, [{ from: 100, to: 130 }]).map((s) => s.t), [0, 50, 250, 300]);
+  assert.deepEqual(steady(samples, []).length, samples.length);
 });
