@@ -326,9 +326,9 @@ async function main(): Promise<number> {
   let stopRun = async () => {};
   let interrupted = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => interrupted = true);
-  say(`starting a scratch broker on ${broker.brokers}`);
-  await broker.start();
   try {
+    say(`starting a scratch broker on ${broker.brokers}`);
+    await broker.start();
     say(
       `${opts.minutes} min, ${factories} factories (about ${opts.sensors} sensors), restart every ` +
         `${formatDuration(opts.restartEveryMs)}, warm-up ${formatDuration(opts.warmUpMs)}`,
