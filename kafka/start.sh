@@ -13,6 +13,8 @@
 #                          an IPv6 broker, advertised as [::1]:PORT)
 #   KAFKA_PORT             client port on KAFKA_HOST (default 9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller port on KAFKA_HOST (default 9093)
+#   KAFKA_ADVERTISED       HOST:PORT the broker tells clients to connect to (default KAFKA_HOST:KAFKA_PORT),
+#                          e.g. a TCP proxy's address in front of it, so every connection crosses the proxy
 #   KAFKA_EXTRA_PROPERTIES broker settings appended last, one key=value a line
 #                          (e.g. auto.create.topics.enable=false)
 #   KAFKA_HEAP_OPTS        JVM heap flags (default -Xmx512m)
@@ -23,6 +25,11 @@ set -euo pipefail
 KAFKA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=kafka/lib.sh
 source "$KAFKA_DIR/lib.sh"
+
+KAFKA_ADVERTISED="${KAFKA_ADVERTISED:-$KAFKA_HOST_PORT_PREFIX:$KAFKA_PORT}"
+advertised_re='^[][A-Za-z0-9.:_-]+:[0-9]+$'
+[[ "$KAFKA_ADVERTISED" =~ $advertised_re ]] ||
+  die "KAFKA_ADVERTISED must be HOST:PORT, got '${KAFKA_ADVERTISED//[^[:print:]]/?}'"
 
 start_ns="$(now_ns)"
 elapsed() { elapsed_since "$start_ns"; }
@@ -69,7 +76,7 @@ ensure_jars
   echo "log.dirs=$KRAFT_DIR"
   h="$KAFKA_HOST_PORT_PREFIX"
   echo "listeners=PLAINTEXT://$h:$KAFKA_PORT,CONTROLLER://$h:$KAFKA_CONTROLLER_PORT"
-  echo "advertised.listeners=PLAINTEXT://$h:$KAFKA_PORT"
+  echo "advertised.listeners=PLAINTEXT://$KAFKA_ADVERTISED"
   echo "controller.quorum.voters=1@$h:$KAFKA_CONTROLLER_PORT"
   if [[ -n "${KAFKA_EXTRA_PROPERTIES:-}" ]]; then
     echo "# --- KAFKA_EXTRA_PROPERTIES ---"

@@ -115,6 +115,14 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: "factory_sim_heap_used_bytes",
+      help: "JavaScript heap in use (V8's heapUsed), bytes",
+      registers,
+      collect() {
+        this.set(Deno.memoryUsage().heapUsed);
+      },
+    });
+    new Gauge({
       name: "factory_sim_process_start_time_seconds",
       help: "Start time of the process since the Unix epoch in seconds",
       registers,

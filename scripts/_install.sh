@@ -66,3 +66,46 @@ ensure_test_tools() {
     apt_install "${packages[@]}"
   fi
 }
+
+TOXIPROXY_VERSION=2.5.0
+
+# Where ensure_toxiproxy puts Toxiproxy's server: $TOXIPROXY_SERVER when set, else a per-user cache
+# shared by every clone (built once per machine).
+toxiproxy_path() {
+  if [[ -n "${TOXIPROXY_SERVER:-}" ]]; then
+    printf '%s\n' "$TOXIPROXY_SERVER"
+  else
+    printf '%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}/factory-sim/toxiproxy-$TOXIPROXY_VERSION/toxiproxy-server"
+  fi
+}
+
+_toxiproxy_is_pinned() { # PATH
+  [[ -x "$1" ]] && [[ "$("$1" -version 2>/dev/null)" == *" $TOXIPROXY_VERSION" ]]
+}
+
+# Toxiproxy's server (the TCP fault proxy of tests/bad_link_test.ts), built from the Go module proxy
+# with `go install` (Go from PATH or /usr/local/go, else Debian's golang-go), unless it is there.
+ensure_toxiproxy() {
+  local target go dir
+  target="$(toxiproxy_path)"
+  _toxiproxy_is_pinned "$target" && return 0
+  [[ -z "${TOXIPROXY_SERVER:-}" ]] ||
+    die "TOXIPROXY_SERVER=$TOXIPROXY_SERVER is not an executable Toxiproxy $TOXIPROXY_VERSION server"
+  go="$(command -v go || true)"
+  [[ -n "$go" || ! -x /usr/local/go/bin/go ]] || go=/usr/local/go/bin/go
+  if [[ -z "$go" ]]; then
+    log "installing golang-go (to build Toxiproxy $TOXIPROXY_VERSION)"
+    apt_install golang-go
+    go="$(command -v go)" || die "golang-go was installed but 'go' is not on PATH"
+  fi
+  dir="$(dirname "$target")"
+  mkdir -p "$dir"
+  log "building Toxiproxy $TOXIPROXY_VERSION with $("$go" version) into $dir"
+  # The version is stamped in, as Toxiproxy's own release build does, so -version can tell it.
+  GOBIN="$dir" "$go" install \
+    -ldflags "-X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION" >&2 ||
+    die "building Toxiproxy $TOXIPROXY_VERSION failed (go install github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION)"
+  mv -f "$dir/server" "$target"
+  _toxiproxy_is_pinned "$target" || die "the Toxiproxy built into $target does not report version $TOXIPROXY_VERSION"
+}

@@ -108,7 +108,7 @@ async function kcat(args: string[], what: string): Promise<string> {
 }
 
 /** Each partition of `topic` and its end offset (the offset its next record will get). */
-async function endOffsets(topic: string, brokers: string): Promise<Map<number, number>> {
+export async function endOffsets(topic: string, brokers: string): Promise<Map<number, number>> {
   const metadata = JSON.parse(
     await kcat(["-L", "-J", "-b", brokers, "-t", topic, "-X", "allow.auto.create.topics=false"], `describe ${topic}`),
   ) as {

@@ -10,28 +10,38 @@ const ROOT = new URL("..", import.meta.url).pathname;
 /** The client port of scratch brokers (the controller's is the next one); KAFKA_SCRATCH_PORT moves them. */
 export const SCRATCH_PORT = Number(Deno.env.get("KAFKA_SCRATCH_PORT") || 9392);
 
+/** Where a scratch broker listens, and the address it tells clients to use. */
+export interface ScratchBrokerOptions {
+  /** Its client port (the controller's is the next one). */
+  port?: number;
+  /**
+   * HOST:PORT the broker advertises (default: its own address): a proxy in front of it, so that
+   * every connection a client opens after the bootstrap crosses the proxy.
+   */
+  advertised?: string;
+  /** The address it listens on and advertises (default 127.0.0.1; `::1` for an IPv6 broker). */
+  host?: string;
+  /** Broker settings of its own, `key=value` each (`auto.create.topics.enable=false`). */
+  properties?: string[];
+}
+
 /** A single-node broker in a temporary data dir, on ports of its own, for a test to stop and start. */
 export class ScratchBroker {
+  /** Its own address (bootstrap straight to the broker). */
   readonly brokers: string;
+  /** The address it advertises: `brokers` unless a proxy stands in front of it. */
+  readonly advertised: string;
   readonly #env: Record<string, string>;
 
-  /**
-   * `host`: the address it listens on and advertises (`::1` for an IPv6 broker); `properties`:
-   * broker settings of its own (`auto.create.topics.enable=false`).
-   */
-  constructor(
-    { port = SCRATCH_PORT, host = "127.0.0.1", properties = [] }: {
-      port?: number;
-      host?: string;
-      properties?: string[];
-    } = {},
-  ) {
+  constructor({ port = SCRATCH_PORT, host = "127.0.0.1", properties = [], advertised }: ScratchBrokerOptions = {}) {
     this.brokers = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    this.advertised = advertised ?? this.brokers;
     this.#env = {
       KAFKA_HOST: host,
       KAFKA_EXTRA_PROPERTIES: properties.join("\n"),
       KAFKA_PORT: String(port),
       KAFKA_CONTROLLER_PORT: String(port + 1),
+      KAFKA_ADVERTISED: this.advertised,
       KAFKA_DATA_DIR: Deno.makeTempDirSync({ prefix: "factory-sim-kafka-" }),
       KAFKA_HEAP_OPTS: "-Xmx384m",
     };
@@ -64,7 +74,7 @@ export class ScratchBroker {
 /** Runs `body` with a scratch broker started and a spool dir of its own; removes both after. */
 export async function withScratchBroker(
   body: (broker: ScratchBroker, spoolDir: string) => Promise<void>,
-  options: ConstructorParameters<typeof ScratchBroker>[0] = {},
+  options: ScratchBrokerOptions = {},
 ): Promise<void> {
   const broker = new ScratchBroker(options);
   await broker.start();
@@ -167,10 +177,13 @@ export function producedPrefixes(readings: Consumed[]): Map<string, number> {
   return lines;
 }
 
-/** Prints a fault test's figures on the test output (stderr): `[fault] NAME: sent ..., lost ...`. */
-export function reportTally(name: string, tally: Tally): void {
+/**
+ * Prints a fault test's figures on the test output (stderr): `[fault] NAME: sent ..., lost ...`,
+ * then `; more` when given (figures of the fault itself).
+ */
+export function reportTally(name: string, tally: Tally, more?: string): void {
   const line = `[fault] ${name}: sent ${tally.sent}, received ${tally.received}, lost ${tally.lost}, ` +
-    `duplicated ${tally.duplicated}, out of order ${tally.outOfOrder}\n`;
+    `duplicated ${tally.duplicated}, out of order ${tally.outOfOrder}${more ? `; ${more}` : ""}\n`;
   Deno.stderr.writeSync(new TextEncoder().encode(line));
 }
 

@@ -179,7 +179,15 @@ Deno.test("the README names its two commands, and they are executable bash scrip
   }
   await t.step("scripts/test.sh installs the test tools and runs a broker, and CI runs it", () => {
     const test = Deno.readTextFileSync(new URL("scripts/test.sh", root));
-    for (const step of ["ensure_test_tools", "deno install --frozen", "deno task kafka:start", "kafka:stop"]) {
+    for (
+      const step of [
+        "ensure_test_tools",
+        "ensure_toxiproxy",
+        "deno install --frozen",
+        "deno task kafka:start",
+        "kafka:stop",
+      ]
+    ) {
       assert.ok(test.includes(step), `scripts/test.sh: ${step}`);
     }
     assert.match(

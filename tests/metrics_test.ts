@@ -145,6 +145,7 @@ Deno.test("Metrics renders counters, histograms and gauges from the run", async 
   assert.equal(samples.has('factory_sim_records_total{topic="R",outcome="delivered"}'), false);
   assert.equal(samples.has("factory_sim_sink_info"), false);
   assert.equal(samples.get("factory_sim_process_start_time_seconds"), 1_700_000_000.5);
+  assert.ok((samples.get("factory_sim_heap_used_bytes") ?? 0) > 0, "the heap in use");
 
   const record = (topic: string): OutRecord => ({ topic, key: "S1-1", value: "{}", timestampMs: 0 });
   metrics.observeDelivery([record("R"), record("R"), record("H"), record("R")], 0.004);
