@@ -87,8 +87,8 @@ Options:
                           kafka: produce to Kafka, fail if unreachable;
                           console: one JSON record a line on stdout;
                           auto: Kafka if reachable within 3 s, else console (default)
-  --brokers LIST          comma-separated host:port list (default $KAFKA_BROKERS,
-                          else localhost:9092)
+  --brokers LIST          comma-separated host:port list, IPv6 in brackets
+                          ([::1]:9092) (default $KAFKA_BROKERS, else localhost:9092)
   --speed X               run X times faster than real time, X > 0 (default 1)
   --seed N                fix the plant, values and intervals, 0-${MAX_SEED}
                           (default: a fresh seed, logged so the run can be repeated)
