@@ -90,7 +90,14 @@ export interface SummaryDocument {
   labels: number;
   /** Records produced to each topic by this run (what the sink was given). */
   topics: Record<string, number>;
-  sink: { name: string; delivered: number; spooled: number | null; replayed: number | null };
+  sink: {
+    name: string;
+    delivered: number;
+    spooled: number | null;
+    replayed: number | null;
+    /** Records in doubt in an earlier run's spool that Kafka held already, not sent again (null without a spool). */
+    alreadyInKafka: number | null;
+  };
   lines: LineSummary[];
 }
 
@@ -239,6 +246,7 @@ export class RunSummary {
         delivered: info.sink.delivered,
         spooled: info.sink.spoolCounts?.spooled ?? null,
         replayed: info.sink.spoolCounts?.replayed ?? null,
+        alreadyInKafka: info.sink.spoolCounts ? info.sink.spoolCounts.alreadyInKafka ?? 0 : null,
       },
       lines: this.lines.map((stats, i) => lineSummary(stats, info.taken?.[i])),
     };

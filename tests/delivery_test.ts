@@ -548,6 +548,7 @@ Deno.test("records in doubt that Kafka holds already are removed from the spool,
       logs.join(""),
     );
     assert.equal(sink.alreadyInKafka, 3);
+    assert.equal(sink.spoolCounts.alreadyInKafka, 3);
     assert.equal(sink.replayed, 4);
     assert.equal(duplicated(kafka), 0);
     assert.equal(kafka.written.length, 7, "every record once");

@@ -59,7 +59,13 @@ Deno.test("--summary-json writes what the run emitted: per topic and per line", 
     for (const record of records) perTopic[record.topic] = (perTopic[record.topic] ?? 0) + 1;
     assert.deepEqual(summary.topics, perTopic);
     assert.equal(summary.readings, 62);
-    assert.deepEqual(summary.sink, { name: "console", delivered: records.length, spooled: null, replayed: null });
+    assert.deepEqual(summary.sink, {
+      name: "console",
+      delivered: records.length,
+      spooled: null,
+      replayed: null,
+      alreadyInKafka: null,
+    });
     assert.equal(summary.lines.length, 8);
     for (const line of summary.lines) {
       const values = records

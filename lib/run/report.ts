@@ -58,7 +58,12 @@ export function noLinesWarning(options: Pick<RunOptions, "backfill" | "durationM
  */
 export function endLine(
   result: SimulationResult,
-  { sink, backfill, wallMs, discarded = false }: { sink: Sink; backfill: boolean; wallMs: number; discarded?: boolean },
+  { sink, backfill, wallMs, discarded = false }: {
+    sink: Pick<Sink, "name" | "delivered" | "spoolCounts">;
+    backfill: boolean;
+    wallMs: number;
+    discarded?: boolean;
+  },
 ): string {
   const seconds = ((result.endMs - result.startMs) / 1000).toFixed(1);
   const span = backfill
@@ -67,7 +72,8 @@ export function endLine(
     } s: `
     : "";
   const spool = sink.spoolCounts;
-  const spoolStats = spool ? ` (${spool.spooled} spooled, ${spool.replayed} replayed from the spool)` : "";
+  const found = spool?.alreadyInKafka ? `, ${spool.alreadyInKafka} found already in Kafka and not sent again` : "";
+  const spoolStats = spool ? ` (${spool.spooled} spooled, ${spool.replayed} replayed from the spool${found})` : "";
   return `${result.completed || result.reachedEnd ? "done" : "stopped"}: ${span}` +
     `${result.readings} readings and ${result.heartbeats} heartbeats` +
     `${result.labels > 0 ? ` (and ${result.labels} fault starts and ends)` : ""} ` +

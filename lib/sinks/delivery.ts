@@ -106,9 +106,9 @@ export class DeliverySink implements Sink {
   /** Told of each acknowledged request: its records and seconds from its first send (metrics). */
   observer: DeliveryObserver | undefined;
 
-  /** `spooled` and `replayed`, for the end-of-run line and the summary. */
-  get spoolCounts(): { spooled: number; replayed: number } {
-    return { spooled: this.spooled, replayed: this.replayed };
+  /** `spooled`, `replayed` and `alreadyInKafka`, for the end-of-run line and the summary. */
+  get spoolCounts(): { spooled: number; replayed: number; alreadyInKafka: number } {
+    return { spooled: this.spooled, replayed: this.replayed, alreadyInKafka: this.alreadyInKafka };
   }
 
   readonly #transport: Transport;

@@ -37,8 +37,11 @@ export interface Sink {
   observer?: DeliveryObserver;
   /** Whether records go to this process's stdout (a live status then keeps off a terminal that shows them). */
   readonly toStdout?: boolean;
-  /** Sinks with a spool: records put in it and records replayed from it, so far. */
-  readonly spoolCounts?: { readonly spooled: number; readonly replayed: number };
+  /**
+   * Sinks with a spool: records put in it, records replayed from it, and records in doubt from an
+   * earlier run that Kafka held already (not sent again), so far.
+   */
+  readonly spoolCounts?: { readonly spooled: number; readonly replayed: number; readonly alreadyInKafka?: number };
 }
 
 /**
