@@ -8,7 +8,7 @@
  * request is either found or not. Read with a consumer of a throwaway group (it commits nothing,
  * seeks where to read, and is deleted afterwards). Loaded with the producer.
  */
-import type { IHeaders, Kafka, KafkaMessage, PartitionMetadata } from "kafkajs";
+import type { Consumer, IHeaders, Kafka, KafkaMessage, PartitionMetadata } from "kafkajs";
 import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
 import { describeError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
@@ -20,6 +20,16 @@ const kafkaLog = log("kafka");
 
 /** How long the check may take before the records are sent again instead. */
 export const DOUBT_CHECK_TIMEOUT_MS = 30_000;
+/** Errors of a group coordinator that is not ready yet: the check tries again after COORDINATOR_RETRY_MS. */
+const COORDINATOR_NOT_READY = new Set([
+  "COORDINATOR_LOAD_IN_PROGRESS",
+  "COORDINATOR_NOT_AVAILABLE",
+  "GROUP_COORDINATOR_NOT_AVAILABLE",
+  "NOT_COORDINATOR",
+  "NOT_COORDINATOR_FOR_GROUP",
+  "GROUP_LOAD_IN_PROGRESS",
+]);
+const COORDINATOR_RETRY_MS = 500;
 /** How long leaving and deleting the throwaway group may take. */
 const CLEAN_UP_TIMEOUT_MS = 5_000;
 
@@ -81,12 +91,19 @@ export async function findWritten(
   const topics = [...new Set(records.map((record) => record.topic))];
   const groupId = doubtGroupId(clientId);
   const admin = kafka.admin();
-  const consumer = kafka.consumer({
-    groupId,
-    allowAutoTopicCreation: false,
-    maxWaitTimeInMs: 100,
-    retry: { retries: 3, restartOnFailure: () => Promise.resolve(false) },
-  });
+  /** Every consumer an attempt made (one an attempt), left at the end. */
+  const consumers: Consumer[] = [];
+  const newConsumer = () => {
+    const consumer = kafka.consumer({
+      groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 100,
+      retry: { retries: 3, restartOnFailure: () => Promise.resolve(false) },
+    });
+    consumers.push(consumer);
+    return consumer;
+  };
+  let stopped = false;
 
   const check = async () => {
     await admin.connect();
@@ -123,6 +140,34 @@ export async function findWritten(
       }
     }
     if (open === 0) return;
+    // A group coordinator that is not ready yet (a cluster's first group: its offsets topic is still
+    // loading) is waited for with a new consumer, until the check's deadline.
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await readRanges(newConsumer(), ranges);
+      } catch (error) {
+        const type = protocolErrorType(error);
+        if (stopped || type === undefined || !COORDINATOR_NOT_READY.has(type)) throw error;
+        kafkaLog.debug(`records in doubt: the group coordinator is not ready (${type}); trying again (${attempt})`);
+        await new Promise((resolve) => setTimeout(resolve, COORDINATOR_RETRY_MS));
+      }
+    }
+  };
+
+  /** Reads each open range with `consumer`, marking what it finds; resolves when every range is done. */
+  /**
+   * Reads each range not done with `consumer`, marking what it finds; resolves when every range is
+   * done. A range's `start` follows what was read, so another attempt goes on where this one stopped.
+   */
+  const readRanges = async (consumer: Consumer, ranges: Map<string, Map<number, Range>>) => {
+    let open = 0;
+    for (const byPartition of ranges.values()) {
+      for (const range of byPartition.values()) {
+        range.done = range.start >= range.end || range.missing === 0;
+        if (!range.done) open++;
+      }
+    }
+    if (open === 0) return;
     await consumer.connect();
     await consumer.subscribe({ topics: [...ranges.keys()] });
     await new Promise<void>((resolve, reject) => {
@@ -133,11 +178,17 @@ export async function findWritten(
           const range = ranges.get(batch.topic)?.get(batch.partition);
           // Batches from past the end: the group's first position (the latest offset), before the
           // seek takes effect, or the other partitions of the topic.
-          if (range === undefined || range.done || Number(batch.firstOffset() ?? range.end) >= range.end) {
+          if (
+            range === undefined || range.done || Number(batch.firstOffset() ?? range.end) >= range.end ||
+            Number(batch.lastOffset()) < range.start
+          ) {
             return Promise.resolve();
           }
           for (const message of batch.messages) {
-            if (Number(message.offset) >= range.end) break;
+            const offset = Number(message.offset);
+            if (offset < range.start) continue;
+            if (offset >= range.end) break;
+            range.start = offset + 1;
             const indexes = range.wanted.get(messageIdentity(message));
             const index = indexes?.shift();
             if (index === undefined) continue;
@@ -172,9 +223,10 @@ export async function findWritten(
   } catch (error) {
     throw new RunError(explainReadError(error, { where, user, topics, groupId, clientId }));
   } finally {
+    stopped = true;
     await raceDeadline(
       (async () => {
-        await consumer.disconnect().catch(() => {});
+        for (const consumer of consumers) await consumer.disconnect().catch(() => {});
         // The group has no members once the consumer has left; its offsets go with it.
         await admin.deleteGroups([groupId]).catch((error) =>
           kafkaLog.debug(`the consumer group ${groupId} was not deleted: ${describeError(error)}`)
