@@ -30,6 +30,21 @@ const COORDINATOR_NOT_READY = new Set([
   "GROUP_LOAD_IN_PROGRESS",
 ]);
 const COORDINATOR_RETRY_MS = 500;
+
+/**
+ * Whether `error`, or an error it wraps (KafkaJS wraps the last one when its retries run out), is a
+ * group coordinator that is not ready yet: by protocol error type, or KafkaJS's own "coordinator"
+ * errors (a coordinator not found yet).
+ */
+function coordinatorNotReady(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== "object" || depth > 5) return false;
+  const { type, message, cause, originalError, errors } = error as Record<string, unknown>;
+  if (typeof type === "string" && COORDINATOR_NOT_READY.has(type)) return true;
+  if (typeof type !== "string" && typeof message === "string" && /coordinator/i.test(message)) return true;
+  return [cause, originalError, ...(Array.isArray(errors) ? errors : [])].some((inner) =>
+    coordinatorNotReady(inner, depth + 1)
+  );
+}
 /** How long leaving and deleting the throwaway group may take. */
 const CLEAN_UP_TIMEOUT_MS = 5_000;
 
@@ -146,9 +161,10 @@ export async function findWritten(
       try {
         return await readRanges(newConsumer(), ranges);
       } catch (error) {
-        const type = protocolErrorType(error);
-        if (stopped || type === undefined || !COORDINATOR_NOT_READY.has(type)) throw error;
-        kafkaLog.debug(`records in doubt: the group coordinator is not ready (${type}); trying again (${attempt})`);
+        if (stopped || !coordinatorNotReady(error)) throw error;
+        kafkaLog.debug(
+          `records in doubt: the group coordinator is not ready (${describeError(error)}); trying again (${attempt})`,
+        );
         await new Promise((resolve) => setTimeout(resolve, COORDINATOR_RETRY_MS));
       }
     }
