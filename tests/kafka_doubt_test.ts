@@ -50,7 +50,14 @@ function fakeKafka(written: OutRecord[], crashes: (string | undefined)[]) {
       run: (config: { eachBatch: typeof eachBatch }) => {
         eachBatch = config.eachBatch;
         if (crash) {
-          const error = Object.assign(new Error("The coordinator is loading"), { type: crash, retriable: true });
+          // "wrapped:" is how KafkaJS reports it once its own retries are exhausted: no type, the cause has it.
+          const inner = Object.assign(new Error("This is not the correct coordinator for this group"), {
+            type: crash.replace("wrapped:", ""),
+            retriable: true,
+          });
+          const error = crash.startsWith("wrapped:")
+            ? Object.assign(new Error(inner.message), { name: "KafkaJSNumberOfRetriesExceeded", cause: inner })
+            : inner;
           crashed = true;
           setTimeout(() => onCrash({ payload: { error } }), 0);
         }
@@ -87,7 +94,7 @@ Deno.test("records in doubt are found in their partition; others are not", async
 Deno.test("a group coordinator still loading (a new cluster's first group) is waited for, not taken for a failure", async () => {
   const { kafka, made } = fakeKafka([record(1), record(2)], [
     "COORDINATOR_LOAD_IN_PROGRESS",
-    "COORDINATOR_NOT_AVAILABLE",
+    "wrapped:NOT_COORDINATOR_FOR_GROUP",
   ]);
   assert.deepEqual(await findWritten(kafka, [record(1), record(2), record(5)], OPTIONS), [true, true, false]);
   assert.equal(made.consumers, 3, "a new consumer each attempt");

@@ -40,7 +40,7 @@ function coordinatorNotReady(error: unknown, depth = 0): boolean {
   if (error === null || typeof error !== "object" || depth > 5) return false;
   const { type, message, cause, originalError, errors } = error as Record<string, unknown>;
   if (typeof type === "string" && COORDINATOR_NOT_READY.has(type)) return true;
-  if (typeof type !== "string" && typeof message === "string" && /coordinator/i.test(message)) return true;
+  if (typeof message === "string" && /coordinator/i.test(message)) return true;
   return [cause, originalError, ...(Array.isArray(errors) ? errors : [])].some((inner) =>
     coordinatorNotReady(inner, depth + 1)
   );
