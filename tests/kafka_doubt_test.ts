@@ -51,7 +51,10 @@ function fakeKafka(written: OutRecord[], crashes: (string | undefined)[]) {
         eachBatch = config.eachBatch;
         if (crash) {
           // "wrapped:" is how KafkaJS reports it once its own retries are exhausted: no type, the cause has it.
-          const inner = Object.assign(new Error("This is not the correct coordinator for this group"), {
+          const text = crash.includes("AUTHORIZATION")
+            ? "Not authorized to access group: Group authorization failed"
+            : "This is not the correct coordinator for this group";
+          const inner = Object.assign(new Error(text), {
             type: crash.replace("wrapped:", ""),
             retriable: true,
           });
