@@ -78,19 +78,6 @@ export async function readSecurity(env: SecurityEnv): Promise<Security> {
   return assemble(settings!, contents);
 }
 
-/**
- * Reads the files the settings name. Throws `ConfigError` (exit 2) naming the variable and the
- * path of each file that cannot be used, an `ExitError` with exit 3 when Deno may not read one.
- */
-export async function loadSecurity(settings: SecuritySettings): Promise<Security> {
-  const problems: string[] = [];
-  const { contents, denied } = await readFiles(filesOf(settings), problems);
-  problems.push(...pemProblems(settings, contents));
-  if (problems.length > 0) throw new ConfigError(problems);
-  if (denied.length > 0) throw new ExitError(denied, ExitCode.permission);
-  return assemble(settings, contents);
-}
-
 /** One line for the start-up log: protocol, mechanism and user; never a secret. */
 export function describeSecurity(security: Security): string {
   const parts: string[] = [security.protocol];
@@ -226,19 +213,6 @@ async function readFiles(
     else problems.push(read.problem);
   }
   return { contents, denied };
-}
-
-/** The files `settings` name, each with its variable. */
-function filesOf(settings: SecuritySettings): NamedFile[] {
-  const files: NamedFile[] = [];
-  const add = (name: string, path: string | undefined) => path !== undefined && files.push({ name, path });
-  const secretFile = (secret: Secret | undefined) => secret && "file" in secret && add(secret.from, secret.file);
-  secretFile(settings.sasl?.password);
-  add("KAFKA_SSL_CA_LOCATION", settings.tls?.caFile);
-  add("KAFKA_SSL_CERTIFICATE_LOCATION", settings.tls?.certFile);
-  add("KAFKA_SSL_KEY_LOCATION", settings.tls?.keyFile);
-  secretFile(settings.tls?.keyPassword);
-  return files;
 }
 
 /**

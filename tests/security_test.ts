@@ -5,7 +5,6 @@ import { ConfigError, ExitCode, ExitError, UsageError } from "../lib/errors.ts";
 import {
   describeSecurity,
   fileProblem,
-  loadSecurity,
   parseSecurity,
   readSecurity,
   SECURITY_FILE_MAX_BYTES,
@@ -32,14 +31,13 @@ Deno.test("SASL_SSL with SCRAM reads the password from a file, without its trail
   try {
     Deno.writeTextFileSync(`${dir}/password`, "s3cret\n");
     Deno.writeTextFileSync(`${dir}/ca.pem`, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
-    const settings = parseSecurity({
+    const security = await readSecurity({
       KAFKA_SECURITY_PROTOCOL: "sasl_ssl",
       KAFKA_SASL_MECHANISM: "scram-sha-512",
       KAFKA_SASL_USERNAME: "sim",
       KAFKA_SASL_PASSWORD_FILE: `${dir}/password`,
       KAFKA_SSL_CA_LOCATION: `${dir}/ca.pem`,
     });
-    const security = await loadSecurity(settings);
     assert.deepEqual(security.sasl, { mechanism: "SCRAM-SHA-512", username: "sim", password: "s3cret" });
     assert.match(security.tls!.ca!, /BEGIN CERTIFICATE/);
     assert.equal(describeSecurity(security), 'SASL_SSL, SCRAM-SHA-512 as "sim"');
@@ -104,13 +102,13 @@ Deno.test("files that cannot be read or are not PEM are named with their variabl
   try {
     Deno.writeTextFileSync(`${dir}/cert.pem`, "not a certificate");
     Deno.writeTextFileSync(`${dir}/key.pem`, "-----BEGIN ENCRYPTED PRIVATE KEY-----\n");
-    const settings = parseSecurity({
+    const env = {
       KAFKA_SECURITY_PROTOCOL: "SSL",
       KAFKA_SSL_CA_LOCATION: `${dir}/missing.pem`,
       KAFKA_SSL_CERTIFICATE_LOCATION: `${dir}/cert.pem`,
       KAFKA_SSL_KEY_LOCATION: `${dir}/key.pem`,
-    });
-    await assert.rejects(loadSecurity(settings), (error: ConfigError) => {
+    };
+    await assert.rejects(readSecurity(env), (error: ConfigError) => {
       assert.deepEqual(error.lines, [
         `KAFKA_SSL_CA_LOCATION: "${dir}/missing.pem" cannot be read: no such file`,
         `KAFKA_SSL_CERTIFICATE_LOCATION: "${dir}/cert.pem" is not a PEM certificate (no -----BEGIN CERTIFICATE----- line)`,
