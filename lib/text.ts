@@ -18,6 +18,8 @@ export const LINE_MAX = 2000;
 // controls, which can move the cursor, retitle a window, forge a line or reorder what is shown.
 // deno-lint-ignore no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/** The characters `escapeControls` escapes, as a RegExp source (the dashboard's page escapes the same ones). */
+export const UNSAFE_CHARACTERS = UNSAFE.source;
 
 /** Whether `text` holds a character `escapeControls` would escape. */
 export function hasControls(text: string): boolean {

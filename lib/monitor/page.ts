@@ -3,7 +3,7 @@
  * pushes over Server-Sent Events (`/events`). No build step and nothing fetched from elsewhere.
  * Elements carry `data-*` attributes (factory, line, sensor, status) that tests select by.
  */
-import { shown } from "../text.ts";
+import { shown, SHOWN_MAX, UNSAFE_CHARACTERS } from "../text.ts";
 
 /** The page, for a monitor of `brokers`. */
 export function dashboardPage({ brokers }: { brokers: string }): string {
@@ -77,11 +77,11 @@ const PAGE = `<!doctype html>
 // \\x1b, \\u202e) and bounded, as the terminal table shows them.
 var esc = function (text) {
   var points = Array.from(String(text));
-  var shown = points.length > 120
-    ? points.slice(0, 120).join("") + "\\u2026(+" + (points.length - 120) + " chars)"
+  var shown = points.length > ${SHOWN_MAX}
+    ? points.slice(0, ${SHOWN_MAX}).join("") + "\\u2026(+" + (points.length - ${SHOWN_MAX}) + " chars)"
     : String(text);
   return shown
-    .replace(/[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]/g, function (c) {
+    .replace(new RegExp(${JSON.stringify(UNSAFE_CHARACTERS)}, "g"), function (c) {
       var code = c.charCodeAt(0);
       return code < 0x100 ? "\\\\x" + (code < 16 ? "0" : "") + code.toString(16) : "\\\\u" + code.toString(16);
     })
