@@ -345,10 +345,8 @@ export class DeliverySink implements Sink {
     timers.push(setTimeout(warn, this.#slowAckWarnMs));
     // With a spool, records are never dropped: only without one does a request time out.
     using deadline = startDeadline(this.#spool ? undefined : this.#deliveryTimeoutMs);
-    let onPark: () => void = () => {};
-    const parked = new Promise<"parked">((resolve) => onPark = () => resolve("parked"));
-    this.#parkWaiters.add(onPark);
-    if (this.#parked) onPark();
+    using park = this.#watchPark();
+    const { parked } = park;
     try {
       for (;;) {
         let outcome: "acked" | "parked" | typeof TIMED_OUT | { error: unknown };
@@ -382,7 +380,6 @@ export class DeliverySink implements Sink {
         if (outcome === TIMED_OUT) continue; // reported by the next round
       }
     } finally {
-      this.#parkWaiters.delete(onPark);
       for (const timer of timers) clearTimeout(timer);
     }
     this.#acknowledged(request, startedMs);
@@ -424,15 +421,13 @@ export class DeliverySink implements Sink {
     this.#resolving = true;
     const doubt = spool.peekInDoubt();
     const startedMs = performance.now();
-    let onPark: () => void = () => {};
-    const parked = new Promise<"parked">((resolve) => onPark = () => resolve("parked"));
-    this.#parkWaiters.add(onPark);
+    using park = this.#watchPark();
     try {
       const checking = this.#transport.findWritten(doubt.records).then(
         (found) => ({ found }),
         (error: unknown) => ({ error }),
       );
-      const outcome = await Promise.race([checking, parked]);
+      const outcome = await Promise.race([checking, park.parked]);
       if (outcome === "parked" || this.#parked || this.#failure) return;
       const seconds = ((performance.now() - startedMs) / 1000).toFixed(1);
       if ("error" in outcome) {
@@ -459,7 +454,6 @@ export class DeliverySink implements Sink {
           : `none of the ${rest} records in doubt was in Kafka: sending them first (checked in ${seconds} s)`,
       );
     } finally {
-      this.#parkWaiters.delete(onPark);
       this.#resolving = false;
       this.#notify();
       this.#advance();
@@ -490,6 +484,18 @@ export class DeliverySink implements Sink {
       this.spooled += request.records.length;
     }
     this.#advance();
+  }
+
+  /**
+   * A promise that settles with "parked" when the sink is parked (at once if it is), for one wait
+   * to race; disposing of it stops the sink telling it.
+   */
+  #watchPark(): { parked: Promise<"parked">; [Symbol.dispose](): void } {
+    let onPark: () => void = () => {};
+    const parked = new Promise<"parked">((resolve) => onPark = () => resolve("parked"));
+    this.#parkWaiters.add(onPark);
+    if (this.#parked) onPark();
+    return { parked, [Symbol.dispose]: () => this.#parkWaiters.delete(onPark) };
   }
 
   /** Whether unsent records can still be put in the spool (there is one, and writing to it has not failed). */
