@@ -108,9 +108,10 @@ export async function validateConfigFile({ path, factories, seed }: ValidateOpti
     sensorsPerFactory: seed === undefined ? SENSORS_PER_FACTORY.max : undefined,
   });
   const seedWarnings = seed === undefined ? seedDependentSensors(config, factories, path) : [];
-  // A run says how long its heartbeats go on, which depends on its flags.
-  const idle = allLines(plant).length === 0 ? [NO_LINES] : [];
   const linesRun = allLines(plant).length;
+  const sensorsRun = allSensors(plant).length;
+  // A run says how long its heartbeats go on, which depends on its flags.
+  const idle = linesRun === 0 ? [NO_LINES] : [];
   return {
     warnings: [...configWarnings, ...plantWarnings, ...seedWarnings, ...idle],
     factories: Object.keys(config).length,
@@ -121,7 +122,7 @@ export async function validateConfigFile({ path, factories, seed }: ValidateOpti
         lines: { min: linesRun - seedWarnings.length, max: linesRun },
       }
       : {
-        sensors: { min: allSensors(plant).length, max: allSensors(plant).length },
+        sensors: { min: sensorsRun, max: sensorsRun },
         lines: { min: linesRun, max: linesRun },
       },
   };
