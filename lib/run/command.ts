@@ -15,7 +15,7 @@ import { allLines, allSensors, buildPlant, type Plant } from "../plant.ts";
 import { randomSeed, Rng } from "../random.ts";
 import { readSecurity } from "../security.ts";
 import { Scheduler } from "../scheduler.ts";
-import { runSimulation } from "../simulation.ts";
+import { runSimulation, type SimulationResult } from "../simulation.ts";
 import { closeSink, type Sink } from "../sinks/sink.ts";
 import { colorAllowed } from "../status.ts";
 import { checkSummaryPermission, type RunInfo, RunSummary, writeSummaryJson } from "../summary.ts";
@@ -120,6 +120,13 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
       logger.warn(`--summary-json not written: ${shown(describeError(writeError))}`);
     }
   };
+  // The end line and the summary table, once the live status is gone.
+  const report = async (result: SimulationResult) => {
+    await live.stop();
+    const wallMs = performance.now() - wallStartMs;
+    logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs, discarded }));
+    for (const line of summary.table({ simulatedMs: result.endMs - result.startMs, wallMs })) logger.info(line);
+  };
 
   let result;
   try {
@@ -142,13 +149,9 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     await closeQuietly(sink);
     if (error instanceof StdoutError) {
       // Records stdout did not take: the end line and the summary say what was written.
-      await live.stop();
       const { readings, heartbeats, labels } = summary;
       const endMs = scheduler.now();
-      const wallMs = performance.now() - wallStartMs;
-      const sofar = { completed: false, reachedEnd: false, readings, heartbeats, labels, lines: [], startMs, endMs };
-      logger.info(endLine(sofar, { sink, backfill: backfill !== undefined, wallMs, discarded }));
-      for (const line of summary.table({ simulatedMs: endMs - startMs, wallMs })) logger.info(line);
+      await report({ completed: false, reachedEnd: false, readings, heartbeats, labels, lines: [], startMs, endMs });
     }
     await failed(error);
     throw error;
@@ -159,12 +162,8 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     await failed(error);
     throw error;
   }
-  await live.stop();
-
-  const wallMs = performance.now() - wallStartMs;
-  logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs, discarded }));
+  await report(result);
   const exitCode = signal?.aborted ? signalExitCode(signal) : ExitCode.ok;
-  for (const line of summary.table({ simulatedMs: result.endMs - result.startMs, wallMs })) logger.info(line);
   if (summaryJson !== undefined) {
     const outcome = exitCode === ExitCode.ok ? "done" : "stopped";
     const taken = result.lines.map((line) => line.taken);

@@ -3,10 +3,9 @@
  * (`headers` only when the record has any).
  */
 import { describeError, ExitError } from "../errors.ts";
-import { StdoutError } from "../io.ts";
+import { StdoutError, stdoutProblem } from "../io.ts";
 import type { OutRecord } from "../messages.ts";
 import type { DeliveryObserver, Sink } from "./sink.ts";
-import { shown } from "../text.ts";
 
 /** Writes records as JSON lines to `output` (stdout in the program). */
 export class ConsoleSink implements Sink {
@@ -32,9 +31,7 @@ export class ConsoleSink implements Sink {
       await this.#writer.write(this.#encoder.encode(text));
     } catch (error) {
       // Not written, so not delivered: the run ends saying how many were.
-      const problem = error instanceof ExitError
-        ? describeError(error)
-        : `stdout: cannot write: ${shown(describeError(error))}`;
+      const problem = error instanceof ExitError ? describeError(error) : stdoutProblem(error);
       throw new StdoutError(
         `${problem}: ${this.delivered} records written, the next ${records.length} not`,
         { brokenPipe: error instanceof StdoutError && error.brokenPipe },
