@@ -109,3 +109,47 @@ ensure_toxiproxy() {
   mv -f "$dir/server" "$target"
   _toxiproxy_is_pinned "$target" || die "the Toxiproxy built into $target does not report version $TOXIPROXY_VERSION"
 }
+
+# The Python the end-to-end tests' independent Schema Registry reader (tests/_sr_reader.py) runs on:
+# a venv of its own with the packages of tests/_sr_reader_requirements.txt, all pinned, from PyPI.
+# The venv's name carries the hash of that file, so a changed pin gets a new one; $SR_READER_PYTHON
+# names a Python with those packages to use instead.
+_sr_requirements() { printf '%s\n' "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/_sr_reader_requirements.txt"; }
+
+python_reader_path() {
+  if [[ -n "${SR_READER_PYTHON:-}" ]]; then
+    printf '%s\n' "$SR_READER_PYTHON"
+    return 0
+  fi
+  local hash
+  hash="$(sha256sum "$(_sr_requirements)" | cut -c1-12)"
+  printf '%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}/factory-sim/python-reader-$hash/bin/python"
+}
+
+ensure_python_reader() {
+  local python dir requirements
+  python="$(python_reader_path)"
+  if [[ -n "${SR_READER_PYTHON:-}" ]]; then
+    [[ -x "$python" ]] || die "SR_READER_PYTHON=$SR_READER_PYTHON is not an executable Python"
+    return 0
+  fi
+  dir="$(dirname "$(dirname "$python")")"
+  [[ -f "$dir/.complete" && -x "$python" ]] && return 0
+  command -v python3 >/dev/null 2>&1 || apt_install python3-minimal
+  # Debian's python3 leaves out venv and ensurepip (the python3-venv package).
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_install python3-venv
+  requirements="$(_sr_requirements)"
+  mkdir -p "$(dirname "$dir")"
+  (
+    # One install at a time (concurrent test files); the one that waited finds it done.
+    exec 8>"$dir.lock"
+    flock -w 600 8 || die "timed out waiting for another install of $dir"
+    [[ -f "$dir/.complete" && -x "$python" ]] && exit 0
+    log "installing the Schema Registry reader's Python packages (confluent-kafka and its serdes) into $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir" >&2 || die "python3 -m venv $dir failed"
+    "$dir/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$requirements" >&2 ||
+      die "pip could not install $requirements into $dir"
+    touch "$dir/.complete"
+  ) || exit 1
+}
