@@ -8,7 +8,7 @@
 import type { Buffer } from "node:buffer";
 import { describeError } from "../errors.ts";
 import { log } from "../log.ts";
-import { shown } from "../text.ts";
+import { quoted, shown } from "../text.ts";
 import type { RegistryAccess } from "./access.ts";
 import { type Codec, codecOf, MAGIC_BYTE, unframe } from "./codec.ts";
 import { RegistryError, SchemaRegistry } from "./registry.ts";
@@ -94,7 +94,7 @@ export class ValueDecoder {
       this.#codecs.delete(id);
       if (!this.#failedAt.has(id)) {
         const reason = error instanceof RegistryError ? error.describe() : shown(describeError(error));
-        log("monitor").warn(`schema id ${id} from ${shown(registry.url)}: ${reason}; its records count as invalid`);
+        log("monitor").warn(`schema id ${id} from ${quoted(registry.url)}: ${reason}; its records count as invalid`);
       }
       this.#failedAt.set(id, this.#now());
       return undefined;

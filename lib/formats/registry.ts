@@ -8,6 +8,9 @@ import { describeError, isPermissionDenial, permissionError } from "../errors.ts
 import { quoted, shown } from "../text.ts";
 import type { RegistryAccess } from "./access.ts";
 
+/** The most of a registry's reason a message shows (Apicurio's name every incompatible field). */
+export const REASON_MAX = 600;
+
 /** How long one request may take. */
 export const REGISTRY_TIMEOUT_MS = 10_000;
 
@@ -50,7 +53,7 @@ export class RegistryError extends Error {
     const status = this.status === undefined
       ? ""
       : ` (HTTP ${this.status}${this.code === undefined ? "" : `, error_code ${this.code}`})`;
-    return `${shown(this.reason)}${status}`;
+    return `${shown(this.reason, REASON_MAX)}${status}`;
   }
 }
 
@@ -179,9 +182,14 @@ function unreachable(error: unknown, timeoutMs: number): string {
   if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")) {
     return `no answer within ${timeoutMs / 1000} s`;
   }
-  const text = describeError(error);
+  // fetch's own words are "fetch failed"; what happened is in its cause.
+  const cause = (error as { cause?: unknown }).cause;
+  const text = cause === undefined ? describeError(error) : `${describeError(error)}: ${describeError(cause)}`;
   if (/Connection refused|ECONNREFUSED/i.test(text)) return "connection refused (is the registry running?)";
   if (/dns error|failed to lookup|Name or service not known|ENOTFOUND/i.test(text)) return "unknown host";
-  if (/certificate|tls|ssl/i.test(text)) return `TLS failed: ${shown(text)}`;
+  if (/certificate|tls|ssl|InvalidContentType/i.test(text)) {
+    return `TLS failed: ${shown(text.replace(/^.*client error \(Connect\): /, ""))}`;
+  }
+  if (/Requests to port \d+ are blocked/i.test(text)) return `${shown(text.replace(/^Fetch failed: /, ""))} (by fetch)`;
   return shown(text);
 }

@@ -82,7 +82,7 @@ export async function prepareFormat(options: RegistryFormatOptions, topics: Topi
     const texts = new Map<RecordType, (text: string) => Buffer>();
     for (const { type, topic } of typesInUse(topics)) {
       const subject = subjectOf(options.subjectStrategy, topic, type);
-      const where = `schema registry ${shown(registry.url)}: subject ${quoted(subject)}`;
+      const where = `schema registry ${quoted(registry.url)}: subject ${quoted(subject)}`;
       const { id, version, codec } = options.autoRegister
         ? await register(registry, options.format, type, where, subject)
         : await useLatest(registry, options.format, type, where, subject);
