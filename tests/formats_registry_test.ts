@@ -542,3 +542,30 @@ Deno.test("what an Avro run spooled while Kafka was down, the next run (a JSON o
       for (const subject of registered) await deleteSubject(registry, subject);
     }
   }));
+
+Deno.test("a run not allowed to reach the registry: the flag to grant, exit 3, nothing produced", async () => {
+  const topics = topicsOf("denied");
+  const spool = await Deno.makeTempDir();
+  const registryHost = new URL(registry).host;
+  try {
+    const run = await runCli([
+      "--sink=kafka",
+      `--brokers=${BROKERS}`,
+      "--format=avro",
+      `--schema-registry=${registry}`,
+      "--backfill=1m",
+      `--spool-dir=${spool}`,
+      ...topics.flags,
+    ], { flags: ["--no-prompt", "--allow-read", `--allow-net=${BROKERS}`, `--allow-write=${spool}`, "--allow-env"] });
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `error: missing permission: Requires net access to "${registryHost}": grant --allow-net=${registryHost}\n`,
+      ),
+    );
+    assert.ok(!(await topicNames()).includes(topics.readings));
+  } finally {
+    await Deno.remove(spool, { recursive: true });
+  }
+});
