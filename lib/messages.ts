@@ -106,9 +106,12 @@ const MAX_FOUR_DIGIT_YEAR_MS = 253_402_300_800_000;
 let cachedSecond = NaN;
 let cachedPrefix = "";
 
-/** The JSON value of a reading, fields in contract order. */
-export function readingValue(event: Reading): string {
-  return JSON.stringify({
+/**
+ * A reading's fields in contract order, with `timestamp` as given: RFC 3339 text for the JSON
+ * contract, epoch ms for the registry formats (lib/formats/).
+ */
+export function readingFields<T>(event: Reading, timestamp: T) {
+  return {
     factoryId: event.factoryId,
     sensorId: event.sensorId,
     tier: event.tier,
@@ -116,8 +119,13 @@ export function readingValue(event: Reading): string {
     reading: event.reading,
     count: event.count,
     total: event.total,
-    timestamp: formatTimestamp(event.timeMs),
-  });
+    timestamp,
+  };
+}
+
+/** The JSON value of a reading, fields in contract order. */
+export function readingValue(event: Reading): string {
+  return JSON.stringify(readingFields(event, formatTimestamp(event.timeMs)));
 }
 
 /** Headers of every JSON fault label record. */
@@ -137,27 +145,32 @@ function readingHeaders(set: HeaderSet, fault: string | undefined): Readonly<Rec
   return headers;
 }
 
-/** The JSON value of a fault's start or end. */
-export function labelValue(event: FaultLabel): string {
-  return JSON.stringify({
+/** A fault label's fields in contract order, with `timestamp` as given (see `readingFields`). */
+export function labelFields<T>(event: FaultLabel, timestamp: T) {
+  return {
     faultId: event.faultId,
     fault: event.fault,
     event: event.event,
     factoryId: event.factoryId,
     sensorId: event.sensorId,
     sodaName: event.sodaName,
-    timestamp: formatTimestamp(event.timeMs),
-  });
+    timestamp,
+  };
+}
+
+/** The JSON value of a fault's start or end. */
+export function labelValue(event: FaultLabel): string {
+  return JSON.stringify(labelFields(event, formatTimestamp(event.timeMs)));
+}
+
+/** A heartbeat's fields in contract order, with `timestamp` as given (see `readingFields`). */
+export function heartbeatFields<T>(event: Heartbeat, timestamp: T) {
+  return { sensorId: event.sensorId, tier: event.tier, timestamp, status: event.status };
 }
 
 /** The JSON value of a heartbeat, fields in contract order. */
 export function heartbeatValue(event: Heartbeat): string {
-  return JSON.stringify({
-    sensorId: event.sensorId,
-    tier: event.tier,
-    timestamp: formatTimestamp(event.timeMs),
-    status: event.status,
-  });
+  return JSON.stringify(heartbeatFields(event, formatTimestamp(event.timeMs)));
 }
 
 /**

@@ -54,6 +54,18 @@ function topicsOf(prefix: string): Topics {
   };
 }
 
+/** A run of `format` into Kafka through the registry at `url`, on `topics`. */
+function runFormat(topics: Topics, format: RegistryFormat, url: string, extra: string[]) {
+  return runCli([
+    "--sink=kafka",
+    `--brokers=${BROKERS}`,
+    `--format=${format}`,
+    `--schema-registry=${url}`,
+    ...extra,
+    ...topics.flags,
+  ]);
+}
+
 const subjectsOf = (topics: Topics) => [topics.readings, topics.heartbeats, topics.labels].map((t) => `${t}-value`);
 
 /** A record reduced to what a comparison across formats keeps: topic kind, key and the contract's fields. */
@@ -165,9 +177,12 @@ Deno.test("every format: what a run wrote, read back through the registry by con
 
 Deno.test("--no-auto-register: refused without the subject (nothing produced), uses its latest version with it, refuses one that does not fit", async () => {
   const topics = topicsOf("noauto");
-  const args = ["--sink=kafka", `--brokers=${BROKERS}`, "--format=avro", `--schema-registry=${registry}`, "--seed=3"];
   const run = (extra: string[] = []) =>
-    runCli([...args, "--backfill=2025-11-01T00:00:00Z..2025-11-01T00:00:20Z", ...topics.flags, ...extra]);
+    runFormat(topics, "avro", registry, [
+      "--seed=3",
+      "--backfill=2025-11-01T00:00:00Z..2025-11-01T00:00:20Z",
+      ...extra,
+    ]);
   try {
     const missing = await run(["--no-auto-register"]);
     assert.equal(missing.code, 1, missing.stderr);
@@ -216,14 +231,7 @@ Deno.test("a schema the registry refuses as incompatible: one line with the regi
     );
     const config = await registryRequest(registry, "PUT", `/config/${subject}`, { compatibility: "BACKWARD" });
     assert.equal(config.status, 200);
-    const run = await runCli([
-      "--sink=kafka",
-      `--brokers=${BROKERS}`,
-      "--format=avro",
-      `--schema-registry=${registry}`,
-      "--backfill=2025-11-01T00:00:00Z..2025-11-01T00:00:20Z",
-      ...topics.flags,
-    ]);
+    const run = await runFormat(topics, "avro", registry, ["--backfill=2025-11-01T00:00:00Z..2025-11-01T00:00:20Z"]);
     assert.equal(run.code, 1, run.stderr);
     const errors = run.stderr.split("\n").filter((l) => l.startsWith("error:"));
     assert.equal(errors.length, 1);
@@ -247,14 +255,7 @@ Deno.test("a registry down at start: one line naming it, exit 1, before anything
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   const down = `http://127.0.0.1:${port}/apis/ccompat/v7`;
-  const run = await runCli([
-    "--sink=kafka",
-    `--brokers=${BROKERS}`,
-    "--format=protobuf",
-    `--schema-registry=${down}`,
-    "--backfill=1m",
-    ...topics.flags,
-  ]);
+  const run = await runFormat(topics, "protobuf", down, ["--backfill=1m"]);
   assert.equal(run.code, 1, run.stderr);
   const errors = run.stderr.split("\n").filter((l) => l.startsWith("error:"));
   assert.deepEqual(errors, [

@@ -13,8 +13,11 @@ import { RunError } from "../errors.ts";
 import type { FaultLabel } from "../faults.ts";
 import {
   formatTimestamp,
+  heartbeatFields,
   heartbeatValue,
+  labelFields,
   labelValue,
+  readingFields,
   readingValue,
   type Topics,
   type ValueEncoder,
@@ -272,34 +275,17 @@ const CONTRACT_TEXT: Readonly<Record<RecordType, () => string>> = {
 
 /** A reading in the contract's shape, `timestamp` in epoch ms (fields in contract order). */
 export function contractReading(event: Reading): ContractValue {
-  return {
-    factoryId: event.factoryId,
-    sensorId: event.sensorId,
-    tier: event.tier,
-    sodaName: event.sodaName,
-    reading: event.reading,
-    count: event.count,
-    total: event.total,
-    timestamp: event.timeMs,
-  };
+  return readingFields(event, event.timeMs);
 }
 
 /** A heartbeat in the contract's shape. */
 export function contractHeartbeat(event: Heartbeat): ContractValue {
-  return { sensorId: event.sensorId, tier: event.tier, timestamp: event.timeMs, status: event.status };
+  return heartbeatFields(event, event.timeMs);
 }
 
 /** A fault label in the contract's shape. */
 export function contractLabel(event: FaultLabel): ContractValue {
-  return {
-    faultId: event.faultId,
-    fault: event.fault,
-    event: event.event,
-    factoryId: event.factoryId,
-    sensorId: event.sensorId,
-    sodaName: event.sodaName,
-    timestamp: event.timeMs,
-  };
+  return labelFields(event, event.timeMs);
 }
 
 /** JSON text framed with schema id `id` (JSON Schema values are the contract's JSON text). */
@@ -319,25 +305,20 @@ function makeEncoder(
   encoders: Map<RecordType, (value: ContractValue) => Buffer>,
   texts: Map<RecordType, (text: string) => Buffer>,
 ): ValueEncoder {
-  const missing = (type: RecordType) => () => {
-    throw new Error(`no schema was resolved for ${type} records`);
-  };
-  if (format === "json-schema") {
-    const reading = texts.get("reading")!, heartbeat = texts.get("heartbeat")!;
-    const label = texts.get("label") ?? missing("label");
-    return {
-      contentType: CONTENT_TYPES[format],
-      reading: (event) => reading(readingValue(event)),
-      heartbeat: (event) => heartbeat(heartbeatValue(event)),
-      label: (event) => label(labelValue(event)),
+  // JSON Schema values are the contract's JSON text; Avro's and Protobuf's are encoded from its fields.
+  const json = format === "json-schema";
+  const of = <E>(type: RecordType, text: (event: E) => string, fields: (event: E) => ContractValue) => {
+    const frame = texts.get(type), encode = encoders.get(type);
+    if (json && frame) return (event: E) => frame(text(event));
+    if (!json && encode) return (event: E) => encode(fields(event));
+    return () => {
+      throw new Error(`no schema was resolved for ${type} records`);
     };
-  }
-  const reading = encoders.get("reading")!, heartbeat = encoders.get("heartbeat")!;
-  const label = encoders.get("label") ?? missing("label");
+  };
   return {
     contentType: CONTENT_TYPES[format],
-    reading: (event) => reading(contractReading(event)),
-    heartbeat: (event) => heartbeat(contractHeartbeat(event)),
-    label: (event) => label(contractLabel(event)),
+    reading: of("reading", readingValue, contractReading),
+    heartbeat: of("heartbeat", heartbeatValue, contractHeartbeat),
+    label: of("label", labelValue, contractLabel),
   };
 }
