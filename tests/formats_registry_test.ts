@@ -570,3 +570,40 @@ Deno.test("a run not allowed to reach the registry: the flag to grant, exit 3, n
     await Deno.remove(spool, { recursive: true });
   }
 });
+
+Deno.test("a stop signal while the registry has not answered yet ends the run at once, nothing produced", async () => {
+  // A registry that takes the connection and never answers.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn);
+  })();
+  const topics = topicsOf("silent");
+  try {
+    const sim = spawnCli([
+      "--sink=kafka",
+      `--brokers=${BROKERS}`,
+      "--format=avro",
+      `--schema-registry=http://127.0.0.1:${(silent.addr as Deno.NetAddr).port}/apis/ccompat/v7`,
+      "--backfill=1m",
+      ...topics.flags,
+    ]);
+    const err = collect(sim.stderr);
+    const out = collect(sim.stdout);
+    await waitFor(() => held.length > 0, 10_000);
+    const signalledAt = performance.now();
+    sim.kill("SIGINT");
+    const { code } = await sim.status;
+    const seconds = (performance.now() - signalledAt) / 1000;
+    const stderr = await err.done;
+    assert.equal(await out.done, "");
+    assert.equal(code, ExitCode.sigint, stderr);
+    assert.ok(seconds < 2, `stopped in ${seconds} s`);
+    assert.match(stderr, /stopped before the run started: nothing was produced/);
+    assert.ok(!(await topicNames()).includes(topics.readings));
+  } finally {
+    silent.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
+});

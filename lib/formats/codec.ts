@@ -23,7 +23,7 @@ export const PREFIX_BYTES = 5;
 /** A value in the contract's shape: field names as in the JSON format, `timestamp` in epoch ms. */
 export type ContractValue = Record<string, string | number>;
 
-/** Encodes a contract-shaped value to the bytes of a record's value, framed. */
+/** Encodes a contract-shaped value to the bytes of a record's value, framed (it may change `value`). */
 export type Encode = (value: ContractValue) => Buffer;
 
 /** One schema's codec. */
@@ -159,8 +159,16 @@ function protobufCodec(text: string, referenced: readonly string[]): Codec {
   return {
     encoder(id) {
       const type = topLevel[0];
-      const head = prefix(id, new Uint8Array([0]));
-      return (value) => framed(head, type.encode(toProtobuf(type, value)).finish());
+      const timestamps = timestampFields(type);
+      // The prefix goes through the writer too, so a value is one buffer: the magic byte, the id
+      // big-endian (a little-endian fixed32 of the id's bytes reversed), the message index 0.
+      const swapped = (((id & 0xff) << 24) | ((id & 0xff00) << 8) | ((id >>> 8) & 0xff00) | (id >>> 24)) >>> 0;
+      return (value) => {
+        const writer = protobuf.Writer.create().uint32(MAGIC_BYTE).fixed32(swapped).uint32(0);
+        const out = type.encode(withTimestamps(value, timestamps), writer).finish();
+        // protobufjs's BufferWriter gives a Buffer already (KafkaJS writes only Buffers as bytes).
+        return Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+      };
     },
     decode(body, indexes) {
       let type: protobuf.Type | undefined = topLevel[indexes[0] ?? 0];
@@ -213,17 +221,27 @@ function protobufKind(field: protobuf.Field): FieldKind {
   return field.resolvedType?.fullName === ".google.protobuf.Timestamp" ? "timestamp" : "other";
 }
 
-/** Timestamps (epoch ms in the contract value) become google.protobuf.Timestamp. */
+/** The fields of `type` that are google.protobuf.Timestamp. */
+function timestampFields(type: protobuf.Type): string[] {
+  return type.fieldsArray.filter((field) => field.resolvedType?.fullName === ".google.protobuf.Timestamp")
+    .map((field) => field.name);
+}
+
+/** Timestamps (epoch ms in the contract value) become google.protobuf.Timestamp, in a copy of `value`. */
 function toProtobuf(type: protobuf.Type, value: ContractValue): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...value };
-  for (const field of type.fieldsArray) {
-    const ms = out[field.name];
-    if (typeof ms === "number" && field.resolvedType?.fullName === ".google.protobuf.Timestamp") {
+  return withTimestamps({ ...value }, timestampFields(type));
+}
+
+/** `value` with its `timestamps` fields (epoch ms) turned into google.protobuf.Timestamp, in place. */
+function withTimestamps(value: Record<string, unknown>, timestamps: readonly string[]): Record<string, unknown> {
+  for (const name of timestamps) {
+    const ms = value[name];
+    if (typeof ms === "number") {
       const seconds = Math.floor(ms / 1000);
-      out[field.name] = { seconds, nanos: (ms - seconds * 1000) * 1_000_000 };
+      value[name] = { seconds, nanos: (ms - seconds * 1000) * 1_000_000 };
     }
   }
-  return out;
+  return value;
 }
 
 /** google.protobuf.Timestamp values back to RFC 3339 text, as the JSON format has them. */

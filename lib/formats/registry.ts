@@ -63,10 +63,16 @@ export class SchemaRegistry {
   readonly #headers: Record<string, string>;
   readonly #client: Deno.HttpClient | undefined;
   readonly #timeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
 
-  constructor(access: RegistryAccess, { timeoutMs = REGISTRY_TIMEOUT_MS }: { timeoutMs?: number } = {}) {
+  /** `signal`: a stop signal that ends a request waiting for its answer. */
+  constructor(
+    access: RegistryAccess,
+    { timeoutMs = REGISTRY_TIMEOUT_MS, signal }: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ) {
     this.url = access.url;
     this.#timeoutMs = timeoutMs;
+    this.#signal = signal;
     this.#headers = { accept: "application/vnd.schemaregistry.v1+json, application/json" };
     if (access.auth) {
       const token = btoa(
@@ -119,11 +125,14 @@ export class SchemaRegistry {
           ? this.#headers
           : { ...this.#headers, "content-type": "application/vnd.schemaregistry.v1+json" },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: this.#signal
+          ? AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#signal])
+          : AbortSignal.timeout(this.#timeoutMs),
         ...(this.#client ? { client: this.#client } : {}),
       });
     } catch (error) {
       if (isPermissionDenial(error)) throw permissionError(error);
+      if (this.#signal?.aborted) throw new RegistryError("stopped before it answered");
       throw new RegistryError(unreachable(error, this.#timeoutMs));
     }
     const text = await response.text().catch(() => "");

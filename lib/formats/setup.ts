@@ -77,8 +77,12 @@ export function typesInUse(topics: Topics): { type: RecordType; topic: string }[
  * Throws a one-line `RunError` when the registry cannot be reached, refuses a schema, lacks a
  * subject under `--no-auto-register`, or holds one that does not fit.
  */
-export async function prepareFormat(options: RegistryFormatOptions, topics: Topics): Promise<PreparedFormat> {
-  const registry = new SchemaRegistry(options.access);
+export async function prepareFormat(
+  options: RegistryFormatOptions,
+  topics: Topics,
+  signal?: AbortSignal,
+): Promise<PreparedFormat> {
+  const registry = new SchemaRegistry(options.access, { signal });
   try {
     const subjects: ResolvedSubject[] = [];
     const encoders = new Map<RecordType, (value: ContractValue) => Buffer>();

@@ -68,7 +68,14 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   probe.started?.(summary, sensors);
   const { signal } = io;
   // The schemas registered (or looked up) and their ids resolved before anything is produced.
-  const prepared = registryAccess && await prepareRegistryFormat(options, registryAccess);
+  let prepared: PreparedFormat | undefined;
+  try {
+    prepared = registryAccess && await prepareRegistryFormat(options, registryAccess, signal);
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+    logger.info("stopped before the run started: nothing was produced");
+    return signalExitCode(signal);
+  }
   let opened: OpenedSink;
   try {
     opened = await openSink(options, io, security);
@@ -189,15 +196,23 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
  * Registers the run's schemas (or looks them up) and resolves their ids: one log line naming each
  * subject and id. The codecs load here, on demand: a JSON run does not pay for them.
  */
-async function prepareRegistryFormat(options: RunOptions, access: RegistryAccess): Promise<PreparedFormat> {
+async function prepareRegistryFormat(
+  options: RunOptions,
+  access: RegistryAccess,
+  signal: AbortSignal | undefined,
+): Promise<PreparedFormat> {
   const { values } = options;
   const { prepareFormat } = await import("../formats/setup.ts");
-  const prepared = await prepareFormat({
-    format: values.format as Exclude<typeof values.format, "json">,
-    access,
-    autoRegister: values.autoRegister,
-    subjectStrategy: values.subjectStrategy,
-  }, options.topics);
+  const prepared = await prepareFormat(
+    {
+      format: values.format as Exclude<typeof values.format, "json">,
+      access,
+      autoRegister: values.autoRegister,
+      subjectStrategy: values.subjectStrategy,
+    },
+    options.topics,
+    signal,
+  );
   const subjects = prepared.subjects.map((s) =>
     `${quoted(s.subject)} id ${s.id}${s.version === undefined ? "" : ` (version ${s.version})`}`
   );
