@@ -85,7 +85,8 @@ Options:
   --config PATH           production lines per factory (default ./factory_config.json)
   --sink auto|kafka|console
                           kafka: produce to Kafka, fail if unreachable;
-                          console: one JSON record a line on stdout;
+                          console: one JSON record a line on stdout (JSON whatever
+                          --format says);
                           auto: Kafka if reachable within 3 s, else console (default)
   --brokers LIST          comma-separated host:port list, IPv6 in brackets
                           ([::1]:9092) (default $KAFKA_BROKERS, else localhost:9092)
@@ -148,6 +149,23 @@ Kafka producer:
   --replication-factor N  replication factor of topics factory-sim creates
                           (default: 3, or the number of brokers when fewer)
 
+Data contracts (values in Kafka; keys stay the sensor id):
+  --format json|avro|protobuf|json-schema
+                          json: the JSON contract, no schema (default); avro, protobuf,
+                          json-schema: the schemas in schemas/, registered in a Schema
+                          Registry, values in its wire format (a zero byte, the schema
+                          id, the value); header content-type names the format
+  --schema-registry URL   the registry's Confluent-compatible API (default
+                          $SCHEMA_REGISTRY_URL; Apicurio: http://HOST:8081/apis/ccompat/v7);
+                          needs --allow-net to it; asked only at start (ids resolved
+                          before the first record; losing it later changes nothing)
+  --no-auto-register      do not register the schemas: use each subject's latest
+                          version, and refuse to run if it does not fit
+  --subject-strategy topic|record|topic-record
+                          subject names: <topic>-value (default), the record's name
+                          (factorysim.v1.Reading...), or <topic>-<record name>; topics
+                          shared by record types need record or topic-record
+
 Store-and-forward (when Kafka does not acknowledge):
   --spool-dir PATH        durable spool for unsent records; the next run sends what it
                           holds first (default ./${DEFAULT_SPOOL_DIR})
@@ -171,6 +189,11 @@ Environment:
   KAFKA_SSL_CERTIFICATE_LOCATION, KAFKA_SSL_KEY_LOCATION
                           PEM client certificate and key, for mutual TLS
   KAFKA_SSL_KEY_PASSWORD  passphrase of an encrypted key (or KAFKA_SSL_KEY_PASSWORD_FILE)
+  SCHEMA_REGISTRY_URL     registry when --schema-registry is not given
+  SCHEMA_REGISTRY_USERNAME, SCHEMA_REGISTRY_PASSWORD
+                          the registry's basic auth (or SCHEMA_REGISTRY_PASSWORD_FILE)
+  SCHEMA_REGISTRY_SSL_CA_LOCATION
+                          PEM file of the CA that signed an https registry's certificate
   NO_COLOR                when set and not empty: no colours in the live status
 
 Monitor (factory-sim monitor [flags]; flags go after "monitor"):
@@ -194,6 +217,9 @@ Monitor (factory-sim monitor [flags]; flags go after "monitor"):
                           (default 1s, at least 100ms)
   --group-id ID           consumer group (default factory-sim-monitor-<random>: every
                           monitor needs a group of its own; no offsets are committed)
+  --schema-registry URL   resolve the schema ids of Avro, Protobuf and JSON Schema
+                          values there (default $SCHEMA_REGISTRY_URL); each id asked
+                          once; a value that cannot be decoded counts as invalid
   -q, --quiet             no table (with --web: the dashboard only); only warnings and
                           errors on stderr
 
@@ -203,7 +229,8 @@ Exit codes:
        the reader of its stdout went away
   1    runtime failure: Kafka required but unreachable, login, TLS or authorization
        failed, delivery failed (unsent records stay in the spool), stdout could not
-       be written (closed, broken pipe, full disk)
+       be written (closed, broken pipe, full disk), the schema registry unreachable
+       or refusing a schema at start
   2    bad flags or a bad config file
   3    a Deno permission the run needs was not granted
   130  stopped by SIGINT, after flushing what was produced, or keeping it in the

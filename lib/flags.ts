@@ -13,6 +13,7 @@ import { quoted, shown } from "./text.ts";
 /** Environment variables the flags fall back on. */
 export interface FlagEnv {
   KAFKA_BROKERS?: string;
+  SCHEMA_REGISTRY_URL?: string;
 }
 
 /** Where Kafka is when neither `--brokers` nor `KAFKA_BROKERS` says. */

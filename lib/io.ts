@@ -3,14 +3,15 @@
  * signal. Only `main.ts` fills it from the real process; tests hand in their own.
  */
 import { describeError, RunError } from "./errors.ts";
+import { REGISTRY_ENV, type RegistryEnv } from "./formats/access.ts";
 import { SECURITY_ENV, type SecurityEnv } from "./security.ts";
 import { shown } from "./text.ts";
 
 /** The environment variables factory-sim reads itself (KafkaJS reads a few of its own: see deno.json). */
-export const PROGRAM_ENV = ["KAFKA_BROKERS", "NO_COLOR", ...SECURITY_ENV] as const;
+export const PROGRAM_ENV = ["KAFKA_BROKERS", "NO_COLOR", ...SECURITY_ENV, ...REGISTRY_ENV] as const;
 
 /** Those variables, as read (unset or not granted: undefined). */
-export type ProgramEnv = { KAFKA_BROKERS?: string; NO_COLOR?: string } & SecurityEnv;
+export type ProgramEnv = { KAFKA_BROKERS?: string; NO_COLOR?: string } & SecurityEnv & RegistryEnv;
 
 /** The process state the commands work with, injectable for tests. */
 export interface ProcessIo {

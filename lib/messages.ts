@@ -1,7 +1,9 @@
 /**
- * Turns simulation events into Kafka records: topic, key and JSON value, in the field order of
- * the message contract (see docs/configuration.md).
+ * Turns simulation events into Kafka records: topic, key, value and headers. The JSON values, in
+ * the field order of the message contract (see docs/configuration.md), are here; a registry
+ * format's values come from a `ValueEncoder` (lib/formats/).
  */
+import type { Buffer } from "node:buffer";
 import type { FaultLabel } from "./faults.ts";
 import type { Heartbeat, Reading, SimEvent } from "./simulation.ts";
 
@@ -16,12 +18,12 @@ export interface Topics {
 /** The default topic names. */
 export const DEFAULT_TOPICS: Topics = { readings: "SENSOR_READINGS", heartbeats: "SENSOR_HEARTBEAT" };
 
-/** A record ready for a sink: the value is JSON text. */
+/** A record ready for a sink: the value is JSON text, or the bytes of a registry format. */
 export interface OutRecord {
   topic: string;
   /** The sensor id, so each sensor's records stay ordered in one partition. */
   key: string;
-  value: string;
+  value: string | Buffer;
   /** The event's simulated time, epoch milliseconds; Kafka's record timestamp. */
   timestampMs: number;
   /** Kafka record headers (the console sink does not show them). */
@@ -30,16 +32,58 @@ export interface OutRecord {
 
 /** The header that names a record's type and version, so consumers can route and evolve. */
 export const MESSAGE_TYPE_HEADER = "message-type";
-/** Headers of every reading record. */
-export const READING_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  "content-type": "application/json",
-  [MESSAGE_TYPE_HEADER]: "factory-sim.reading.v1",
+/** The header that names the value's format (`application/json`, `application/avro`...). */
+export const CONTENT_TYPE_HEADER = "content-type";
+
+/** How a record type's values are written: the JSON text, or a registry format's bytes. */
+export interface ValueEncoder {
+  /** The `content-type` header of every record. */
+  readonly contentType: string;
+  reading(event: Reading): string | Buffer;
+  heartbeat(event: Heartbeat): string | Buffer;
+  label(event: FaultLabel): string | Buffer;
+}
+
+/** The JSON values of the message contract (`--format json`, and always on the console). */
+export const JSON_VALUES: ValueEncoder = Object.freeze({
+  contentType: "application/json",
+  reading: readingValue,
+  heartbeat: heartbeatValue,
+  label: labelValue,
 });
-/** Headers of every heartbeat record. */
-export const HEARTBEAT_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  "content-type": "application/json",
-  [MESSAGE_TYPE_HEADER]: "factory-sim.heartbeat.v1",
-});
+
+/** The headers of each record type for one content type, frozen and shared by every record. */
+interface HeaderSet {
+  reading: Readonly<Record<string, string>>;
+  heartbeat: Readonly<Record<string, string>>;
+  label: Readonly<Record<string, string>>;
+  /** Those of readings shaped by a fault, by the fault header's value. */
+  faulted: Map<string, Readonly<Record<string, string>>>;
+}
+
+function headerSet(contentType: string): HeaderSet {
+  const of = (type: string) => Object.freeze({ [CONTENT_TYPE_HEADER]: contentType, [MESSAGE_TYPE_HEADER]: type });
+  return {
+    reading: of("factory-sim.reading.v1"),
+    heartbeat: of("factory-sim.heartbeat.v1"),
+    label: of("factory-sim.fault.v1"),
+    faulted: new Map(),
+  };
+}
+
+const headerSets = new Map<string, HeaderSet>();
+
+function headersOf(encoder: ValueEncoder): HeaderSet {
+  let set = headerSets.get(encoder.contentType);
+  if (set === undefined) headerSets.set(encoder.contentType, set = headerSet(encoder.contentType));
+  return set;
+}
+
+const JSON_HEADERS = headersOf(JSON_VALUES);
+/** Headers of every JSON reading record. */
+export const READING_HEADERS: Readonly<Record<string, string>> = JSON_HEADERS.reading;
+/** Headers of every JSON heartbeat record. */
+export const HEARTBEAT_HEADERS: Readonly<Record<string, string>> = JSON_HEADERS.heartbeat;
 
 /** RFC 3339 UTC with milliseconds and `Z`, e.g. `2025-12-03T14:30:45.123Z`. */
 export function formatTimestamp(timeMs: number): string {
@@ -62,9 +106,12 @@ const MAX_FOUR_DIGIT_YEAR_MS = 253_402_300_800_000;
 let cachedSecond = NaN;
 let cachedPrefix = "";
 
-/** The JSON value of a reading, fields in contract order. */
-export function readingValue(event: Reading): string {
-  return JSON.stringify({
+/**
+ * A reading's fields in contract order, with `timestamp` as given: RFC 3339 text for the JSON
+ * contract, epoch ms for the registry formats (lib/formats/).
+ */
+export function readingFields<T>(event: Reading, timestamp: T) {
+  return {
     factoryId: event.factoryId,
     sensorId: event.sensorId,
     tier: event.tier,
@@ -72,99 +119,116 @@ export function readingValue(event: Reading): string {
     reading: event.reading,
     count: event.count,
     total: event.total,
-    timestamp: formatTimestamp(event.timeMs),
-  });
+    timestamp,
+  };
 }
 
-/** Headers of every fault label record. */
-export const LABEL_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  "content-type": "application/json",
-  [MESSAGE_TYPE_HEADER]: "factory-sim.fault.v1",
-});
+/** The JSON value of a reading, fields in contract order. */
+export function readingValue(event: Reading): string {
+  return JSON.stringify(readingFields(event, formatTimestamp(event.timeMs)));
+}
+
+/** Headers of every JSON fault label record. */
+export const LABEL_HEADERS: Readonly<Record<string, string>> = JSON_HEADERS.label;
 
 /** The header that names the faults that shaped a reading (`fault: stuck`). */
 export const FAULT_HEADER = "fault";
 
-const faultHeaders = new Map<string, Readonly<Record<string, string>>>();
-
 /** The headers of a reading shaped by `fault` (one frozen object per fault combination). */
-function readingHeaders(fault: string | undefined): Readonly<Record<string, string>> {
-  if (fault === undefined) return READING_HEADERS;
-  let headers = faultHeaders.get(fault);
+function readingHeaders(set: HeaderSet, fault: string | undefined): Readonly<Record<string, string>> {
+  if (fault === undefined) return set.reading;
+  let headers = set.faulted.get(fault);
   if (headers === undefined) {
-    headers = Object.freeze({ ...READING_HEADERS, [FAULT_HEADER]: fault });
-    faultHeaders.set(fault, headers);
+    headers = Object.freeze({ ...set.reading, [FAULT_HEADER]: fault });
+    set.faulted.set(fault, headers);
   }
   return headers;
 }
 
-/** The JSON value of a fault's start or end. */
-export function labelValue(event: FaultLabel): string {
-  return JSON.stringify({
+/** A fault label's fields in contract order, with `timestamp` as given (see `readingFields`). */
+export function labelFields<T>(event: FaultLabel, timestamp: T) {
+  return {
     faultId: event.faultId,
     fault: event.fault,
     event: event.event,
     factoryId: event.factoryId,
     sensorId: event.sensorId,
     sodaName: event.sodaName,
-    timestamp: formatTimestamp(event.timeMs),
-  });
+    timestamp,
+  };
+}
+
+/** The JSON value of a fault's start or end. */
+export function labelValue(event: FaultLabel): string {
+  return JSON.stringify(labelFields(event, formatTimestamp(event.timeMs)));
+}
+
+/** A heartbeat's fields in contract order, with `timestamp` as given (see `readingFields`). */
+export function heartbeatFields<T>(event: Heartbeat, timestamp: T) {
+  return { sensorId: event.sensorId, tier: event.tier, timestamp, status: event.status };
 }
 
 /** The JSON value of a heartbeat, fields in contract order. */
 export function heartbeatValue(event: Heartbeat): string {
-  return JSON.stringify({
-    sensorId: event.sensorId,
-    tier: event.tier,
-    timestamp: formatTimestamp(event.timeMs),
-    status: event.status,
-  });
+  return JSON.stringify(heartbeatFields(event, formatTimestamp(event.timeMs)));
 }
 
-/** The record for one event; undefined for a fault label when there is no labels topic. */
-export function toRecord(event: SimEvent, topics: Topics): OutRecord | undefined {
+/**
+ * The record for one event, its value written by `encoder` (JSON by default); undefined for a
+ * fault label when there is no labels topic.
+ */
+export function toRecord(event: SimEvent, topics: Topics, encoder: ValueEncoder = JSON_VALUES): OutRecord | undefined {
+  return recordOf(event, topics, encoder, headersOf(encoder));
+}
+
+function recordOf(event: SimEvent, topics: Topics, encoder: ValueEncoder, headers: HeaderSet): OutRecord | undefined {
   switch (event.kind) {
     case "reading":
       return {
         topic: topics.readings,
         key: event.sensorId,
-        value: readingValue(event),
+        value: encoder.reading(event),
         timestampMs: event.timeMs,
-        headers: readingHeaders(event.fault),
+        headers: readingHeaders(headers, event.fault),
       };
     case "heartbeat":
       return {
         topic: topics.heartbeats,
         key: event.sensorId,
-        value: heartbeatValue(event),
+        value: encoder.heartbeat(event),
         timestampMs: event.timeMs,
-        headers: HEARTBEAT_HEADERS,
+        headers: headers.heartbeat,
       };
     case "label":
       if (topics.labels === undefined) return undefined;
       return {
         topic: topics.labels,
         key: event.sensorId,
-        value: labelValue(event),
+        value: encoder.label(event),
         timestampMs: event.timeMs,
-        headers: LABEL_HEADERS,
+        headers: headers.label,
       };
   }
 }
 
 /** The records of a batch of events, in order (fault labels only with a labels topic). */
-export function toRecords(events: readonly SimEvent[], topics: Topics): OutRecord[] {
+export function toRecords(
+  events: readonly SimEvent[],
+  topics: Topics,
+  encoder: ValueEncoder = JSON_VALUES,
+): OutRecord[] {
   const records: OutRecord[] = [];
+  const headers = headersOf(encoder);
   for (const event of events) {
-    const record = toRecord(event, topics);
+    const record = recordOf(event, topics, encoder, headers);
     if (record !== undefined) records.push(record);
   }
   return records;
 }
 
 /**
- * About what a record takes in a request: key, value and headers in UTF-16 code units (the UTF-8 of
- * JSON text is about as long) and its framing. Requests are bounded by it (`MAX_REQUEST_BYTES`).
+ * About what a record takes in a request: key, value (bytes, or for JSON text UTF-16 code units:
+ * its UTF-8 is about as long) and headers, and its framing. Requests are bounded by it (`MAX_REQUEST_BYTES`).
  */
 export function recordBytes(record: OutRecord): number {
   return record.key.length + record.value.length + headerBytes(record.headers) + RECORD_OVERHEAD_BYTES;

@@ -46,6 +46,13 @@ Deno.test("no flags give the documented defaults", () => {
       summaryJson: undefined,
       metrics: undefined,
       quiet: false,
+      values: {
+        format: "json",
+        registryUrl: undefined,
+        registryFromFlag: false,
+        autoRegister: true,
+        subjectStrategy: "topic",
+      },
     },
   });
 });
@@ -106,6 +113,11 @@ Deno.test("every flag is read", () => {
     "out/summary.json",
     "--metrics-port=9464",
     "--metrics-host=0.0.0.0",
+    "--format=avro",
+    "--schema-registry=https://registry.plant:8081/apis/ccompat/v7",
+    "--no-auto-register",
+    "--subject-strategy",
+    "topic-record",
   ]);
   assert.deepEqual(command, {
     kind: "run",
@@ -138,6 +150,13 @@ Deno.test("every flag is read", () => {
       summaryJson: "out/summary.json",
       metrics: { host: "0.0.0.0", port: 9464 },
       quiet: false,
+      values: {
+        format: "avro",
+        registryUrl: "https://registry.plant:8081/apis/ccompat/v7",
+        registryFromFlag: true,
+        autoRegister: false,
+        subjectStrategy: "topic-record",
+      },
     },
   });
 });

@@ -88,7 +88,7 @@ function records(n: number, topic = "R", from = 0): OutRecord[] {
   }));
 }
 
-const values = (batch: readonly OutRecord[]) => batch.map((r) => r.value);
+const values = (batch: readonly OutRecord[]) => batch.map((r) => String(r.value));
 
 /** Lets the promise chains that an acknowledgement starts run to their end, without moving time. */
 async function settle(clock: FakeTimers.InstalledClock): Promise<void> {
@@ -419,7 +419,7 @@ Deno.test("a request stays under the broker's default size limit whatever --batc
     const spool = Spool.open(dir, { maxBytes: 64 * 1024 * 1024 });
     // 2,500 records of about 1 KB: 2.5 MB, within one --batch-records of 100,000.
     const big = (n: number, from: number) =>
-      records(n, "R", from).map((record) => ({ ...record, value: record.value.padEnd(1_000, " ") }));
+      records(n, "R", from).map((record) => ({ ...record, value: String(record.value).padEnd(1_000, " ") }));
     spool.append(big(1_200, 0));
     const sink = sinkOf(transport, { batchRecords: 100_000, spool });
     sink.write(big(1_300, 1_200));

@@ -185,7 +185,7 @@ Deno.test("labels become records only with a labels topic; faulty readings carry
   const records = toRecords(events, { ...topics, labels: "L" });
   const labels = records.filter((r) => r.topic === "L");
   assert.equal(labels.length, 2);
-  assert.deepEqual(Object.keys(JSON.parse(labels[0].value)), [
+  assert.deepEqual(Object.keys(JSON.parse(String(labels[0].value))), [
     "faultId",
     "fault",
     "event",

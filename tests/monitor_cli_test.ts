@@ -40,6 +40,7 @@ Deno.test("monitor: the documented defaults", () => {
     intervalMs: 1_000,
     logLevel: "info",
     quiet: false,
+    schemaRegistry: undefined,
   });
 });
 
@@ -57,6 +58,7 @@ Deno.test("monitor: every flag", () => {
     "--web=0.0.0.0:8080",
     "--interval=250ms",
     "--quiet",
+    "--schema-registry=https://registry:8081/apis/ccompat/v7",
   ]);
   assert.deepEqual(options, {
     brokers: ["k1:9092", "k2:9093"],
@@ -71,6 +73,7 @@ Deno.test("monitor: every flag", () => {
     intervalMs: 250,
     logLevel: "warning",
     quiet: true,
+    schemaRegistry: "https://registry:8081/apis/ccompat/v7",
   });
   assert.deepEqual(monitorOptions([], { KAFKA_BROKERS: "k:1" }).brokers, ["k:1"]);
   assert.equal(monitorOptions(["--dead-after", "8s"]).lateAfterMs, 4_000);

@@ -1,5 +1,6 @@
 /** The spool: a durable FIFO on disk, one process at a time. */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { DatabaseSync } from "node:sqlite";
 import { ExitCode, RunError } from "../lib/errors.ts";
 import type { OutRecord } from "../lib/messages.ts";
@@ -41,6 +42,27 @@ Deno.test("records come back oldest first, exactly as they went in, across a reo
     reopened.remove(reopened.peek(100));
     assert.equal(reopened.count, 0);
     assert.deepEqual(reopened.peek(10), { records: [], lastId: 0 });
+    reopened.close();
+  });
+});
+
+Deno.test("a registry format's bytes come back as the same bytes, as Buffers KafkaJS writes as they are", () => {
+  withDir((dir) => {
+    const spool = Spool.open(dir, { maxBytes: 1 << 20 });
+    // Every byte value, a zero first (the wire format's magic byte), and JSON text beside them.
+    const bytes = Buffer.from([0, 0, 0, 0, 7, ...Array.from({ length: 256 }, (_, i) => i)]);
+    const mixed = [
+      { topic: "R", key: "S1-1", value: bytes, timestampMs: 1, headers: { "content-type": "application/avro" } },
+      { topic: "R", key: "S1-1", value: '{"a":1}', timestampMs: 2 },
+      { topic: "R", key: "S1-2", value: Buffer.alloc(0), timestampMs: 3 },
+    ];
+    spool.append(mixed);
+    spool.close();
+    const reopened = Spool.open(dir, { maxBytes: 1 << 20 });
+    const { records: back } = reopened.peek(10);
+    assert.deepEqual(back.map((r) => r.value), mixed.map((r) => r.value));
+    assert.ok(Buffer.isBuffer(back[0].value) && Buffer.isBuffer(back[2].value), "KafkaJS writes only Buffers as bytes");
+    assert.equal(typeof back[1].value, "string");
     reopened.close();
   });
 });

@@ -51,3 +51,27 @@ Deno.test("the module graph the binary embeds holds the Kafka sink, the monitor 
   assert.ok(Object.keys(graph.npmPackages).some((p) => p.startsWith("kafkajs@")), "kafkajs");
   assert.ok(specifiers.some((s) => s.endsWith("/deno.json")), "deno.json, for --version");
 });
+
+Deno.test("every module the program loads on demand is included in both binaries", async () => {
+  // `deno compile` embeds the static module graph; a dynamic import() must be named with --include.
+  const root = new URL("..", import.meta.url);
+  const files = ["main.ts"];
+  for await (const entry of Deno.readDir(new URL("lib/", root))) if (entry.isFile) files.push(`lib/${entry.name}`);
+  for (const dir of ["kafka", "monitor", "run", "sinks", "formats"]) {
+    for await (const entry of Deno.readDir(new URL(`lib/${dir}/`, root))) {
+      if (entry.isFile) files.push(`lib/${dir}/${entry.name}`);
+    }
+  }
+  const loaded = new Set<string>();
+  for (const file of files) {
+    const text = await Deno.readTextFile(new URL(file, root));
+    for (const [, target] of text.matchAll(/import\(\s*"([^"]+)"\s*\)/g)) {
+      loaded.add(new URL(target, new URL(file, root)).pathname.slice(root.pathname.length));
+    }
+  }
+  assert.ok(loaded.has("lib/formats/setup.ts") && loaded.has("lib/kafka/producer.ts"), [...loaded].join(" "));
+  for (const name of (tasks.compile as { dependencies: string[] }).dependencies) {
+    const included = [...commandOf(name).matchAll(/--include (\S+)/g)].map((m) => m[1]);
+    for (const module of loaded) assert.ok(included.includes(module), `${name} lacks --include ${module}`);
+  }
+});

@@ -5,6 +5,7 @@
  * since all they hold was written after it started. It commits no offsets: every start is "from
  * now" or "from the beginning", as asked. Loaded through `load.ts`, after the patches.
  */
+import type { Buffer } from "node:buffer";
 import type { Consumer } from "kafkajs";
 import { describeError, type ExitError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
@@ -30,6 +31,11 @@ export interface MonitorConsumerOptions {
   signal?: AbortSignal;
   /** Told which topics are read from their beginning, before the first records. */
   onSubscribed?: (fromBeginning: string[]) => void;
+  /**
+   * Decodes a value in the Confluent wire format (a zero byte first) to the contract's shape;
+   * undefined when it cannot. Without it, such values are handed on as text (and count as invalid).
+   */
+  decode?: (bytes: Buffer) => Promise<unknown>;
   /** Gets the records of each fetched batch. */
   onRecords: (records: InRecord[]) => void;
   /** Wall clock, epoch ms (stamps `receivedMs`). */
@@ -186,7 +192,7 @@ export async function waitForTopics(
 
 async function startConsuming(
   consumer: Consumer,
-  { topics, fromBeginning, onRecords, onSubscribed }: MonitorConsumerOptions,
+  { topics, fromBeginning, onRecords, onSubscribed, decode }: MonitorConsumerOptions,
   missingAtStart: Set<string>,
   now: () => number,
 ): Promise<void> {
@@ -198,20 +204,26 @@ async function startConsuming(
   onSubscribed?.(fromStart);
   await consumer.run({
     autoCommit: false,
-    // deno-lint-ignore require-await
     eachBatch: async ({ batch }) => {
       const receivedMs = now();
-      onRecords(batch.messages.map((message) => {
+      const records: InRecord[] = [];
+      for (const message of batch.messages) {
         // The record's kind, for a topic readings and heartbeats share.
         const type = message.headers?.[MESSAGE_TYPE_HEADER];
-        return {
+        const bytes = message.value;
+        // A registry format's value (JSON text never starts with a zero byte) is decoded here: the
+        // registry is asked once per schema id.
+        const framed = decode !== undefined && bytes !== null && bytes.length > 0 && bytes[0] === 0;
+        records.push({
           topic: batch.topic,
-          value: message.value === null ? null : message.value.toString(),
+          value: bytes === null || framed ? null : bytes.toString(),
+          ...(framed ? { decoded: await decode(bytes) } : {}),
           timestampMs: Number(message.timestamp),
           receivedMs,
           ...(type === undefined ? {} : { type: String(type) }),
-        };
-      }));
+        });
+      }
+      onRecords(records);
     },
   });
 }

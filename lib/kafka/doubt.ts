@@ -8,6 +8,7 @@
  * request is either found or not. Read with a consumer of a throwaway group (it commits nothing,
  * seeks where to read, and is deleted afterwards). Loaded with the producer.
  */
+import { Buffer } from "node:buffer";
 import type { Consumer, IHeaders, Kafka, KafkaMessage, PartitionMetadata } from "kafkajs";
 import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
 import { describeError, RunError } from "../errors.ts";
@@ -60,7 +61,9 @@ function identity(key: string, timestampMs: number, value: string, headers: [str
 }
 
 function recordIdentity({ key, timestampMs, value, headers }: OutRecord): string {
-  return identity(key, timestampMs, value, Object.entries(headers ?? {}));
+  // Values compare as bytes: JSON text by its UTF-8, a registry format's as they are.
+  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+  return identity(key, timestampMs, bytes.toString("latin1"), Object.entries(headers ?? {}));
 }
 
 function messageIdentity(message: KafkaMessage): string {
@@ -69,7 +72,7 @@ function messageIdentity(message: KafkaMessage): string {
   for (const [name, data] of Object.entries((message.headers ?? {}) as IHeaders)) {
     for (const one of Array.isArray(data) ? data : [data]) headers.push([name, text(one)]);
   }
-  return identity(text(message.key), Number(message.timestamp), text(message.value), headers);
+  return identity(text(message.key), Number(message.timestamp), message.value?.toString("latin1") ?? "", headers);
 }
 
 /** What is read of one partition: from `start` to `end` (exclusive), and the records looked for there. */

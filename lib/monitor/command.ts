@@ -6,6 +6,7 @@
 import { type ProcessIo, StdoutError } from "../io.ts";
 import { loadKafka } from "../kafka/load.ts";
 import { announce, log } from "../log.ts";
+import { readRegistryAccess } from "../formats/access.ts";
 import { readSecurity } from "../security.ts";
 import { colorAllowed } from "../status.ts";
 import { renderMonitor } from "./render.ts";
@@ -30,6 +31,11 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
   const logger = log("monitor");
   const now = io.now ?? Date.now;
   const security = await readSecurity(io.env);
+  // Values with schema ids are decoded through the registry, when there is one.
+  const registryUrl = options.schemaRegistry ?? (io.env.SCHEMA_REGISTRY_URL || undefined);
+  const registry = registryUrl === undefined ? undefined : await readRegistryAccess(options.schemaRegistry, io.env);
+  const { ValueDecoder } = await import("../formats/decode.ts");
+  const decoder = new ValueDecoder(registry, { now });
   for (const broker of options.brokers) io.checkNet?.(broker);
   const state = new MonitorState(options.topics, options);
   const terminal = io.stdoutIsTerminal?.() ?? false;
@@ -62,6 +68,7 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
       signal: io.signal,
       now,
       onSubscribed: (topics) => state.readFromBeginning(topics),
+      decode: (bytes) => decoder.decode(bytes),
       onRecords: (records) => {
         for (const record of records) state.add(record);
       },

@@ -36,6 +36,11 @@ export interface MonitorOptions {
   logLevel: LogLevel;
   /** No table on stdout (with --web: the dashboard only); only warnings and errors on stderr. */
   quiet: boolean;
+  /**
+   * `--schema-registry`: where schema ids of Avro, Protobuf and JSON Schema values are resolved;
+   * undefined: `SCHEMA_REGISTRY_URL`, else none (such values count as invalid).
+   */
+  schemaRegistry: string | undefined;
 }
 
 /** The flags of `factory-sim monitor`. */
@@ -53,6 +58,7 @@ export const MONITOR_FLAGS = {
   interval: { type: "string" },
   "log-level": { type: "string" },
   quiet: { type: "boolean", short: "q" },
+  "schema-registry": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -96,6 +102,7 @@ export function parseMonitorOptions(values: MonitorFlagValues, env: FlagEnv): Mo
     intervalMs: parseMonitorDuration("--interval", values.interval ?? "1s", 100),
     logLevel: parseLogLevel(values),
     quiet: values.quiet ?? false,
+    schemaRegistry: values["schema-registry"],
   };
 }
 

@@ -18,7 +18,10 @@ export interface Thresholds {
 /** One record from Kafka: its topic, value and record timestamp, and when the monitor received it. */
 export interface InRecord {
   topic: string;
+  /** The value as text (JSON); null for none, or for a value in a registry format (see `decoded`). */
   value: string | null;
+  /** A registry format's value, decoded to the contract's shape; undefined when it could not be. */
+  decoded?: unknown;
   /** The record's timestamp (epoch ms); NaN when it has none. */
   timestampMs: number;
   /** Wall clock when the record arrived (epoch ms). */
@@ -153,7 +156,7 @@ export class MonitorState {
     counts.received++;
     let value: unknown;
     try {
-      value = record.value === null ? undefined : JSON.parse(record.value);
+      value = "decoded" in record ? record.decoded : record.value === null ? undefined : JSON.parse(record.value);
     } catch {
       value = undefined;
     }

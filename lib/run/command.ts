@@ -10,7 +10,9 @@ import { type ProcessIo, StdoutError } from "../io.ts";
 import { LiveStatus, runCounts, sinkStatus } from "../live_status.ts";
 import { log, setupLogging } from "../log.ts";
 import type { RunProbe } from "../metrics.ts";
-import { toRecords } from "../messages.ts";
+import { readRegistryAccess, type RegistryAccess } from "../formats/access.ts";
+import type { PreparedFormat } from "../formats/setup.ts";
+import { JSON_VALUES, toRecords } from "../messages.ts";
 import { allLines, allSensors, buildPlant, type Plant } from "../plant.ts";
 import { randomSeed, Rng } from "../random.ts";
 import { readSecurity } from "../security.ts";
@@ -22,7 +24,7 @@ import { checkSummaryPermission, type RunInfo, RunSummary, writeSummaryJson } fr
 import { type OpenedSink, openSink } from "./open_sink.ts";
 import type { RunOptions } from "./options.ts";
 import { endLine, noLinesWarning, startLine } from "./report.ts";
-import { shown } from "../text.ts";
+import { quoted, shown } from "../text.ts";
 
 /** How long a run stopped by a signal may take to flush (the process exits within 5 s). */
 export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
@@ -47,6 +49,11 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   for (const warning of [...configWarnings, ...warnings]) logger.warn(warning);
   // Every problem of the security variables, before the run says it starts (a console run has no use for them).
   const security = options.sink === "console" ? undefined : await readSecurity(io.env);
+  // And of the registry's, for a registry format written to Kafka.
+  const { values } = options;
+  const registryAccess = values.format !== "json" && options.sink !== "console" && values.registryUrl !== undefined
+    ? await readRegistryAccess(values.registryFromFlag ? values.registryUrl : undefined, io.env)
+    : undefined;
   const lines = allLines(plant);
   const sensors = allSensors(plant).length;
   logger.info(startLine(options, { plant, sensors, lines: lines.length, seed }));
@@ -60,6 +67,15 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   const summary = new RunSummary(lines, options.topics, { continuous: options.continuous });
   probe.started?.(summary, sensors);
   const { signal } = io;
+  // The schemas registered (or looked up) and their ids resolved before anything is produced.
+  let prepared: PreparedFormat | undefined;
+  try {
+    prepared = registryAccess && await prepareRegistryFormat(options, registryAccess, signal);
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+    logger.info("stopped before the run started: nothing was produced");
+    return signalExitCode(signal);
+  }
   let opened: OpenedSink;
   try {
     opened = await openSink(options, io, security);
@@ -74,6 +90,10 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     logger.warn("stdout is /dev/null (where a closed stdout ends up too): the records are discarded");
   }
   probe.sinkOpened?.(sink, fellBack);
+  if (values.format !== "json" && sink.toStdout) {
+    logger.info(`the console prints JSON lines: --format ${values.format} applies to what goes to Kafka`);
+  }
+  const encoder = sink.toStdout ? JSON_VALUES : prepared?.encoder ?? JSON_VALUES;
   // A backfill runs on virtual time from FROM: as fast as the sink accepts (its back-pressure
   // holds the clock). A live run starts now, at --speed.
   const scheduler = backfill
@@ -139,7 +159,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
       untilMs: Number.isFinite(untilMs) ? untilMs : undefined,
       emit: (events) => {
         summary.add(events);
-        const held = sink.write(toRecords(events, options.topics));
+        const held = sink.write(toRecords(events, options.topics, encoder));
         // A sink holding the run back (a full spool while Kafka refuses) lets go at a stop signal:
         // it has taken the records, and the close below flushes them or keeps them in the spool.
         return held && signal ? raceDeadline(held, undefined, { signal }).then(() => {}) : held;
@@ -170,6 +190,34 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     writeSummaryJson(summaryJson, summary.document(info({ outcome, exitCode, endMs: result.endMs, taken })));
   }
   return exitCode;
+}
+
+/**
+ * Registers the run's schemas (or looks them up) and resolves their ids: one log line naming each
+ * subject and id. The codecs load here, on demand: a JSON run does not pay for them.
+ */
+async function prepareRegistryFormat(
+  options: RunOptions,
+  access: RegistryAccess,
+  signal: AbortSignal | undefined,
+): Promise<PreparedFormat> {
+  const { values } = options;
+  const { prepareFormat } = await import("../formats/setup.ts");
+  const prepared = await prepareFormat(
+    {
+      format: values.format as Exclude<typeof values.format, "json">,
+      access,
+      autoRegister: values.autoRegister,
+      subjectStrategy: values.subjectStrategy,
+    },
+    options.topics,
+    signal,
+  );
+  const subjects = prepared.subjects.map((s) =>
+    `${quoted(s.subject)} id ${s.id}${s.version === undefined ? "" : ` (version ${s.version})`}`
+  );
+  log().info(`format ${values.format}, schema registry ${shown(access.url)}: ${subjects.join(", ")}`);
+  return prepared;
 }
 
 /** The exit code of a run stopped by `signal`. */

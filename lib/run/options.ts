@@ -17,10 +17,11 @@ import {
 } from "../flags.ts";
 import { type Acks, ACKS_CHOICES, type Compression, COMPRESSIONS } from "../kafka/settings.ts";
 import type { LogLevel } from "../log.ts";
-import type { Topics } from "../messages.ts";
+import { DEFAULT_TOPICS, type Topics } from "../messages.ts";
 import type { Shard } from "../plant.ts";
 import { MAX_SEED } from "../random.ts";
 import type { SpoolSync } from "../sinks/spool.ts";
+import { type Format, FORMATS, SUBJECT_STRATEGIES, type SubjectStrategy } from "../formats/format.ts";
 import { quoted } from "../text.ts";
 
 /** Default `--spool-dir` (relative to the working directory). */
@@ -74,6 +75,20 @@ export interface RunOptions {
   metrics: { host: string; port: number } | undefined;
   /** Only warnings and errors on stderr: no info logs, no live status, no end-of-run summary. */
   quiet: boolean;
+  /** The values' format on Kafka (the console prints JSON whatever it is). */
+  values: ValueFormatOptions;
+}
+
+/** `--format` and what a registry format needs. */
+export interface ValueFormatOptions {
+  format: Format;
+  /** `--schema-registry`, else `SCHEMA_REGISTRY_URL`: set when the format is a registry format. */
+  registryUrl: string | undefined;
+  /** Whether `registryUrl` came from the flag (else from the environment), for messages. */
+  registryFromFlag: boolean;
+  /** Register the schemas at start; false (`--no-auto-register`): use each subject's latest version. */
+  autoRegister: boolean;
+  subjectStrategy: SubjectStrategy;
 }
 
 /** A backfill's span of simulated time, epoch milliseconds; `toMs` is not included. */
@@ -130,6 +145,10 @@ export const RUN_FLAGS = {
   "metrics-port": { type: "string" },
   "metrics-host": { type: "string" },
   quiet: { type: "boolean", short: "q" },
+  format: { type: "string" },
+  "schema-registry": { type: "string" },
+  "auto-register": { type: "boolean" },
+  "subject-strategy": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -189,6 +208,61 @@ export function parseRunOptions(values: RunFlagValues, env: FlagEnv, nowMs: numb
       ? undefined
       : parseNonEmpty("--summary-json", values["summary-json"]),
     metrics: parseMetrics(values["metrics-port"], values["metrics-host"]),
+    values: parseValueFormat(values, env),
+  };
+}
+
+/**
+ * `--format`, `--schema-registry` (or `SCHEMA_REGISTRY_URL`), `--no-auto-register` and
+ * `--subject-strategy`: a registry format on a sink that may be Kafka needs a registry, the
+ * registry flags need a registry format, and the default subject strategy (one subject per topic)
+ * needs a topic per record type.
+ */
+export function parseValueFormat(values: RunFlagValues, env: FlagEnv): ValueFormatOptions {
+  const format = parseChoice("--format", values.format ?? "json", FORMATS);
+  const subjectStrategy = parseChoice("--subject-strategy", values["subject-strategy"] ?? "topic", SUBJECT_STRATEGIES);
+  const flagUrl = values["schema-registry"];
+  if (format === "json") {
+    for (const flag of ["schema-registry", "auto-register", "subject-strategy"] as const) {
+      if (values[flag] !== undefined) {
+        const name = flag === "auto-register" && values[flag] === false ? "--no-auto-register" : `--${flag}`;
+        throw new UsageError(`${name} needs --format avro, protobuf or json-schema (the JSON format has no schema)`);
+      }
+    }
+    return { format, registryUrl: undefined, registryFromFlag: false, autoRegister: true, subjectStrategy };
+  }
+  const registryUrl = flagUrl ?? (env.SCHEMA_REGISTRY_URL === "" ? undefined : env.SCHEMA_REGISTRY_URL);
+  if (registryUrl === undefined && (values.sink ?? "auto") !== "console") {
+    throw new UsageError(
+      `--format ${format} needs a schema registry: --schema-registry URL or SCHEMA_REGISTRY_URL ` +
+        `(for Apicurio, http://HOST:8081/apis/ccompat/v7)`,
+    );
+  }
+  if (subjectStrategy === "topic") {
+    const topics: [string, string | undefined][] = [
+      ["--readings-topic", values["readings-topic"] ?? DEFAULT_TOPICS.readings],
+      ["--heartbeat-topic", values["heartbeat-topic"] ?? DEFAULT_TOPICS.heartbeats],
+      ["--labels-topic", values["labels-topic"]],
+    ];
+    for (let i = 0; i < topics.length; i++) {
+      for (let j = i + 1; j < topics.length; j++) {
+        if (topics[i][1] !== undefined && topics[i][1] === topics[j][1]) {
+          throw new UsageError(
+            `${topics[i][0]} and ${topics[j][0]} name the same topic ${
+              quoted(topics[i][1]!)
+            }: with --format ${format}, ` +
+              `--subject-strategy topic (the default) has one schema per topic; use --subject-strategy record or topic-record`,
+          );
+        }
+      }
+    }
+  }
+  return {
+    format,
+    registryUrl,
+    registryFromFlag: flagUrl !== undefined,
+    autoRegister: values["auto-register"] ?? true,
+    subjectStrategy,
   };
 }
 

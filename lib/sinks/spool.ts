@@ -12,6 +12,7 @@
  * to it), written once per request sent from the spool. A run that opens a spool with records in
  * doubt asks Kafka which of them it holds before sending anything (`sinks/delivery.ts`).
  */
+import { Buffer } from "node:buffer";
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
@@ -75,7 +76,8 @@ interface RecordRow {
   id: number;
   topic: string;
   key: string;
-  value: string;
+  /** JSON text, or a registry format's bytes (a BLOB, read back as a Uint8Array). */
+  value: string | Uint8Array;
   ts: number;
   headers: string | null;
 }
@@ -84,7 +86,9 @@ function recordOf(row: RecordRow): OutRecord {
   return {
     topic: row.topic,
     key: row.key,
-    value: row.value,
+    value: typeof row.value === "string"
+      ? row.value
+      : Buffer.from(row.value.buffer, row.value.byteOffset, row.value.byteLength),
     timestampMs: Number(row.ts),
     ...(row.headers === null ? {} : { headers: JSON.parse(row.headers) }),
   };
