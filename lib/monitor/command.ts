@@ -65,7 +65,11 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
       groupId: options.groupId,
       // Readings, heartbeats and labels may share a topic: it is read once.
       topics: [
-        ...new Set([options.topics.readings, options.topics.heartbeats, ...(options.topics.labels ?? [])]),
+        ...new Set([
+          options.topics.readings,
+          options.topics.heartbeats,
+          ...(options.topics.labels === undefined ? [] : [options.topics.labels]),
+        ]),
       ],
       fromBeginning: options.fromBeginning,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
