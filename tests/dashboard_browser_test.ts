@@ -8,7 +8,7 @@
  * With DASHBOARD_SCREENSHOT=PATH it also saves the screenshot the README shows.
  */
 import assert from "node:assert/strict";
-import { BROKERS, collect, ensureBroker, spawnCli, tempConfig, uniqueTopics, waitFor } from "./_kafka.ts";
+import { BROKERS, collect, ensureBroker, spawnCli, tempConfig, uniqueTopic, uniqueTopics, waitFor } from "./_kafka.ts";
 import { MonitorState } from "../lib/monitor/state.ts";
 import { dashboardViews, parseViewQuery } from "../lib/monitor/view.ts";
 import { serveDashboard } from "../lib/monitor/web.ts";
@@ -34,7 +34,8 @@ Deno.test({
   Deno.env.set("__IS_WSL_TEST__", "1");
   const { chromium } = await import("playwright-core");
 
-  const { heartbeats, flags: topicFlags } = uniqueTopics("dashboard");
+  const { heartbeats, flags } = uniqueTopics("dashboard");
+  const topicFlags = [...flags, `--labels-topic=${uniqueTopic("dashboard-labels")}`];
   // S1-2 goes offline 6 s (simulated) into the run and stays offline.
   const config = await tempConfig({
     F1: [
@@ -116,6 +117,12 @@ Deno.test({
 
     // The sensor the simulator took offline turns dead; the others stay alive.
     await page.waitForSelector('[data-sensor="S1-2"][data-status="dead"]', { timeout: 20_000 });
+    // Its fault, from the labels topic, marks its tile, its line and its card.
+    await page.waitForSelector('[data-sensor="S1-2"][data-fault="offline"]', { timeout: 10_000 });
+    assert.equal(await page.locator('[data-line="F1/S1-2/Sprite"]').getAttribute("data-fault"), "offline");
+    assert.equal(await page.locator('[data-factory="F1"] [data-fault-id="F1/1/0#1"]').count(), 1);
+    assert.equal(await page.locator("#fault-count").textContent(), "1");
+    assert.equal(await page.locator('[data-factory="F2"] [data-fault]').count(), 0);
     assert.equal(await page.locator('[data-sensor="S1-1"]').getAttribute("data-status"), "alive");
     assert.equal(await page.locator('[data-sensor="S2-1"]').getAttribute("data-status"), "alive");
     assert.equal(await page.locator("#dead").textContent(), "1");
@@ -133,6 +140,9 @@ Deno.test({
     const dead = page.locator('[data-sensor][data-status="dead"]');
     await until("every sensor is dead", async () => await dead.count() === sensors, 10_000);
     assert.equal(await page.locator("#alive").textContent(), "0");
+    // The stopped run ended its fault: no card shows it any more.
+    await until("the fault ended", async () => await page.locator("[data-fault]").count() === 0, 10_000);
+    assert.equal(await page.locator("#fault-count").textContent(), "0");
     assert.deepEqual(errors, []);
   } finally {
     await browser?.close();

@@ -175,7 +175,7 @@ var cardHtml = function (f, search) {
   }).join("");
   return '<section class="card' + (faults.length ? " faulty" : "") + '" data-factory="' + esc(f.id) + '"><h2>' +
     esc(f.id) + " <small>" + f.sensors.length + " sensors" + (dead > 0 ? ", " + dead + " dead" : "") + ", " +
-    f.lines.length + " lines" + (faults.length ? ", " + faults.length + " faults" : "") + "</small></h2>" +
+    f.lines.length + " lines" + (faults.length ? ", " + faults.length + (faults.length === 1 ? " fault" : " faults") : "") + "</small></h2>" +
     '<div class="tiles">' + (tiles || '<span class="muted">no heartbeats yet</span>') + "</div>" +
     (list ? '<div class="faults">' + list + "</div>" : "") + lines + "</section>";
 };
@@ -201,7 +201,7 @@ var render = function (view) {
     '<span><b id="sensor-count">' + sum.sensorCount + "</b> sensors</span>" +
     '<span><b id="line-count">' + sum.lines + "</b> lines</span>" +
     '<span><b id="readings-rate">' + sum.readingsPerSecond.toFixed(1) + "</b> readings/s</span>" +
-    '<span><b id="fault-count">' + sum.activeFaults + "</b> active faults</span>" + rates.join("");
+    '<span><b id="fault-count">' + sum.activeFaults + "</b> active fault" + (sum.activeFaults === 1 ? "" : "s") + "</span>" + rates.join("");
   query.page = view.query.page;
   document.getElementById("pageinfo").textContent = "page " + view.query.page + " of " + view.pages + " \u00b7 " +
     view.matching + (view.matching === sum.factories ? "" : " of " + sum.factories) + " factories";
