@@ -205,6 +205,17 @@ Deno.test({
       });
     }
   }
+  // And one whose text would be markup if it were not escaped.
+  const HOSTILE = `<img src=x onerror="document.title='owned'">\u202e`;
+  add("L", {
+    faultId: "F9999/9/9#1",
+    fault: "<b>boom</b>",
+    event: "start",
+    factoryId: "F9999",
+    sensorId: "S9999-1",
+    sodaName: HOSTILE,
+    timestamp: new Date(T0).toISOString(),
+  });
   const views = () =>
     dashboardViews(state.snapshot(nowMs), {
       readingsTopic: "R",
@@ -238,7 +249,7 @@ Deno.test({
     assert.equal(await text("#line-count"), "10000");
     assert.equal(await text("#alive"), "39900");
     assert.equal(await text("#dead"), "100");
-    assert.equal(await text("#fault-count"), "25");
+    assert.equal(await text("#fault-count"), "26");
     assert.equal(await text("#pageinfo"), "page 1 of 417 \u00b7 10000 factories");
     assert.deepEqual(await cards(), Array.from({ length: 24 }, (_, i) => `F${i + 1}`));
 
@@ -259,7 +270,7 @@ Deno.test({
     await page.fill("#search", "");
     await page.check("#faulty");
     await page.waitForSelector('[data-factory="F400"]');
-    assert.equal(await text("#pageinfo"), "page 1 of 2 \u00b7 25 of 10000 factories");
+    assert.equal(await text("#pageinfo"), "page 1 of 2 \u00b7 26 of 10000 factories");
     assert.equal(
       await page.locator('[data-factory="F400"] [data-line="F400/S400-1/Cola"]').getAttribute("data-fault"),
       "stuck",
@@ -270,8 +281,19 @@ Deno.test({
     );
     assert.equal(await page.locator("[data-factory].faulty").count(), 24);
 
-    // A status: the factories with a dead sensor.
+    // Untrusted text from a label is shown as text, escaped.
     await page.uncheck("#faulty");
+    await page.fill("#search", "F9999");
+    await page.waitForSelector('[data-factory="F9999"] [data-fault-id="F9999/9/9#1"]');
+    assert.equal(
+      await text('[data-fault-id="F9999/9/9#1"]'),
+      `<b>boom</b> \u00b7 S9999-1 <img src=x onerror="document.title='owned'">\\u202e`,
+    );
+    assert.equal(await page.locator('[data-factory="F9999"] img, [data-fault-id="F9999/9/9#1"] *').count(), 0);
+    assert.equal(await page.title(), "factory-sim monitor");
+    await page.fill("#search", "");
+
+    // A status: the factories with a dead sensor.
     await page.selectOption("#status", "dead");
     await page.waitForSelector('[data-factory="F100"]');
     assert.equal(await text("#pageinfo"), "page 1 of 5 \u00b7 100 of 10000 factories");
