@@ -203,6 +203,10 @@ Monitor (factory-sim monitor [flags]; flags go after "monitor"):
   terminal the table is redrawn in place; elsewhere it is printed every --interval.
   Runs until SIGINT or SIGTERM (exit 0). Takes --brokers, --readings-topic,
   --heartbeat-topic, --client-id (default factory-sim-monitor), --log-level, and:
+  --labels-topic NAME     also read the run's fault labels and show the faults active
+                          now (started, not ended) by their sensors and lines: the
+                          table's FAULTS column, "!" lines and list, "activeFaults" in
+                          --json, the dashboard's cards (may be the readings topic)
   --from-beginning        read the topics from their beginning (default: from now; a
                           topic created after the monitor started is read whole)
   --dead-after D          dead when no heartbeat for more than D (default 5s)
@@ -212,7 +216,9 @@ Monitor (factory-sim monitor [flags]; flags go after "monitor"):
   --json                  JSON lines on stdout instead of the table: a "snapshot" every
                           --interval, and a "sensor-status" line at each status change
   --web [HOST:]PORT       serve a live dashboard on http://HOST:PORT/ (default host
-                          127.0.0.1; 0.0.0.0 for every interface; port 0: a free one)
+                          127.0.0.1; 0.0.0.0 for every interface; port 0: a free one):
+                          the plant's summary, and factory cards by page, search and
+                          filter (sensor status, has fault)
   --interval D            time between redraws, snapshots and dashboard updates
                           (default 1s, at least 100ms)
   --group-id ID           consumer group (default factory-sim-monitor-<random>: every

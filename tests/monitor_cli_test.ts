@@ -49,6 +49,7 @@ Deno.test("monitor: every flag", () => {
     "--brokers=k1:9092,k2:9093",
     "--readings-topic=r",
     "--heartbeat-topic=h",
+    "--labels-topic=l",
     "--group-id=ops.monitor",
     "--client-id=mon",
     "--from-beginning",
@@ -62,7 +63,7 @@ Deno.test("monitor: every flag", () => {
   ]);
   assert.deepEqual(options, {
     brokers: ["k1:9092", "k2:9093"],
-    topics: { readings: "r", heartbeats: "h" },
+    topics: { readings: "r", heartbeats: "h", labels: "l" },
     groupId: "ops.monitor",
     clientId: "mon",
     fromBeginning: true,
@@ -138,12 +139,12 @@ Deno.test("the monitor's table: header, sensors (dead first), lines, and a row b
     "factory-sim monitor  12:00:00Z  sensors: 5 alive, 0 late, 1 dead",
     "topics: R 0.0/s (2), H 0.0/s (6)",
     "",
-    "SENSOR    TIER   STATUS  LAST HB  UPTIME   BEATS",
+    "SENSOR    TIER   STATUS  LAST HB  UPTIME   BEATS FAULTS",
     "S1-4      1.4    dead      9.0 s   55.6%       1", // 4 s of 9 past dead-after
   ]);
   assert.equal(
     lines.at(-1),
-    "F1 S1-1 Coca-Cola                     2/10      41      42      43      43       1     0",
+    "  F1 S1-1 Coca-Cola                   2/10      41      42      43      43       1     0",
   );
   assert.ok(lines.every((line) => line.length <= 100));
   const short = renderMonitor(monitor.snapshot(T0), { width: 30, maxRows: 10 });
@@ -180,4 +181,50 @@ Deno.test("--quiet still shows the address of a server on a free port: --metrics
   } finally {
     await resetLogging();
   }
+});
+
+Deno.test("the monitor's table: active faults by their sensor, a marked line, and a list that fits 80 columns", () => {
+  const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const topics = { readings: "R", heartbeats: "H", labels: "L" };
+  const monitor = new MonitorState(topics, { lateAfterMs: 2_500, deadAfterMs: 5_000 });
+  const at = (topic: string, value: unknown) =>
+    monitor.add({ topic, value: JSON.stringify(value), timestampMs: T0, receivedMs: T0 });
+  for (const sensorId of ["S1-1", "S1-2"]) at("H", { sensorId, tier: "1", status: "active" });
+  for (const [sensorId, sodaName] of [["S1-1", "Coca-Cola"], ["S1-2", "Sprite"]]) {
+    at("R", { factoryId: "F1", sensorId, sodaName, reading: 5, count: 1, total: 9 });
+  }
+  const label = (faultId: string, fault: string, event: string, sodaName = "Coca-Cola") =>
+    at("L", {
+      faultId,
+      fault,
+      event,
+      factoryId: "F1",
+      sensorId: sodaName === "Coca-Cola" ? "S1-1" : "S1-2",
+      sodaName,
+      timestamp: "2026-01-01T11:59:58.250Z",
+    });
+  label("F1/0/0#1", "stuck", "start");
+  label("F1/0/1#1", "drift", "start");
+  label("F1/1/0#1", "spike", "start", "Sprite");
+  label("F1/1/0#1", "spike", "end", "Sprite");
+  for (let i = 0; i < 6; i++) label(`F9/0/${i}#1`, "dropout", "start", "Fanta");
+  const lines = renderMonitor(monitor.snapshot(T0), { width: 79 });
+  assert.equal(lines[0], "factory-sim monitor  12:00:00Z  sensors: 2 alive, 0 late, 0 dead; 8 faults");
+  assert.ok(lines.includes("S1-1      1      alive     0.0 s  100.0%       1 stuck,drift"), lines.join("\n"));
+  assert.ok(lines.includes("S1-2      1      alive     0.0 s  100.0%       1 dropout"), lines.join("\n"));
+  assert.ok(lines.some((line) => line.startsWith("! F1 S1-1 Coca-Cola ")), lines.join("\n"));
+  assert.ok(lines.some((line) => line.startsWith("  F1 S1-2 Sprite ")), "the ended fault marks nothing");
+  const list = lines.slice(lines.indexOf("ACTIVE FAULT LINE                         SINCE     ID"));
+  assert.deepEqual(list, [
+    "ACTIVE FAULT LINE                         SINCE     ID",
+    "stuck        F1 S1-1 Coca-Cola            11:59:58Z F1/0/0#1",
+    "drift        F1 S1-1 Coca-Cola            11:59:58Z F1/0/1#1",
+    "dropout      F1 S1-2 Fanta                11:59:58Z F9/0/0#1",
+    "dropout      F1 S1-2 Fanta                11:59:58Z F9/0/1#1",
+    "... and 4 more faults",
+  ]);
+  assert.ok(lines.every((line) => line.length <= 79));
+  const short = renderMonitor(monitor.snapshot(T0), { width: 79, maxRows: 16 });
+  assert.ok(short.length <= 16, short.join("\n"));
+  assert.ok(short.includes("... and 7 more faults") || short.some((l) => l.startsWith("ACTIVE FAULT")));
 });

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { compareIds, factoryOf, type InRecord, MonitorState, RECENT_READINGS } from "../lib/monitor/state.ts";
+import {
+  compareIds,
+  factoryOf,
+  type InRecord,
+  MAX_ACTIVE_FAULTS,
+  MonitorState,
+  RECENT_READINGS,
+} from "../lib/monitor/state.ts";
 
 const TOPICS = { readings: "R", heartbeats: "H" };
 const T0 = Date.UTC(2026, 0, 1);
@@ -176,4 +183,152 @@ Deno.test("the sensors by status, factories and sensors in numeric order, and a 
   assert.equal(factoryOf("S12-3"), "F12");
   assert.equal(factoryOf("pump-7"), "?");
   assert.ok(compareIds("F9", "F10") < 0);
+});
+
+function label(
+  event: "start" | "end",
+  faultId: string,
+  { topic = "L", fault = "stuck", sensorId = "S1-1", sodaName = "Cola", type = undefined as string | undefined } = {},
+): InRecord {
+  return {
+    topic,
+    value: JSON.stringify({
+      faultId,
+      fault,
+      event,
+      factoryId: factoryOf(sensorId),
+      sensorId,
+      sodaName,
+      timestamp: "2026-01-01T00:00:01.000Z",
+    }),
+    timestampMs: T0,
+    receivedMs: T0,
+    ...(type === undefined ? {} : { type }),
+  };
+}
+
+const WITH_LABELS = { readings: "R", heartbeats: "H", labels: "L" };
+
+Deno.test("fault labels: a start is active until its end, by faultId; counted on the labels topic", () => {
+  const monitor = new MonitorState(WITH_LABELS, { lateAfterMs: 2_500, deadAfterMs: 5_000 });
+  assert.deepEqual(monitor.snapshot(T0).activeFaults, []);
+  assert.ok(monitor.add(label("start", "F1/0/0#1")));
+  assert.ok(monitor.add(label("start", "F2/1/0#1", { fault: "offline", sensorId: "S2-3", sodaName: "Lemon" })));
+  assert.ok(monitor.add(label("start", "F1/0/1#1", { fault: "drift" })));
+  assert.deepEqual(monitor.snapshot(T0).activeFaults, [
+    {
+      faultId: "F1/0/0#1",
+      fault: "stuck",
+      factoryId: "F1",
+      sensorId: "S1-1",
+      sodaName: "Cola",
+      since: "2026-01-01T00:00:01.000Z",
+    },
+    {
+      faultId: "F1/0/1#1",
+      fault: "drift",
+      factoryId: "F1",
+      sensorId: "S1-1",
+      sodaName: "Cola",
+      since: "2026-01-01T00:00:01.000Z",
+    },
+    {
+      faultId: "F2/1/0#1",
+      fault: "offline",
+      factoryId: "F2",
+      sensorId: "S2-3",
+      sodaName: "Lemon",
+      since: "2026-01-01T00:00:01.000Z",
+    },
+  ]);
+  assert.ok(monitor.add(label("end", "F1/0/0#1")));
+  assert.ok(monitor.add(label("end", "F2/1/0#1", { fault: "offline", sensorId: "S2-3", sodaName: "Lemon" })));
+  const snapshot = monitor.snapshot(T0);
+  assert.deepEqual(snapshot.activeFaults.map((fault) => fault.faultId), ["F1/0/1#1"]);
+  assert.deepEqual(snapshot.topics.L, { received: 5, rate: 0, invalid: 0 });
+  // Labels alone make no sensors or lines.
+  assert.deepEqual(snapshot.factories, []);
+});
+
+Deno.test("fault labels: an end without its start (a monitor that joined mid-fault) is valid and changes nothing", () => {
+  const monitor = new MonitorState(WITH_LABELS, { lateAfterMs: 2_500, deadAfterMs: 5_000 });
+  assert.ok(monitor.add(label("end", "F1/0/0#7")));
+  const snapshot = monitor.snapshot(T0);
+  assert.deepEqual(snapshot.activeFaults, []);
+  assert.deepEqual(snapshot.topics.L, { received: 1, rate: 0, invalid: 0 });
+});
+
+Deno.test("fault labels not of the contract's shape are counted invalid on the labels topic and change nothing", () => {
+  const monitor = new MonitorState(WITH_LABELS, { lateAfterMs: 2_500, deadAfterMs: 5_000 });
+  const good = JSON.parse(label("start", "F1/0/0#1").value!);
+  const bad = [
+    "not json",
+    null,
+    JSON.stringify([good]),
+    JSON.stringify({ ...good, faultId: "" }),
+    JSON.stringify({ ...good, faultId: 7 }),
+    JSON.stringify({ ...good, event: "begin" }),
+    JSON.stringify({ ...good, fault: undefined }),
+    JSON.stringify({ ...good, sensorId: null }),
+    JSON.stringify({ ...good, sodaName: undefined }),
+    JSON.stringify({ ...good, factoryId: 1 }),
+    JSON.stringify({ ...good, timestamp: "yesterday" }),
+  ];
+  for (const value of bad) assert.equal(monitor.add({ topic: "L", value, timestampMs: T0, receivedMs: T0 }), false);
+  const snapshot = monitor.snapshot(T0);
+  assert.deepEqual(snapshot.topics.L, { received: bad.length, rate: 0, invalid: bad.length });
+  assert.deepEqual(snapshot.activeFaults, []);
+});
+
+Deno.test("fault labels on a topic shared with readings and heartbeats: told apart by message-type, else by shape", () => {
+  const shared = { readings: "T", heartbeats: "T", labels: "T" };
+  const monitor = new MonitorState(shared, { lateAfterMs: 2_500, deadAfterMs: 5_000 });
+  const onT = (record: InRecord, type?: string) => ({ ...record, topic: "T", ...(type ? { type } : {}) });
+  assert.ok(monitor.add(onT(heartbeat("S1-1", T0), "factory-sim.heartbeat.v1")));
+  assert.ok(monitor.add(onT(reading(1, 5, 3), "factory-sim.reading.v1")));
+  assert.ok(monitor.add(label("start", "F1/0/0#1", { topic: "T", type: "factory-sim.fault.v1" })));
+  // Without headers (another producer): a label by its faultId, a reading by its reading.
+  assert.ok(monitor.add(label("start", "F1/0/1#1", { topic: "T" })));
+  assert.ok(monitor.add(onT(reading(2, 5, 4))));
+  assert.ok(monitor.add(onT(heartbeat("S1-1", T0 + 1_000))));
+  // A label header on a bad label: invalid, not taken for a heartbeat.
+  assert.equal(
+    monitor.add({ topic: "T", value: "{}", timestampMs: T0, receivedMs: T0, type: "factory-sim.fault.v1" }),
+    false,
+  );
+  const snapshot = monitor.snapshot(T0 + 1_000);
+  assert.deepEqual(snapshot.activeFaults.map((fault) => fault.faultId), ["F1/0/0#1", "F1/0/1#1"]);
+  assert.equal(snapshot.factories[0].sensors[0].heartbeats, 2);
+  assert.equal(snapshot.factories[0].lines[0].received, 2);
+  assert.deepEqual(snapshot.topics, { T: { received: 7, rate: 0, invalid: 1 } });
+
+  // Without --labels-topic, a label on the readings topic is neither shown nor invalid (as before).
+  const without = new MonitorState({ readings: "T", heartbeats: "T" }, { lateAfterMs: 2_500, deadAfterMs: 5_000 });
+  assert.ok(without.add(label("start", "F1/0/0#1", { topic: "T", type: "factory-sim.fault.v1" })));
+  assert.deepEqual(without.snapshot(T0).activeFaults, []);
+  assert.deepEqual(without.snapshot(T0).topics.T, { received: 1, rate: 0, invalid: 0 });
+});
+
+Deno.test("fault labels: the labels topic shared with the readings topic only", () => {
+  const monitor = new MonitorState({ readings: "R", heartbeats: "H", labels: "R" }, {
+    lateAfterMs: 2_500,
+    deadAfterMs: 5_000,
+  });
+  assert.ok(monitor.add(label("start", "F1/0/0#1", { topic: "R", type: "factory-sim.fault.v1" })));
+  assert.ok(monitor.add({ ...reading(1, 5, 3), type: "factory-sim.reading.v1" }));
+  // A heartbeat header on the readings topic: not a kind this topic carries here.
+  assert.ok(monitor.add({ ...heartbeat("S1-1", T0), topic: "R", type: "factory-sim.heartbeat.v1" }));
+  const snapshot = monitor.snapshot(T0);
+  assert.equal(snapshot.activeFaults.length, 1);
+  assert.equal(snapshot.factories[0].lines[0].received, 1);
+  assert.deepEqual(snapshot.factories[0].sensors, []);
+});
+
+Deno.test("fault labels: starts never ended (a run killed) are kept up to MAX_ACTIVE_FAULTS, the oldest forgotten", () => {
+  const monitor = new MonitorState(WITH_LABELS, { lateAfterMs: 2_500, deadAfterMs: 5_000 });
+  for (let i = 0; i <= MAX_ACTIVE_FAULTS; i++) monitor.add(label("start", `F1/0/0#${i}`));
+  const ids = monitor.snapshot(T0).activeFaults.map((fault) => fault.faultId);
+  assert.equal(ids.length, MAX_ACTIVE_FAULTS);
+  assert.ok(!ids.includes("F1/0/0#0"));
+  assert.ok(ids.includes(`F1/0/0#${MAX_ACTIVE_FAULTS}`));
 });

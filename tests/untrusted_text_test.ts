@@ -129,7 +129,10 @@ Deno.test("hostile flags, paths and environment are named escaped, one line each
 });
 
 Deno.test("the monitor's table shows records' values escaped and bounded, its own colours only", () => {
-  const monitor = new MonitorState({ readings: "R", heartbeats: "H" }, { lateAfterMs: 2_500, deadAfterMs: 5_000 });
+  const monitor = new MonitorState({ readings: "R", heartbeats: "H", labels: "L" }, {
+    lateAfterMs: 2_500,
+    deadAfterMs: 5_000,
+  });
   const at = Date.UTC(2026, 0, 1);
   const record = (topic: string, value: unknown): InRecord => ({
     topic,
@@ -141,9 +144,20 @@ Deno.test("the monitor's table shows records' values escaped and bounded, its ow
   monitor.add(
     record("R", { factoryId: LARGE, sensorId: HOSTILE, tier: "1.1", sodaName: LARGE, reading: 1, count: 1, total: 2 }),
   );
+  monitor.add(record("L", {
+    faultId: LARGE,
+    fault: HOSTILE,
+    event: "start",
+    factoryId: LARGE,
+    sensorId: HOSTILE,
+    sodaName: LARGE,
+    timestamp: "2026-01-01T00:00:00.000Z",
+  }));
+  assert.equal(monitor.snapshot(at).activeFaults.length, 1);
   for (const color of [false, true]) {
     const lines = renderMonitor(monitor.snapshot(at), { width: 100, color });
     assert.ok(lines.some((line) => line.includes("\\x1b[2J")));
+    assert.ok(lines.some((line) => line.startsWith("ACTIVE FAULT")), lines.join("\n"));
     for (const line of lines) {
       // Its own colours (SGR) are the only escapes; without colour there are none.
       // deno-lint-ignore no-control-regex -- the display\'s own colour codes, removed before the check

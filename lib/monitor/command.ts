@@ -1,5 +1,6 @@
 /**
- * `factory-sim monitor`: consumes the readings and heartbeat topics and shows what landed, as a
+ * `factory-sim monitor`: consumes the readings and heartbeat topics (and the labels topic, with
+ * `--labels-topic`) and shows what landed, as a
  * table (redrawn in place on a terminal), as JSON lines (`--json`) and on a live web dashboard
  * (`--web`), every `--interval`, until a stop signal.
  */
@@ -11,7 +12,8 @@ import { readSecurity } from "../security.ts";
 import { colorAllowed } from "../status.ts";
 import { renderMonitor } from "./render.ts";
 import type { MonitorOptions } from "./options.ts";
-import { MonitorState } from "./state.ts";
+import { MonitorState, type Snapshot } from "./state.ts";
+import { dashboardViews } from "./view.ts";
 import { type Dashboard, serveDashboard } from "./web.ts";
 import { shown } from "../text.ts";
 
@@ -41,12 +43,18 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
   const terminal = io.stdoutIsTerminal?.() ?? false;
   const color = terminal && colorAllowed(io.env);
 
+  const views = (snapshot: Snapshot) =>
+    dashboardViews(snapshot, {
+      readingsTopic: options.topics.readings,
+      recent: (line) => state.recent(line.factoryId, line.sensorId, line.sodaName),
+    });
   let dashboard: Dashboard | undefined;
   if (options.web) {
     dashboard = serveDashboard({
       ...options.web,
       brokers: options.brokers.join(","),
-      current: () => state.snapshot(now(), { recent: true }),
+      current: (query) => views(state.snapshot(now()))(query),
+      snapshot: () => state.snapshot(now(), { recent: true }),
     });
     announce(`dashboard on ${dashboard.url}`);
     io.onDashboard?.(dashboard.url);
@@ -61,8 +69,14 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
       security,
       clientId: options.clientId,
       groupId: options.groupId,
-      // Readings and heartbeats may share a topic: it is read once.
-      topics: [...new Set([options.topics.readings, options.topics.heartbeats])],
+      // Readings, heartbeats and labels may share a topic: it is read once.
+      topics: [
+        ...new Set([
+          options.topics.readings,
+          options.topics.heartbeats,
+          ...(options.topics.labels === undefined ? [] : [options.topics.labels]),
+        ]),
+      ],
       fromBeginning: options.fromBeginning,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       signal: io.signal,
@@ -82,9 +96,9 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
   const show = () => {
     const nowMs = now();
     const changes = state.tick(nowMs);
-    if (dashboard) dashboard.publish(state.snapshot(nowMs, { recent: true }));
+    const snapshot = state.snapshot(nowMs);
+    if (dashboard) dashboard.publish(views(snapshot));
     if (options.json) {
-      const snapshot = state.snapshot(nowMs);
       output.write([...changes, snapshot].map((item) => `${JSON.stringify(item)}\n`).join(""));
       return;
     }
@@ -102,7 +116,7 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
     if (options.quiet) return;
     if (terminal) {
       const size = io.consoleSize?.() ?? { columns: 80, rows: 24 };
-      const lines = renderMonitor(state.snapshot(nowMs), {
+      const lines = renderMonitor(snapshot, {
         width: Math.max(40, (size.columns || 80) - 1),
         color,
         maxRows: Math.max(8, (size.rows || 24) - 1),
@@ -110,7 +124,7 @@ export async function runMonitor(options: MonitorOptions, io: MonitorIo): Promis
       // Home, each line over the old one, then clear what is left below.
       output.write(`\x1b[H${lines.map((line) => `${line}\x1b[K`).join("\n")}\n\x1b[J`);
     } else {
-      output.write(`${renderMonitor(state.snapshot(nowMs)).join("\n")}\n\n`);
+      output.write(`${renderMonitor(snapshot).join("\n")}\n\n`);
     }
   };
 

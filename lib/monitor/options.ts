@@ -9,6 +9,7 @@ import {
   parseKafkaId,
   parseListenAddress,
   parseLogLevel,
+  parseTopic,
   parseTopicFlags,
 } from "../flags.ts";
 import type { LogLevel } from "../log.ts";
@@ -18,7 +19,8 @@ import { quoted } from "../text.ts";
 /** What `factory-sim monitor` watches and how it shows it. */
 export interface MonitorOptions {
   brokers: string[];
-  topics: Pick<Topics, "readings" | "heartbeats">;
+  /** The topics read; `labels` (`--labels-topic`) only when given. */
+  topics: Pick<Topics, "readings" | "heartbeats" | "labels">;
   /** The consumer group (every monitor needs one of its own); it commits no offsets. */
   groupId: string;
   clientId: string;
@@ -48,6 +50,7 @@ export const MONITOR_FLAGS = {
   brokers: { type: "string" },
   "readings-topic": { type: "string" },
   "heartbeat-topic": { type: "string" },
+  "labels-topic": { type: "string" },
   "group-id": { type: "string" },
   "client-id": { type: "string" },
   "from-beginning": { type: "boolean" },
@@ -91,7 +94,10 @@ export function parseMonitorOptions(values: MonitorFlagValues, env: FlagEnv): Mo
   );
   return {
     brokers: parseBrokerFlag(values.brokers, env),
-    topics: parseTopicFlags(values),
+    topics: {
+      ...parseTopicFlags(values),
+      ...(values["labels-topic"] === undefined ? {} : { labels: parseTopic("--labels-topic", values["labels-topic"]) }),
+    },
     groupId,
     clientId,
     fromBeginning: values["from-beginning"] ?? false,

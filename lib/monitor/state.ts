@@ -1,8 +1,9 @@
 /**
  * What `factory-sim monitor` knows about the plant, from the records that landed in Kafka: per
  * sensor its heartbeats (status alive, late or dead by the age of the last one; uptime), per line
- * its readings (received and expected, min/mean/max/last, gaps in `count`), per topic the records
- * and their rate. Pure: records and the wall clock come in, snapshots go out.
+ * its readings (received and expected, min/mean/max/last, gaps in `count`), the faults active now
+ * (from the labels topic: a start without its end yet), per topic the records and their rate.
+ * Pure: records and the wall clock come in, snapshots go out.
  */
 import { RateWindow } from "../rates.ts";
 
@@ -71,6 +72,18 @@ export interface LineView {
   recent?: number[];
 }
 
+/** A fault that started and has not ended yet, from the labels topic. */
+export interface FaultView {
+  faultId: string;
+  /** Its kind (`stuck`, `offline`...). */
+  fault: string;
+  factoryId: string;
+  sensorId: string;
+  sodaName: string;
+  /** The start label's timestamp, as it came (RFC 3339). */
+  since: string;
+}
+
 /** Records per topic. */
 export interface TopicView {
   received: number;
@@ -88,6 +101,8 @@ export interface Snapshot {
   topics: Record<string, TopicView>;
   sensors: Record<SensorStatus, number>;
   factories: { id: string; sensors: SensorView[]; lines: LineView[] }[];
+  /** The faults active now (started, not ended), by factory, sensor, line and id; empty without a labels topic. */
+  activeFaults: FaultView[];
 }
 
 /** A sensor's status changed (emitted by `tick`). */
@@ -105,6 +120,11 @@ export interface StatusChange {
 export const RECENT_READINGS = 40;
 /** Wall time the rates are averaged over. */
 const RATE_WINDOW_MS = 5_000;
+/**
+ * Most active faults kept: a run killed before it sent their ends leaves starts that never end;
+ * past this many, the oldest are forgotten.
+ */
+export const MAX_ACTIVE_FAULTS = 100_000;
 
 interface SensorState {
   sensorId: string;
@@ -124,21 +144,49 @@ interface SensorState {
 /** A line as the state keeps it: its view's counts, with the sum for the mean and the recent readings always. */
 type LineState = Omit<LineView, "mean" | "recent"> & { sum: number; recent: number[] };
 
+/** The topics a monitor reads: readings, heartbeats and, with `--labels-topic`, fault labels (any may be one topic). */
+export interface MonitorTopics {
+  readings: string;
+  heartbeats: string;
+  labels?: string;
+}
+
+/** The kinds of record the monitor reads. */
+type Kind = "reading" | "heartbeat" | "label";
+
+/** The kind a `message-type` header names: `factory-sim.fault.v1` is a label. */
+const KIND_OF_TYPE: Record<string, Kind> = { reading: "reading", heartbeat: "heartbeat", fault: "label" };
+
+const FAULT_EVENTS = new Set(["start", "end"]);
+
 /** The monitor's state over the records it consumed. */
 export class MonitorState {
   readonly #thresholds: Thresholds;
-  readonly #topics: { readings: string; heartbeats: string };
+  readonly #topics: MonitorTopics;
+  /** The kinds each topic carries (more than one when topics are shared). */
+  readonly #kinds = new Map<string, Kind[]>();
   readonly #sensors = new Map<string, SensorState>();
   readonly #lines = new Map<string, LineState>();
+  /** Active faults by id, oldest first. */
+  readonly #faults = new Map<string, FaultView>();
   readonly #counts = new Map<string, { received: number; invalid: number }>();
   readonly #rates = new RateWindow(RATE_WINDOW_MS);
   /** Whether the readings topic is read from its beginning (a line's first batch is then expected whole). */
   #readingsWhole = false;
 
-  constructor(topics: { readings: string; heartbeats: string }, thresholds: Thresholds) {
+  constructor(topics: MonitorTopics, thresholds: Thresholds) {
     this.#topics = topics;
     this.#thresholds = thresholds;
-    for (const topic of [topics.readings, topics.heartbeats]) this.#counts.set(topic, { received: 0, invalid: 0 });
+    const kinds: [Kind, string | undefined][] = [
+      ["reading", topics.readings],
+      ["heartbeat", topics.heartbeats],
+      ["label", topics.labels],
+    ];
+    for (const [kind, topic] of kinds) {
+      if (topic === undefined) continue;
+      this.#counts.set(topic, { received: 0, invalid: 0 });
+      this.#kinds.set(topic, [...(this.#kinds.get(topic) ?? []), kind]);
+    }
   }
 
   /**
@@ -149,7 +197,7 @@ export class MonitorState {
     this.#readingsWhole = topics.includes(this.#topics.readings);
   }
 
-  /** Takes in one record; returns false when it was not a reading or heartbeat (counted as invalid). */
+  /** Takes in one record; returns false when it was not a reading, heartbeat or fault label (counted as invalid). */
   add(record: InRecord): boolean {
     let counts = this.#counts.get(record.topic);
     if (counts === undefined) this.#counts.set(record.topic, counts = { received: 0, invalid: 0 });
@@ -165,26 +213,56 @@ export class MonitorState {
       ? this.#heartbeat(value, record)
       : kind === "reading"
       ? this.#reading(value)
+      : kind === "label"
+      ? this.#label(value)
       : kind === "other";
     if (!ok) counts.invalid++;
     return ok;
   }
 
   /**
-   * What a record is: by its topic, or on a topic readings and heartbeats share, by its
-   * `message-type` header (else by its shape: a reading has a `reading` field). A fault label on
-   * the shared topic is another kind, neither counted nor invalid.
+   * What a record is: by its topic, or on a topic kinds share, by its `message-type` header (else
+   * by its shape: a reading has a `reading` field, a label a `faultId`). A record of a kind the
+   * monitor does not read on that topic (a fault label without `--labels-topic`) is "other",
+   * neither shown nor invalid.
    */
-  #kind(record: InRecord, value: unknown): "reading" | "heartbeat" | "other" | undefined {
-    const { readings, heartbeats } = this.#topics;
-    if (readings !== heartbeats || record.topic !== readings) {
-      return record.topic === heartbeats ? "heartbeat" : record.topic === readings ? "reading" : undefined;
-    }
+  #kind(record: InRecord, value: unknown): Kind | "other" | undefined {
+    const kinds = this.#kinds.get(record.topic);
+    if (kinds === undefined) return undefined;
+    if (kinds.length === 1) return kinds[0];
     if (record.type !== undefined && record.type.startsWith("factory-sim.")) {
-      const kind = record.type.split(".")[1];
-      return kind === "reading" || kind === "heartbeat" ? kind : "other";
+      const kind = KIND_OF_TYPE[record.type.split(".")[1]];
+      return kind !== undefined && kinds.includes(kind) ? kind : "other";
     }
-    return isObject(value) && "reading" in value ? "reading" : "heartbeat";
+    const shaped: Kind = isObject(value) && "reading" in value
+      ? "reading"
+      : isObject(value) && "faultId" in value
+      ? "label"
+      : "heartbeat";
+    return kinds.includes(shaped) ? shaped : "other";
+  }
+
+  /**
+   * A fault's start or end: a start is active until its end. An end without its start (a monitor
+   * that joined mid-fault) is valid and changes nothing.
+   */
+  #label(value: unknown): boolean {
+    if (
+      !isObject(value) || typeof value.faultId !== "string" || value.faultId === "" ||
+      typeof value.fault !== "string" || value.fault === "" || !FAULT_EVENTS.has(value.event as string) ||
+      typeof value.factoryId !== "string" || typeof value.sensorId !== "string" ||
+      typeof value.sodaName !== "string" || typeof value.timestamp !== "string" ||
+      !Number.isFinite(Date.parse(value.timestamp))
+    ) return false;
+    const { faultId, fault, factoryId, sensorId, sodaName, timestamp } = value;
+    if (value.event === "end") {
+      this.#faults.delete(faultId);
+      return true;
+    }
+    this.#faults.delete(faultId);
+    this.#faults.set(faultId, { faultId, fault, factoryId, sensorId, sodaName, since: timestamp });
+    if (this.#faults.size > MAX_ACTIVE_FAULTS) this.#faults.delete(this.#faults.keys().next().value!);
+    return true;
   }
 
   #heartbeat(value: unknown, record: InRecord): boolean {
@@ -342,7 +420,23 @@ export class MonitorState {
       entry.sensors.sort((a, b) => compareIds(a.sensorId, b.sensorId));
       entry.lines.sort((a, b) => compareIds(a.sensorId, b.sensorId) || a.sodaName.localeCompare(b.sodaName));
     }
-    return { type: "snapshot", time: new Date(nowMs).toISOString(), topics, sensors, factories: sorted };
+    const activeFaults = [...this.#faults.values()].sort((a, b) =>
+      compareIds(a.factoryId, b.factoryId) || compareIds(a.sensorId, b.sensorId) ||
+      a.sodaName.localeCompare(b.sodaName) || compareIds(a.faultId, b.faultId)
+    );
+    return {
+      type: "snapshot",
+      time: new Date(nowMs).toISOString(),
+      topics,
+      sensors,
+      factories: sorted,
+      activeFaults,
+    };
+  }
+
+  /** The last readings of a line (for the dashboard's sparklines of the cards it shows). */
+  recent(factoryId: string, sensorId: string, sodaName: string): number[] {
+    return [...(this.#lines.get(`${factoryId}\0${sensorId}\0${sodaName}`)?.recent ?? [])];
   }
 
   #sensorView(sensor: SensorState, nowMs: number): SensorView {
@@ -376,8 +470,11 @@ export function factoryOf(sensorId: string): string {
 
 /** Orders ids by their numbers: F2 before F10, S1-2 before S1-10. */
 export function compareIds(a: string, b: string): number {
-  return a.localeCompare(b, "en", { numeric: true });
+  return ID_ORDER.compare(a, b);
 }
+
+/** One collator for every comparison (`localeCompare` with options builds one per call). */
+const ID_ORDER = new Intl.Collator("en", { numeric: true });
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
