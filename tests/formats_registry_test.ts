@@ -398,7 +398,7 @@ Deno.test("a registry behind TLS and basic auth: the CA and the credentials from
   }
 });
 
-Deno.test("the monitor reads every format through the registry; what it cannot decode is counted invalid", async () => {
+Deno.test("the monitor reads every format through the registry, fault labels too; what it cannot decode is counted invalid", async () => {
   const config = await tempConfig(CONFIG);
   await withTopicsCleaned(config, async () => {
     for (const format of FORMATS) {
@@ -420,7 +420,8 @@ Deno.test("the monitor reads every format through the registry; what it cannot d
           [...run.stderr.matchAll(/(\S+) (\d+)(?:,|\n)/g)].map((m) => [m[1].replace(/^"|"$/g, ""), Number(m[2])]),
         );
         const readings = produced.get(topics.readings)!, heartbeats = produced.get(topics.heartbeats)!;
-        assert.ok(readings > 0 && heartbeats > 0, run.stderr);
+        const labels = produced.get(topics.labels)!;
+        assert.ok(readings > 0 && heartbeats > 0 && labels > 0, run.stderr);
 
         // A value framed with a schema id the registry does not have, and one cut short.
         const garbage = `${await Deno.makeTempFile()}`;
@@ -439,6 +440,7 @@ Deno.test("the monitor reads every format through the registry; what it cannot d
             `--brokers=${BROKERS}`,
             `--readings-topic=${topics.readings}`,
             `--heartbeat-topic=${topics.heartbeats}`,
+            `--labels-topic=${topics.labels}`,
             "--interval=200ms",
             ...(withRegistry ? [`--schema-registry=${registry}`] : []),
           ]);
@@ -454,6 +456,7 @@ Deno.test("the monitor reads every format through the registry; what it cannot d
               return topic !== undefined && topic.received === readings + 1;
             }, 30_000);
             await waitFor(() => last()?.topics[topics.heartbeats]?.received === heartbeats, 30_000);
+            await waitFor(() => last()?.topics[topics.labels]?.received === labels, 30_000);
           } finally {
             monitor.kill("SIGINT");
           }
@@ -465,6 +468,9 @@ Deno.test("the monitor reads every format through the registry; what it cannot d
           if (withRegistry) {
             assert.equal(snapshot.topics[topics.readings].invalid, 1, `${format}: only the garbage is invalid`);
             assert.equal(snapshot.topics[topics.heartbeats].invalid, 0);
+            assert.equal(snapshot.topics[topics.labels].invalid, 0, `${format}: the fault labels decode too`);
+            // The backfill's faults all ended before it did.
+            assert.deepEqual(snapshot.activeFaults, []);
             const lines = snapshot.factories.flatMap((f) => f.lines);
             assert.equal(lines.reduce((sum, line) => sum + line.received, 0), readings);
             assert.match(stderr, /schema id 2147483632 from "[^"]+": .*its records count as invalid/);
