@@ -114,6 +114,7 @@ try {
         profileMisses,
         simFlags: simFlags(),
         progress,
+        cpuBetween: (fromMs, toMs) => cpu!.between(fromMs, toMs),
         results,
       }),
     );
