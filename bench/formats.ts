@@ -155,10 +155,10 @@ function plan(quick: boolean) {
   // 1.14 million records, several seconds a run. The window ends a minute before the benchmark
   // starts (a backfill's TO is not in the future; topics' 7-day retention keeps recent records).
   const toMs = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+  const minutes = 5;
   return {
     factories: 1_000,
-    minutes: 5,
-    from: new Date(toMs - 5 * 60_000).toISOString(),
+    from: new Date(toMs - minutes * 60_000).toISOString(),
     to: new Date(toMs).toISOString(),
     seed: 13,
     rounds: quick ? 3 : 5,
@@ -169,24 +169,25 @@ function plan(quick: boolean) {
 export async function formatsBenchmark(ctx: FormatsContext): Promise<string> {
   const { progress } = ctx;
   const registryState = await ensureRegistry(ctx.registry, progress);
+  const registryName = await registryVersion(ctx.registry);
   const p = plan(ctx.quick);
   progress(
     `formats: ${p.rounds} rounds of ${FORMATS.join(", ")}; ${p.factories} factories, --backfill ${p.from}..${p.to} ` +
       `--continuous --seed ${p.seed}`,
   );
-  // One small run of each format first (not counted): the module cache and the registry's first
-  // registrations warm, so the first timed run pays no more than the others.
-  progress("formats: one small run of each format to warm the module cache (not counted)");
-  for (const format of FORMATS) {
-    const topics = topicsOf(ctx, `warm.${format}`);
-    await createTopics(ctx.admin, topics);
-    await runCli(ctx, { ...p, factories: 10 }, format, topics, 0);
-    await dropTopicsAndSubjects(ctx, [topics.readings, topics.heartbeats]);
-  }
   const runs: FormatRun[] = [];
   const sizes = new Map<Format, RecordSizes>();
   let profiles: { format: Format; profile: ProfileSummary }[] = [];
   try {
+    // One small run of each format first (not counted): the module cache and the registry's first
+    // registrations warm, so the first timed run pays no more than the others.
+    progress("formats: one small run of each format to warm the module cache (not counted)");
+    for (const format of FORMATS) {
+      const topics = topicsOf(ctx, `warm.${format}`);
+      await createTopics(ctx.admin, topics);
+      await runCli(ctx, { ...p, factories: 10 }, format, topics, 0);
+      await dropTopicsAndSubjects(ctx, [topics.readings, topics.heartbeats]);
+    }
     for (let round = 1; round <= p.rounds; round++) {
       const made: string[] = [];
       for (const format of roundOrder(FORMATS, round)) {
@@ -212,9 +213,9 @@ export async function formatsBenchmark(ctx: FormatsContext): Promise<string> {
           progress(`  ${format}: ${mean.value} value bytes, ${mean.record} record bytes a record (read back)`);
         }
       }
-      // Every format writes the same records: a run that produced another count is not comparable.
-      const counts = new Set(runs.filter((run) => run.round === round).map((run) => run.records));
-      if (counts.size !== 1) throw new Error(`the formats produced different record counts in round ${round}`);
+      // Every run writes the same records: one that produced another count is not comparable.
+      const counts = new Set(runs.map((run) => run.records));
+      if (counts.size !== 1) throw new Error(`the runs produced different record counts: ${[...counts].join(", ")}`);
       await dropTopicsAndSubjects(ctx, made);
     }
     const ratios = ratiosToJson(runs);
@@ -226,12 +227,13 @@ export async function formatsBenchmark(ctx: FormatsContext): Promise<string> {
       plan: p,
       registry: ctx.registry,
       registryState,
+      registryName,
       runs,
       sizes: Object.fromEntries(sizes),
       ratios: Object.fromEntries(ratios),
       profiles,
     };
-    return report(p, runs, ratios, sizes, profiles);
+    return report(p, runs, ratios, sizes, profiles, `${registryName} at ${ctx.registry}: ${registryState}`);
   } finally {
     await dropTopicsAndSubjects(ctx);
   }
@@ -445,6 +447,20 @@ async function ensureRegistry(url: string, progress: (line: string) => void): Pr
   return "started by this run with registry/start.sh (left running; `deno task registry:stop` stops it)";
 }
 
+/** Apicurio's name and version (its own API beside ccompat), or "a Schema Registry" for another one. */
+async function registryVersion(url: string): Promise<string> {
+  try {
+    const response = await fetch(`${new URL(url).origin}/apis/registry/v2/system/info`, {
+      signal: AbortSignal.timeout(3_000),
+    });
+    const info = await response.json() as { name?: unknown; version?: unknown };
+    if (typeof info.name === "string" && typeof info.version === "string") return `${info.name} ${info.version}`;
+  } catch {
+    // not Apicurio, or no such endpoint
+  }
+  return "a Schema Registry";
+}
+
 async function registryAnswers(url: string): Promise<boolean> {
   try {
     const response = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(3_000) });
@@ -462,6 +478,7 @@ function report(
   ratios: ReturnType<typeof ratiosToJson>,
   sizes: Map<Format, RecordSizes>,
   profiles: { format: Format; profile: ProfileSummary }[],
+  registry: string,
 ): string {
   const json = perRecord(sizes.get("json")!);
   const records = runs[0].records;
@@ -495,11 +512,11 @@ function report(
     `beforehand with 3 partitions), ${fmtInt(records)} records a run (readings and heartbeats, the same records in ` +
     `every format). ${p.rounds} rounds, the four formats alternating, the order rotated each round; medians. ` +
     `Records/s: records produced (the summary) / the process's wall time; "vs JSON": the median of each round's ratio ` +
-    `to that round's JSON run. Bytes: every record of the run's two topics read back with kcat; record = key + value ` +
+    `to that round's JSON run. Bytes: every record of each format's first run (its two topics) read back with kcat; record = key + value ` +
     `+ header names and values. CPU in % of one core over the run (machine: ${
       navigator.hardwareConcurrency * 100
     }%); ` +
-    `factory-sim's is the process's user + system time, start-up included.`,
+    `factory-sim's is the process's user + system time, start-up included. Registry: ${registry}.`,
     "",
     "| format | records/s | vs JSON | per round | wall | CPU factory-sim | CPU broker | CPU machine | value bytes/record | vs JSON | record bytes/record | vs JSON | target (Avro, Protobuf) |",
     "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",

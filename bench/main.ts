@@ -4,6 +4,7 @@
  *   deno task bench                  # everything, ~10 min
  *   deno task bench --quick          # shorter steps and fewer rounds, ~3 min
  *   deno task bench --only throughput,start [--profile] [--json results.json]
+ *   deno task bench --only formats [--schema-registry URL]
  *
  * 1. capacity    sensors simulated in real time (speed 1) into Kafka with p99 schedule lateness <= 50 ms
  * 2. throughput  backfill records/s against Kafka's Java producer benchmark, same broker, same run
