@@ -82,6 +82,10 @@ function areaOf({ functionName, url }: CallFrame): string {
   }
   if (url.includes("/kafkajs/")) return "KafkaJS";
   if (url.includes("/logtape/")) return "logtape";
+  if (url.includes("/avsc/")) return "avsc (Avro)";
+  if (url.includes("/protobufjs/") || url.includes("/@protobufjs/")) return "protobufjs";
+  if (url.includes("/ajv/")) return "ajv";
+  if (/\/lib\/formats\//.test(url)) return "factory-sim lib/formats";
   if (/\/lib\/sinks\//.test(url)) return "factory-sim lib/sinks";
   if (/\/lib\//.test(url)) return "factory-sim lib (simulation, messages)";
   if (/\/bench\//.test(url)) return "bench harness";
@@ -95,4 +99,17 @@ function shortUrl(url: string): string {
   const local = /\/(lib|bench|main\.ts)(\/.*)?$/.exec(url);
   if (local) return local[0].slice(1);
   return url.replace(/^ext:/, "ext:").replace(/^file:\/\//, "");
+}
+
+/** A profile summary as markdown: the areas on one line, then the top functions by self time. */
+export function profileText(title: string, profile: ProfileSummary): string {
+  return [
+    `${title} (\`--cpu-prof\`, ${profile.seconds} s sampled), share of samples by area, then the top functions by self time:`,
+    "",
+    profile.areas.filter((area) => area.percent >= 1).map((area) => `${area.area} ${area.percent}%`).join(" · "),
+    "",
+    "| self | function |",
+    "|---:|---|",
+    ...profile.functions.slice(0, 12).map((fn) => `| ${fn.percent}% | \`${fn.name}\` |`),
+  ].join("\n");
 }

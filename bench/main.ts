@@ -4,12 +4,15 @@
  *   deno task bench                  # everything, ~10 min
  *   deno task bench --quick          # shorter steps and fewer rounds, ~3 min
  *   deno task bench --only throughput,start [--profile] [--json results.json]
+ *   deno task bench --only formats [--schema-registry URL]
  *
  * 1. capacity    sensors simulated in real time (speed 1) into Kafka with p99 schedule lateness <= 50 ms
  * 2. throughput  backfill records/s against Kafka's Java producer benchmark, same broker, same run
  * 3. memory      RSS per extra simulated sensor (10k vs 100k, null sink)
  * 4. start       launch of `deno task sim --sink kafka` to the first record acknowledged
  * 5. spool       what a linger window committed to the spool costs, --spool-sync normal vs full
+ * 6. formats     backfill records/s and bytes per record of --format json, avro, protobuf, json-schema
+ *                (the CLI end to end; the Schema Registry at --schema-registry, started when none answers)
  *
  * Every figure comes from a run in its own `deno run` subprocess (so RSS and CPU are per run), and
  * each comparison alternates its sides within this one run, because the machine is shared and
@@ -24,13 +27,14 @@ import type { KafkaAdmin } from "../lib/kafka/admin.ts";
 import { loadKafka } from "../lib/kafka/load.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { CpuSampler, type CpuShare, describeMachine, localBrokerPid, type Machine } from "./_machine.ts";
-import { type ProfileSummary, summarizeProfileDir } from "./_profile.ts";
+import { type ProfileSummary, profileText, summarizeProfileDir } from "./_profile.ts";
+import { DEFAULT_REGISTRY, formatsBenchmark } from "./formats.ts";
 import { median, round1 } from "./_stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEFAULT_BROKERS = "127.0.0.1:9092";
 const KAFKA_VERSION = Deno.env.get("KAFKA_VERSION") ?? "4.1.1";
-const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool"] as const;
+const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool", "formats"] as const;
 type Benchmark = typeof BENCHMARKS[number];
 
 /** The targets of issue 4. */
@@ -52,6 +56,7 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     brokers: { type: "string", default: DEFAULT_BROKERS },
+    "schema-registry": { type: "string", default: DEFAULT_REGISTRY },
     steps: { type: "string" },
     profile: { type: "boolean" },
     json: { type: "string" },
@@ -98,6 +103,23 @@ try {
   if (only.has("memory")) report.push(await memory());
   if (only.has("start")) report.push(await start());
   if (only.has("spool")) report.push(await spoolSync());
+  if (only.has("formats")) {
+    report.push(
+      await formatsBenchmark({
+        quick,
+        brokers,
+        registry: values["schema-registry"].replace(/\/+$/, ""),
+        admin,
+        topicPrefix,
+        scratch,
+        profileMisses,
+        simFlags: simFlags(),
+        progress,
+        cpuBetween: (fromMs, toMs) => cpu!.between(fromMs, toMs),
+        results,
+      }),
+    );
+  }
 } finally {
   await cpu?.stop();
   if (admin) {
@@ -796,18 +818,6 @@ function header(machine: Machine, broker: string, brokerPid: number | undefined)
     (brokerPid ? ` (pid ${brokerPid})` : " (pid unknown: no broker CPU figures)"),
     `- Broker, benchmark and the producers share the machine's ${machine.cores} cores.`,
     "",
-  ].join("\n");
-}
-
-function profileText(title: string, profile: ProfileSummary): string {
-  return [
-    `${title} (\`--cpu-prof\`, ${profile.seconds} s sampled), share of samples by area, then the top functions by self time:`,
-    "",
-    profile.areas.filter((area) => area.percent >= 1).map((area) => `${area.area} ${area.percent}%`).join(" · "),
-    "",
-    "| self | function |",
-    "|---:|---|",
-    ...profile.functions.slice(0, 12).map((fn) => `| ${fn.percent}% | \`${fn.name}\` |`),
   ].join("\n");
 }
 
