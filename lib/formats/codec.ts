@@ -53,21 +53,23 @@ export function codecOf(schema: RegistrySchema, referenced: readonly string[] = 
   }
 }
 
-/** The wire-format prefix: magic byte and schema id, then `indexes` (Protobuf's, already encoded). */
-function prefix(id: number, indexes: Uint8Array = new Uint8Array(0)): Buffer {
-  const head = Buffer.alloc(PREFIX_BYTES + indexes.length);
+/** The wire-format prefix: magic byte and schema id. */
+function prefix(id: number): Buffer {
+  const head = Buffer.alloc(PREFIX_BYTES);
   head[0] = MAGIC_BYTE;
   head.writeUInt32BE(id, 1);
-  head.set(indexes, PREFIX_BYTES);
   return head;
 }
 
-/** A framed value: `head` then `body`, in one buffer. */
-function framed(head: Buffer, body: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(head.length + body.length);
-  head.copy(out, 0);
-  out.set(body, head.length);
-  return out;
+/** Text (the contract's JSON) framed with schema id `id`: the bytes of a JSON Schema value. */
+export function textFramer(id: number): (text: string) => Buffer {
+  return (text) => {
+    const out = Buffer.allocUnsafe(PREFIX_BYTES + Buffer.byteLength(text));
+    out[0] = MAGIC_BYTE;
+    out.writeUInt32BE(id, 1);
+    out.write(text, PREFIX_BYTES);
+    return out;
+  };
 }
 
 function avroCodec(text: string, referenced: readonly string[]): Codec {
@@ -258,14 +260,8 @@ function fromProtobuf(value: Record<string, unknown>): Record<string, unknown> {
 function jsonSchemaCodec(): Codec {
   return {
     encoder(id) {
-      const head = prefix(id);
-      return (value) => {
-        const text = JSON.stringify(value);
-        const out = Buffer.allocUnsafe(PREFIX_BYTES + Buffer.byteLength(text));
-        head.copy(out, 0);
-        out.write(text, PREFIX_BYTES);
-        return out;
-      };
+      const frame = textFramer(id);
+      return (value) => frame(JSON.stringify(value));
     },
     decode(body) {
       return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));

@@ -6,7 +6,7 @@
  * changes nothing. Every failure is one line naming the registry, the subject and the registry's
  * own reason (exit 1).
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { Ajv } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { RunError } from "../errors.ts";
@@ -25,7 +25,7 @@ import {
 import type { Heartbeat, Reading } from "../simulation.ts";
 import { quoted, shown } from "../text.ts";
 import type { RegistryAccess } from "./access.ts";
-import { type Codec, codecOf, type ContractValue, type FieldKind, PREFIX_BYTES } from "./codec.ts";
+import { type Codec, codecOf, type ContractValue, type FieldKind, textFramer } from "./codec.ts";
 import {
   CONTENT_TYPES,
   RECORD_NAMES,
@@ -94,7 +94,7 @@ export async function prepareFormat(
         ? await register(registry, options.format, type, where, subject)
         : await useLatest(registry, options.format, type, where, subject);
       subjects.push({ type, topic, subject, id, ...(version === undefined ? {} : { version }) });
-      if (options.format === "json-schema") texts.set(type, frameText(id));
+      if (options.format === "json-schema") texts.set(type, textFramer(id));
       else encoders.set(type, codec.encoder(id));
     }
     return { encoder: makeEncoder(options.format, encoders, texts), subjects };
@@ -290,18 +290,6 @@ export function contractHeartbeat(event: Heartbeat): ContractValue {
 /** A fault label in the contract's shape. */
 export function contractLabel(event: FaultLabel): ContractValue {
   return labelFields(event, event.timeMs);
-}
-
-/** JSON text framed with schema id `id` (JSON Schema values are the contract's JSON text). */
-function frameText(id: number): (text: string) => Buffer {
-  const head = Buffer.alloc(PREFIX_BYTES);
-  head.writeUInt32BE(id, 1);
-  return (text) => {
-    const out = Buffer.allocUnsafe(PREFIX_BYTES + Buffer.byteLength(text));
-    head.copy(out, 0);
-    out.write(text, PREFIX_BYTES);
-    return out;
-  };
 }
 
 function makeEncoder(
