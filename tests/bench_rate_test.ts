@@ -34,6 +34,19 @@ Deno.test("a start-up burst and a tail are left out of Kafka's rate", () => {
   assert.ok(rate !== null && Math.abs(rate - 1_000) < 20, `${rate}`);
 });
 
+Deno.test("a warm-up longer than 1 s starts the window later", () => {
+  // Half the rate for the first 5 s (lines not yet reading), then the full rate.
+  const out: OffsetSample[] = [];
+  for (let atMs = 0; atMs <= 12_000; atMs += 250) {
+    const t = Math.min(atMs, 11_000);
+    out.push({ atMs, records: Math.round(t < 5_000 ? t / 2 : 2_500 + (t - 5_000)) });
+  }
+  const early = steadyRate(out);
+  const late = steadyRate(out, 5_000);
+  assert.ok(early !== null && early < 900, `${early}`);
+  assert.ok(late !== null && Math.abs(late - 1_000) < 1, `${late}`);
+});
+
 Deno.test("too short a run, or no records, has no Kafka rate", () => {
   assert.equal(steadyRate([]), null);
   assert.equal(steadyRate([{ atMs: 0, records: 0 }, { atMs: 5_000, records: 0 }]), null);
