@@ -88,13 +88,17 @@ export function roundSpeed(speed: number): number {
 
 /** "5000 records/s: speed 526.3 (the plant makes about 9.5 records a simulated second)", for the start line. */
 export function describePace(pace: Pace): string {
-  const wall = pace.spanMs === undefined
-    ? ""
-    : `, about ${formatSeconds(pace.spanMs / pace.speed / 1000)} s of wall time`;
+  const wall = pace.spanMs === undefined ? "" : `, about ${formatWall(pace.spanMs / pace.speed / 1000)} of wall time`;
   return `rate ${formatRate(pace.rate)} records/s: speed ${pace.speed} (the plant makes about ` +
     `${formatRate(pace.naturalRate)} records a simulated second${wall})`;
 }
 
-function formatSeconds(seconds: number): string {
-  return seconds >= 10 ? String(Math.round(seconds)) : seconds.toFixed(1);
+/** "4 ms", "7.4 s", "42 s", "12 min", "11.8 h", "3.2 d". */
+function formatWall(seconds: number): string {
+  if (seconds < 0.1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 600) return `${Math.round(seconds)} s`;
+  if (seconds < 7_200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${(seconds / 3_600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} d`;
 }

@@ -61,6 +61,14 @@ Deno.test("a plant's own rate: a heartbeat every 1.5 s a sensor and a reading ev
       describePace(pace),
       "rate 5000 records/s: speed 486.1 (the plant makes about 10.3 records a simulated second, about 7.4 s of wall time)",
     );
+    const wall = (rate: number) => /, about ([^,]+) of wall time/.exec(describePace(paceFor(plant, rate, hour)))?.[1];
+    const hour = { continuous: true, limitMs: 3_600_000 };
+    assert.equal(wall(10_000_000), "4 ms");
+    assert.equal(wall(100), "370 s");
+    assert.equal(wall(20), "31 min");
+    assert.equal(wall(0.5), "20.6 h");
+    assert.equal(wall(0.01), "42.9 d");
+    assert.equal(describePace(paceFor(plant, 5_000, { continuous: true, limitMs: undefined })).includes("wall"), false);
     assert.equal(roundSpeed(1 / 3), 0.3333);
     assert.equal(roundSpeed(123_456), 123_500);
     assert.equal(roundSpeed(1e-8 / 3), 3.333e-9);
@@ -213,7 +221,7 @@ Deno.test("a backfill with --rate runs on a real clock at that rate, and writes 
     assert.equal(paced.code, ExitCode.ok, paced.stderr);
     assert.match(
       paced.stderr,
-      /^info: 3 factories, 12 sensors, 8 lines; seed 5; backfill from 2025-12-01T00:00:00\.000Z to 2025-12-02T00:00:00\.000Z; rate 5000 records\/s: speed [\d.]+ \(the plant makes about [\d.]+ records a simulated second, about 0\.1 s of wall time\)$/m,
+      /^info: 3 factories, 12 sensors, 8 lines; seed 5; backfill from 2025-12-01T00:00:00\.000Z to 2025-12-02T00:00:00\.000Z; rate 5000 records\/s: speed [\d.]+ \(the plant makes about [\d.]+ records a simulated second, about 80 ms of wall time\)$/m,
     );
     assert.match(paced.stderr, /^info: done: backfill from 2025-12-01T00:00:00\.000Z to /m);
     const fast = await runMain(base);
