@@ -180,12 +180,28 @@ function topicsOf(ctx: CodecsContext, tag: string): Topics {
   return { readings: `${base}.readings`, heartbeats: `${base}.heartbeats` };
 }
 
-/** Creates both topics as the CLI would (3 partitions), so topic creation is not part of a run's time. */
+/**
+ * Creates both topics as the CLI would (3 partitions), so topic creation is not part of a run's time.
+ * On the shared broker, waiting for the leaders has failed with UNKNOWN_TOPIC_OR_PARTITION while
+ * the last round's topics were being deleted: that is waited out, a few times.
+ */
 async function createTopics(admin: KafkaAdmin, topics: Topics): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [topics.readings, topics.heartbeats].map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
-  });
+  for (let attempt = 1;; attempt++) {
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [topics.readings, topics.heartbeats].map((topic) => ({
+          topic,
+          numPartitions: 3,
+          replicationFactor: 1,
+        })),
+      });
+      return;
+    } catch (error) {
+      if (attempt === 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+    }
+  }
 }
 
 /** The topics' end offsets add up to what the run says it produced (acks=all: all of it is there). */
