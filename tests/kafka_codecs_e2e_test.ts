@@ -165,7 +165,7 @@ Deno.test("every codec lands what an uncompressed run lands: kcat reads the same
   const bytes = (compression: string) =>
     sizes.get(topics.get(compression)!.readings)! + sizes.get(topics.get(compression)!.heartbeats)!;
   const report = COMPRESSIONS.map((c) => `${c} ${bytes(c)}`).join(", ");
-  console.log(`[codecs] bytes in the broker's log: ${report}`);
+  Deno.stderr.writeSync(new TextEncoder().encode(`[codecs] bytes in the broker's log: ${report}\n`));
   for (const compression of COMPRESSIONS.filter((c) => c !== "none")) {
     assert.ok(bytes(compression) < bytes("none") * 0.6, `${compression}: ${report}`);
   }
