@@ -5,6 +5,7 @@
  *   deno task bench --quick          # shorter steps and fewer rounds, ~3 min
  *   deno task bench --only throughput,start [--profile] [--json results.json]
  *   deno task bench --only formats [--schema-registry URL]
+ *   deno task bench --only codecs
  *
  * 1. capacity    sensors simulated in real time (speed 1) into Kafka with p99 schedule lateness <= 50 ms
  * 2. throughput  backfill records/s against Kafka's Java producer benchmark, same broker, same run
@@ -13,6 +14,8 @@
  * 5. spool       what a linger window committed to the spool costs, --spool-sync normal vs full
  * 6. formats     backfill records/s and bytes per record of --format json, avro, protobuf, json-schema
  *                (the CLI end to end; the Schema Registry at --schema-registry, started when none answers)
+ * 7. codecs      backfill records/s and bytes on the wire per reading of --compression none, gzip, snappy,
+ *                lz4, zstd (the CLI end to end; bytes: the topics' log sizes as the broker reports them)
  *
  * Every figure comes from a run in its own `deno run` subprocess (so RSS and CPU are per run), and
  * each comparison alternates its sides within this one run, because the machine is shared and
@@ -29,12 +32,13 @@ import denoJson from "../deno.json" with { type: "json" };
 import { CpuSampler, type CpuShare, describeMachine, localBrokerPid, type Machine } from "./_machine.ts";
 import { type ProfileSummary, profileText, summarizeProfileDir } from "./_profile.ts";
 import { DEFAULT_REGISTRY, formatsBenchmark } from "./formats.ts";
+import { codecsBenchmark } from "./codecs.ts";
 import { median, round1 } from "./_stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEFAULT_BROKERS = "127.0.0.1:9092";
 const KAFKA_VERSION = Deno.env.get("KAFKA_VERSION") ?? "4.1.1";
-const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool", "formats"] as const;
+const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool", "formats", "codecs"] as const;
 type Benchmark = typeof BENCHMARKS[number];
 
 /** The targets of issue 4. */
@@ -113,6 +117,21 @@ try {
         topicPrefix,
         scratch,
         profileMisses,
+        simFlags: simFlags(),
+        progress,
+        cpuBetween: (fromMs, toMs) => cpu!.between(fromMs, toMs),
+        results,
+      }),
+    );
+  }
+  if (only.has("codecs")) {
+    report.push(
+      await codecsBenchmark({
+        quick,
+        brokers,
+        admin,
+        topicPrefix,
+        scratch,
         simFlags: simFlags(),
         progress,
         cpuBetween: (fromMs, toMs) => cpu!.between(fromMs, toMs),
