@@ -12,6 +12,7 @@
  * Its pure pieces (`parseLogDirs`, `ratiosToNone`) are tested in tests/bench_codecs_test.ts;
  * `codecsBenchmark` is called by bench/main.ts.
  */
+import { createTopicsWithLeaders } from "./_topics.ts";
 import type { KafkaAdmin } from "../lib/kafka/admin.ts";
 import { type Compression, COMPRESSIONS } from "../lib/kafka/settings.ts";
 import type { CpuShare } from "./_machine.ts";
@@ -180,26 +181,9 @@ function topicsOf(ctx: CodecsContext, tag: string): Topics {
   return { readings: `${base}.readings`, heartbeats: `${base}.heartbeats` };
 }
 
-/**
- * Creates both topics as the CLI would (3 partitions), so topic creation is not part of a run's
- * time, and waits until every partition has a leader. Not with KafkaJS's `waitForLeaders`: on the
- * shared broker its wait has met UNKNOWN_TOPIC_OR_PARTITION while the last round's topics were
- * being deleted, which it throws from a timer, where nothing catches it.
- */
-async function createTopics(admin: KafkaAdmin, topics: Topics): Promise<void> {
-  const names = [topics.readings, topics.heartbeats];
-  await admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ready = await admin.fetchTopicMetadata({ topics: names }).then(
-      ({ topics }) =>
-        topics.every(({ partitions }) => partitions.length === 3 && partitions.every((p) => p.leader >= 0)),
-      () => false,
-    );
-    if (ready) return;
-    if (Date.now() > deadline) throw new Error(`the topics ${names.join(", ")} got no leaders within 60 s`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+/** Creates both topics as the CLI would (3 partitions), so topic creation is not part of a run's time. */
+function createTopics(admin: KafkaAdmin, topics: Topics): Promise<void> {
+  return createTopicsWithLeaders(admin, [topics.readings, topics.heartbeats]);
 }
 
 /** The topics' end offsets add up to what the run says it produced (acks=all: all of it is there). */

@@ -27,6 +27,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { KafkaAdmin } from "../lib/kafka/admin.ts";
+import { createTopicsWithLeaders } from "./_topics.ts";
 import { loadKafka } from "../lib/kafka/load.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { CpuSampler, type CpuShare, describeMachine, localBrokerPid, type Machine } from "./_machine.ts";
@@ -780,14 +781,9 @@ async function brokerAnswers(): Promise<boolean> {
 }
 
 async function createTopic(topic: string, partitions: number): Promise<void> {
-  await admin!.createTopics({
-    waitForLeaders: true,
-    topics: [{
-      topic,
-      numPartitions: partitions,
-      replicationFactor: 1,
-      configEntries: [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }],
-    }],
+  await createTopicsWithLeaders(admin!, [topic], {
+    partitions,
+    configEntries: [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }],
   });
 }
 
