@@ -9,6 +9,7 @@
  * Its pieces (`addSizeLine`, `headerBytes`, `roundOrder`, `ratiosToJson`, and `readSizes` against
  * the broker) are tested in tests/bench_formats_test.ts; `formatsBenchmark` is called by bench/main.ts.
  */
+import { createTopicsWithLeaders } from "./_topics.ts";
 import type { KafkaAdmin } from "../lib/kafka/admin.ts";
 import { type Format, FORMATS } from "../lib/formats/format.ts";
 import type { CpuShare } from "./_machine.ts";
@@ -245,15 +246,8 @@ function topicsOf(ctx: FormatsContext, tag: string): { readings: string; heartbe
 }
 
 /** Creates both topics as the CLI would (3 partitions), so topic creation is not part of a run's time. */
-async function createTopics(admin: KafkaAdmin, topics: { readings: string; heartbeats: string }): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [topics.readings, topics.heartbeats].map((topic) => ({
-      topic,
-      numPartitions: 3,
-      replicationFactor: 1,
-    })),
-  });
+function createTopics(admin: KafkaAdmin, topics: { readings: string; heartbeats: string }): Promise<void> {
+  return createTopicsWithLeaders(admin, [topics.readings, topics.heartbeats]);
 }
 
 /** One run of the CLI, timed from spawn to exit; CPU from the wrapping shell's children's time. */

@@ -5,6 +5,7 @@
  *   deno task bench --quick          # shorter steps and fewer rounds, ~3 min
  *   deno task bench --only throughput,start [--profile] [--json results.json]
  *   deno task bench --only formats [--schema-registry URL]
+ *   deno task bench --only codecs
  *
  * 1. capacity    sensors simulated in real time (speed 1) into Kafka with p99 schedule lateness <= 50 ms
  * 2. throughput  backfill records/s against Kafka's Java producer benchmark, same broker, same run
@@ -13,7 +14,9 @@
  * 5. spool       what a linger window committed to the spool costs, --spool-sync normal vs full
  * 6. formats     backfill records/s and bytes per record of --format json, avro, protobuf, json-schema
  *                (the CLI end to end; the Schema Registry at --schema-registry, started when none answers)
- * 7. rate        a live `--rate N` run into Kafka: the rate achieved (its summary's, and Kafka's end offsets')
+ * 7. codecs      backfill records/s and bytes on the wire per reading of --compression none, gzip, snappy,
+ *                lz4, zstd (the CLI end to end; bytes: the topics' log sizes as the broker reports them)
+ * 8. rate        a live `--rate N` run into Kafka: the rate achieved (its summary's, and Kafka's end offsets')
  *                against N, for the sample plant at three rates and a plant sized for speed 1
  *
  * Every figure comes from a run in its own `deno run` subprocess (so RSS and CPU are per run), and
@@ -26,18 +29,20 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { KafkaAdmin } from "../lib/kafka/admin.ts";
+import { createTopicsWithLeaders } from "./_topics.ts";
 import { loadKafka } from "../lib/kafka/load.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { CpuSampler, type CpuShare, describeMachine, localBrokerPid, type Machine } from "./_machine.ts";
 import { type ProfileSummary, profileText, summarizeProfileDir } from "./_profile.ts";
 import { DEFAULT_REGISTRY, formatsBenchmark } from "./formats.ts";
+import { codecsBenchmark } from "./codecs.ts";
 import { rateBenchmark } from "./rate.ts";
 import { median, round1 } from "./_stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEFAULT_BROKERS = "127.0.0.1:9092";
 const KAFKA_VERSION = Deno.env.get("KAFKA_VERSION") ?? "4.1.1";
-const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool", "formats", "rate"] as const;
+const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool", "formats", "codecs", "rate"] as const;
 type Benchmark = typeof BENCHMARKS[number];
 
 /** The targets of issue 4. */
@@ -116,6 +121,21 @@ try {
         topicPrefix,
         scratch,
         profileMisses,
+        simFlags: simFlags(),
+        progress,
+        cpuBetween: (fromMs, toMs) => cpu!.between(fromMs, toMs),
+        results,
+      }),
+    );
+  }
+  if (only.has("codecs")) {
+    report.push(
+      await codecsBenchmark({
+        quick,
+        brokers,
+        admin,
+        topicPrefix,
+        scratch,
         simFlags: simFlags(),
         progress,
         cpuBetween: (fromMs, toMs) => cpu!.between(fromMs, toMs),
@@ -769,14 +789,9 @@ async function brokerAnswers(): Promise<boolean> {
 }
 
 async function createTopic(topic: string, partitions: number): Promise<void> {
-  await admin!.createTopics({
-    waitForLeaders: true,
-    topics: [{
-      topic,
-      numPartitions: partitions,
-      replicationFactor: 1,
-      configEntries: [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }],
-    }],
+  await createTopicsWithLeaders(admin!, [topic], {
+    partitions,
+    configEntries: [{ name: "message.timestamp.after.max.ms", value: "9223372036854775807" }],
   });
 }
 

@@ -148,7 +148,8 @@ Kafka producer:
   --idempotent, --no-idempotent
                           idempotent producer: retries never duplicate or reorder
                           (default on; needs --acks all, off by default otherwise)
-  --compression none|gzip record batch compression (default none)
+  --compression CODEC     record batch compression: none, gzip, zstd, lz4 or snappy
+                          (default none; on a metered link zstd sends the fewest bytes)
   --linger-ms N           longest a record waits for its batch, 0-60000 (default 5)
   --batch-records N       most records of one topic per request, 1-100000 (default 5000);
                           a request also stays under about 1 MB (Kafka's default limit)

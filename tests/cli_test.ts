@@ -270,7 +270,7 @@ Deno.test("bad flags name the flag", async (t) => {
     ],
     [["--config", ""], "--config must not be empty"],
     [["--acks=1"], '--acks must be one of all, leader, none: got "1"'],
-    [["--compression=zstd"], '--compression must be one of none, gzip: got "zstd"'],
+    [["--compression=brotli"], '--compression must be one of none, gzip, snappy, lz4, zstd: got "brotli"'],
     [["--linger-ms=-1"], '--linger-ms must be an integer from 0 to 60000: got "-1"'],
     [["--batch-records=0"], '--batch-records must be an integer from 1 to 100000: got "0"'],
     [["--partitions=0"], '--partitions must be an integer from 1 to 10000: got "0"'],

@@ -120,7 +120,7 @@ async function withTopicsCleaned(config: { remove: () => Promise<void> }, body: 
 const registry = await ensureRegistry();
 await ensureBroker();
 
-Deno.test("every format: what a run wrote, read back through the registry by confluent-kafka, equals the JSON run", async () => {
+Deno.test("every format, and two shards at once: what was written, read back through the registry by confluent-kafka, equals the JSON run", async () => {
   const config = await tempConfig(CONFIG);
   await withTopicsCleaned(config, async () => {
     const common = [`--config=${config.path}`, "--factories=2", `--seed=${SEED}`, `--backfill=${BACKFILL}`];
@@ -136,21 +136,39 @@ Deno.test("every format: what a run wrote, read back through the registry by con
     assert.ok(reference.some((r) => r.value.event === "start"), "the run has fault labels");
     assert.ok(reference.some((r) => typeof r.value.reading === "number" && !Number.isInteger(r.value.reading)));
 
-    for (const format of FORMATS) {
-      const topics = topicsOf(format);
+    // Each format in one run; and Protobuf from two shards at once, with the topic-record strategy.
+    const cases = [
+      ...FORMATS.map((format) => ({ format, shards: 1, strategy: "topic" })),
+      { format: "protobuf" as const, shards: 2, strategy: "topic-record" },
+    ];
+    for (const { format, shards, strategy } of cases) {
+      const topics = topicsOf(`${format}-${shards}`);
+      const subjects = strategy === "topic" ? subjectsOf(topics) : [
+        `${topics.readings}-factorysim.v1.Reading`,
+        `${topics.heartbeats}-factorysim.v1.Heartbeat`,
+        `${topics.labels}-factorysim.v1.FaultLabel`,
+      ];
       try {
-        const run = await runCli([
-          ...common,
-          "--sink=kafka",
-          `--brokers=${BROKERS}`,
-          `--format=${format}`,
-          `--schema-registry=${registry}`,
-          ...topics.flags,
-        ]);
-        assert.equal(run.code, 0, run.stderr);
+        const runs = await Promise.all(Array.from({ length: shards }, (_, i) =>
+          runCli([
+            ...common,
+            "--sink=kafka",
+            `--brokers=${BROKERS}`,
+            `--format=${format}`,
+            `--schema-registry=${registry}`,
+            `--subject-strategy=${strategy}`,
+            ...(shards > 1 ? [`--shard=${i + 1}/${shards}`] : []),
+            ...topics.flags,
+          ])));
+        for (const run of runs) assert.equal(run.code, 0, run.stderr);
+        const run = { stderr: runs.map((r) => r.stderr).join("\n") };
         // The subjects and their ids, logged at start.
         const ids = new Map<string, number>();
-        for (const match of run.stderr.matchAll(/"([^"]+)-value" id (\d+)/g)) ids.set(match[1], Number(match[2]));
+        for (const match of run.stderr.matchAll(/"([^"]+?)-(?:value|factorysim\.v1\.\w+)" id (\d+)/g)) {
+          // Every shard registers the same schema and is given the same id.
+          assert.equal(ids.get(match[1]) ?? Number(match[2]), Number(match[2]));
+          ids.set(match[1], Number(match[2]));
+        }
         assert.deepEqual([...ids.keys()].sort(), [topics.readings, topics.heartbeats, topics.labels].sort());
 
         const records: RegistryRecord[] = await readThroughRegistry({
@@ -167,9 +185,9 @@ Deno.test("every format: what a run wrote, read back through the registry by con
           assert.equal(record.headers["content-type"], CONTENT_TYPES[format]);
         }
         const got = records.map((r) => canonical(kindOf(r.topic, topics), r.key, r.value as Record<string, unknown>));
-        assert.deepEqual(got.sort(), expected, `${format}: every record once, equal field by field`);
+        assert.deepEqual(got.sort(), expected, `${format} (${shards} shards): every record once, equal field by field`);
       } finally {
-        for (const subject of subjectsOf(topics)) await deleteSubject(registry, subject);
+        for (const subject of subjects) await deleteSubject(registry, subject);
       }
     }
   });

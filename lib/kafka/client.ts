@@ -11,6 +11,7 @@ import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
 import { describeError, type ExitError, PermissionError, RunError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Security } from "../security.ts";
+import { registerCodecs } from "./codecs.ts";
 
 const kafkaLog = log("kafka");
 
@@ -31,7 +32,10 @@ export interface KafkaClient {
   watchFatal(listener: (error: ExitError) => void): () => void;
 }
 
-/** Creates a client for `brokers`; its own log lines go to our debug level. */
+/**
+ * Creates a client for `brokers`; its own log lines go to our debug level. Snappy, lz4 and zstd
+ * are in KafkaJS's codec table from then on (`codecs.ts`: loaded when first used).
+ */
 export function createKafkaClient(
   { clientId, brokers, security, connectTimeoutMs }: {
     clientId: string;
@@ -57,6 +61,7 @@ export function createKafkaClient(
     listeners.add(listener);
     return () => void listeners.delete(listener);
   };
+  registerCodecs();
   const kafka = new Kafka({
     clientId,
     ...kafkaBrokers(brokers),

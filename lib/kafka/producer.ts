@@ -5,7 +5,7 @@
  * Loaded through `load.ts`, after the patches.
  */
 import {
-  CompressionTypes,
+  type CompressionTypes,
   type ICustomPartitioner,
   type IHeaders,
   type Message,
@@ -28,7 +28,8 @@ import {
   type KafkaClient,
   protocolErrorType,
 } from "./client.ts";
-import { ACKS, type Acks, type Compression, type History } from "./settings.ts";
+import { ACKS, type Acks, CODEC_IDS, type Compression, type History } from "./settings.ts";
+import { isAddedCodec, loadCodec } from "./codecs.ts";
 import { prepareTopics } from "./_topics.ts";
 import { findWritten } from "./doubt.ts";
 
@@ -96,6 +97,9 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
   });
 
   const attempt = (async () => {
+    // The codec loads beside the connection, so the first request does not wait for it.
+    const codec = isAddedCodec(compression) ? loadCodec(compression) : undefined;
+    codec?.catch(() => {}); // awaited below, once connected
     await admin.connect();
     try {
       await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username, history });
@@ -103,6 +107,7 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
       await admin.disconnect();
     }
     await producer.connect();
+    await codec;
   })();
   await connectWithin(client, attempt, {
     timeoutMs: connectTimeoutMs,
@@ -120,7 +125,7 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
   const user = security.sasl ? `user ${quoted(security.sasl.username)}` : "this client";
   return kafkaTransport(producer, {
     acks: ACKS[acks],
-    compression: compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
+    compression: CODEC_IDS[compression] as CompressionTypes,
     explain: (error) => explainError(error, { where, topics, security, idempotent }),
     lastProblem: () => describeProblem(problems.last, topics),
     watchFatal,

@@ -11,10 +11,15 @@ export type Acks = keyof typeof ACKS;
 /** `--acks` values, in the order `--help` lists them. */
 export const ACKS_CHOICES = Object.keys(ACKS) as Acks[];
 
-/** `--compression` values (gzip is built into KafkaJS). */
-export const COMPRESSIONS = ["none", "gzip"] as const;
+/**
+ * `--compression` values, and each codec's number in a record batch's attributes (Kafka's
+ * `CompressionType`). gzip is KafkaJS's own; snappy, lz4 and zstd are `codecs.ts`'s.
+ */
+export const CODEC_IDS = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
 /** A value of `--compression`. */
-export type Compression = typeof COMPRESSIONS[number];
+export type Compression = keyof typeof CODEC_IDS;
+/** `--compression` values, in the order `--help` lists them. */
+export const COMPRESSIONS = Object.keys(CODEC_IDS) as Compression[];
 
 /** Kafka's rule for topic names, client ids and group ids: 1-249 of a-z A-Z 0-9 . _ - */
 const KAFKA_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
