@@ -16,6 +16,8 @@
  *                (the CLI end to end; the Schema Registry at --schema-registry, started when none answers)
  * 7. codecs      backfill records/s and bytes on the wire per reading of --compression none, gzip, snappy,
  *                lz4, zstd (the CLI end to end; bytes: the topics' log sizes as the broker reports them)
+ * 8. rate        a live `--rate N` run into Kafka: the rate achieved (its summary's, and Kafka's end offsets')
+ *                against N, for the sample plant at three rates and a plant sized for speed 1
  *
  * Every figure comes from a run in its own `deno run` subprocess (so RSS and CPU are per run), and
  * each comparison alternates its sides within this one run, because the machine is shared and
@@ -34,12 +36,13 @@ import { CpuSampler, type CpuShare, describeMachine, localBrokerPid, type Machin
 import { type ProfileSummary, profileText, summarizeProfileDir } from "./_profile.ts";
 import { DEFAULT_REGISTRY, formatsBenchmark } from "./formats.ts";
 import { codecsBenchmark } from "./codecs.ts";
+import { rateBenchmark } from "./rate.ts";
 import { median, round1 } from "./_stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEFAULT_BROKERS = "127.0.0.1:9092";
 const KAFKA_VERSION = Deno.env.get("KAFKA_VERSION") ?? "4.1.1";
-const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool", "formats", "codecs"] as const;
+const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool", "formats", "codecs", "rate"] as const;
 type Benchmark = typeof BENCHMARKS[number];
 
 /** The targets of issue 4. */
@@ -138,6 +141,11 @@ try {
         cpuBetween: (fromMs, toMs) => cpu!.between(fromMs, toMs),
         results,
       }),
+    );
+  }
+  if (only.has("rate")) {
+    report.push(
+      await rateBenchmark({ quick, brokers, admin, topicPrefix, scratch, simFlags: simFlags(), progress, results }),
     );
   }
 } finally {

@@ -14,6 +14,7 @@ import {
   MAX_FACTORIES,
   MAX_LINES_PER_FACTORY,
   parseRunOptions,
+  RATE_RANGE,
   RUN_FLAGS,
   type RunOptions,
 } from "./run/options.ts";
@@ -91,6 +92,11 @@ Options:
   --brokers LIST          comma-separated host:port list, IPv6 in brackets
                           ([::1]:9092) (default $KAFKA_BROKERS, else localhost:9092)
   --speed X               run X times faster than real time, X > 0 (default 1)
+  --rate N                records a second instead of a speed, ${RATE_RANGE.min}-${RATE_RANGE.max}: runs
+                          at N / the records a simulated second the plant makes (logged
+                          at start; the same records as at that --speed), live or a
+                          backfill; the summary shows the rate achieved; no --speed,
+                          no --shard
   --seed N                fix the plant, values and intervals, 0-${MAX_SEED}
                           (default: a fresh seed, logged so the run can be repeated)
   --readings-topic NAME   topic for readings (default ${DEFAULT_TOPICS.readings})
@@ -120,7 +126,8 @@ Time control:
   --backfill FROM[..TO]   generate the history from FROM up to TO (default: now) on a
                           virtual clock, as fast as the sink accepts, then exit; FROM and
                           TO: RFC 3339 (2025-11-01T00:00:00Z), a date (2025-11-01, UTC
-                          midnight) or a time ago (7d, 36h); TO not in the future; no --speed
+                          midnight) or a time ago (7d, 36h); TO not in the future; no
+                          --speed; with --rate N, on a real clock at N records a second
 
 Synthetic plants and shards:
   --generate-lines        a factory without an entry in the config gets generated lines

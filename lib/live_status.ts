@@ -109,12 +109,12 @@ export class LiveStatus {
 /**
  * A `counts` function for `LiveStatus` over a run's own counters: each line's progress from the
  * summary's accumulator (the `count` of its last reading), records produced per topic from the
- * summary, the sink's state from `sink()`.
+ * summary, the sink's state from `sink()`, and `--rate` (`targetRate`) to show against the total.
  */
 export function runCounts(
   plant: Plant,
   summary: RunSummary,
-  { sink, elapsedMs }: { sink: () => SinkStatus; elapsedMs: () => number },
+  { sink, elapsedMs, targetRate }: { sink: () => SinkStatus; elapsedMs: () => number; targetRate?: number },
 ): () => StatusCounts {
   // Grouped once: each redraw only reads the accumulators.
   const byLine = new Map<string, LineStats>();
@@ -140,5 +140,6 @@ export function runCounts(
     produced: summary.topicCounts(),
     sink: sink(),
     elapsedMs: elapsedMs(),
+    ...(targetRate === undefined ? {} : { targetRate }),
   });
 }

@@ -28,6 +28,8 @@ export interface MetricsSource {
   sink(): Sink | undefined;
   /** Whether the sink is the console because Kafka was unreachable (`--sink auto`). */
   fallback(): boolean;
+  /** `--rate`: records a second the run is paced to; undefined without it (no such gauge). */
+  targetRate?: number;
 }
 
 /** Buckets of the produce latency (seconds): 1 ms to 30 s. */
@@ -114,6 +116,13 @@ export class Metrics {
         if (sink) this.set({ sink: sink.name, fallback: String(source.fallback()) }, 1);
       },
     });
+    if (source.targetRate !== undefined) {
+      new Gauge({
+        name: "factory_sim_target_records_per_second",
+        help: "--rate: records a second the run is paced to (compare rate(factory_sim_records_total[1m]))",
+        registers,
+      }).set(source.targetRate);
+    }
     new Gauge({
       name: "factory_sim_heap_used_bytes",
       help: "JavaScript heap in use (V8's heapUsed), bytes",
@@ -253,7 +262,7 @@ export interface RunProbe {
  * stops the server when the run ends, however it ends.
  */
 export async function withMetricsServer(
-  options: Pick<RunOptions, "metrics" | "continuous">,
+  options: Pick<RunOptions, "metrics" | "continuous" | "rate">,
   run: (probe: RunProbe) => Promise<number>,
 ): Promise<number> {
   if (options.metrics === undefined) return await run({});
@@ -269,6 +278,7 @@ export async function withMetricsServer(
     sensors: () => sensors,
     sink: () => sink,
     fallback,
+    targetRate: options.rate,
   });
   const server = serveMetrics({
     ...options.metrics,

@@ -1,6 +1,7 @@
 /**
  * Rates from counters: `RateWindow` turns counts that only grow (records per topic) into counts
  * per second over the last few seconds of wall time. Used by the live status and the monitor.
+ * `formatRate` writes a rate as the run's status, summary and start line show it.
  */
 
 /** Per-second rates of growing counters over a sliding window. */
@@ -26,4 +27,9 @@ export class RateWindow {
     }
     return rates;
   }
+}
+
+/** A rate as a run shows it: whole numbers from 100 on, else one decimal (two digits below 0.1, but 0). */
+export function formatRate(rate: number): string {
+  return rate >= 100 ? String(Math.round(rate)) : rate >= 0.1 || rate === 0 ? rate.toFixed(1) : rate.toPrecision(2);
 }

@@ -4,6 +4,7 @@
  * pure (a snapshot in, the lines to draw out); `LiveStatus` redraws it in place and keeps log lines
  * above it.
  */
+import { formatRate } from "./rates.ts";
 import { shown } from "./text.ts";
 
 /** What the sink is doing, as the status shows it. */
@@ -39,6 +40,8 @@ export interface StatusSnapshot {
   sink: SinkStatus;
   /** Simulated time since the run started. */
   elapsedMs: number;
+  /** `--rate`: the records a second asked for, shown against the rates' total; undefined without it. */
+  targetRate?: number;
 }
 
 /** How to render: visible columns per line, ANSI colour, most factory lines before "... and M more". */
@@ -127,7 +130,16 @@ export function renderStatus(
     out.push(fit([{ text: `... and ${factories - visible.length} more factories` }], width, paint));
   }
   const rates = Object.entries(snapshot.rates).map(([topic, rate]) => `${shown(topic)} ${formatRate(rate)}/s`);
-  out.push(fit([{ text: "rates: " }, { text: rates.length > 0 ? rates.join(", ") : "-" }], width, paint));
+  const parts: Part[] = [{ text: "rates: " }];
+  if (snapshot.targetRate !== undefined) {
+    // First, so a narrow terminal cuts the topics rather than the rate asked for.
+    const total = Object.values(snapshot.rates).reduce((sum, rate) => sum + rate, 0);
+    parts.push({ text: `${formatRate(total)}/s of --rate ${formatRate(snapshot.targetRate)}` }, {
+      text: rates.length > 0 ? ": " : "",
+    });
+  }
+  parts.push({ text: rates.length > 0 ? rates.join(", ") : snapshot.targetRate === undefined ? "-" : "" });
+  out.push(fit(parts, width, paint));
   out.push(fit([{ text: "sink: " }, sinkPart(snapshot.sink)], width, paint));
   return out;
 }
@@ -198,8 +210,4 @@ function formatElapsed(ms: number): string {
   const s = whole % 60;
   const mmss = `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
   return h > 0 ? `${h}:${mmss}` : mmss;
-}
-
-function formatRate(rate: number): string {
-  return rate >= 100 ? String(Math.round(rate)) : rate.toFixed(1);
 }

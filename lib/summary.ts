@@ -8,6 +8,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { describeError, isPermissionDenial, PermissionError, permissionError, RunError } from "./errors.ts";
 import { formatTimestamp, type Topics } from "./messages.ts";
+import type { Pace } from "./pacing.ts";
+import { formatRate } from "./rates.ts";
 import type { Line } from "./plant.ts";
 import type { SimEvent } from "./simulation.ts";
 import type { Sink } from "./sinks/sink.ts";
@@ -77,7 +79,13 @@ export interface SummaryDocument {
   error: string | null;
   seed: number;
   plant: { factories: number; sensors: number; lines: number; shard: string | null };
+  /** The run's speed: `--speed`, or the one `--rate` implies; null for a backfill as fast as the sink accepts. */
   speed: number | null;
+  /**
+   * With `--rate`: the records a wall second asked for (`target`), those achieved (records produced
+   * over `wallSeconds`), and the plant's own records a simulated second the speed came from.
+   */
+  rate: { target: number; achieved: number; plantRate: number } | null;
   backfill: { from: string; to: string } | null;
   continuous: boolean;
   durationLimitMs: number | null;
@@ -111,6 +119,8 @@ export interface RunInfo {
   seed: number;
   plant: { factories: number; sensors: number; lines: number; shard?: string };
   speed?: number;
+  /** How `--rate` paced the run; undefined without it. */
+  pace?: Pace;
   backfill?: { fromMs: number; toMs: number };
   continuous: boolean;
   durationLimitMs?: number;
@@ -216,6 +226,11 @@ export class RunSummary {
     return counts;
   }
 
+  /** Records produced, all topics. */
+  produced(): number {
+    return this.readings + this.heartbeats + this.labels;
+  }
+
   /** The `--summary-json` document. */
   document(info: RunInfo): SummaryDocument {
     return {
@@ -227,7 +242,14 @@ export class RunSummary {
       error: info.error ?? null,
       seed: info.seed,
       plant: { ...info.plant, shard: info.plant.shard ?? null },
-      speed: info.backfill ? null : info.speed ?? null,
+      speed: info.backfill && info.pace === undefined ? null : info.speed ?? null,
+      rate: info.pace
+        ? {
+          target: info.pace.rate,
+          achieved: round(achievedRate(this.produced(), info.wallMs), 3),
+          plantRate: round(info.pace.naturalRate, 3),
+        }
+        : null,
       backfill: info.backfill
         ? { from: formatTimestamp(info.backfill.fromMs), to: formatTimestamp(info.backfill.toMs) }
         : null,
@@ -254,12 +276,14 @@ export class RunSummary {
 
   /**
    * The summary for the log, one string a line: a table per line (or, past `maxLines` lines,
-   * totals only), the records per topic and the durations.
+   * totals only), the records per topic and the durations; with `pace` (`--rate`), the rate
+   * achieved against it.
    */
   table(
-    { simulatedMs, wallMs, maxLines = SUMMARY_TABLE_MAX_LINES }: {
+    { simulatedMs, wallMs, pace, maxLines = SUMMARY_TABLE_MAX_LINES }: {
       simulatedMs: number;
       wallMs: number;
+      pace?: Pace;
       maxLines?: number;
     },
   ): string[] {
@@ -296,6 +320,13 @@ export class RunSummary {
     }
     const topics = Object.entries(this.topicCounts()).map(([topic, n]) => `${shown(topic)} ${n}`).join(", ");
     out.push(`summary: records produced per topic: ${topics}`);
+    if (pace) {
+      const achieved = achievedRate(this.produced(), wallMs);
+      out.push(
+        `summary: rate ${formatRate(achieved)} records/s achieved, ${Math.round(100 * achieved / pace.rate)}% ` +
+          `of --rate ${formatRate(pace.rate)} (speed ${pace.speed})`,
+      );
+    }
     return out;
   }
 }
@@ -368,6 +399,11 @@ function aggregate(lines: readonly LineStats[]): { sum: number; min: number; max
     if (stats.max > max) max = stats.max;
   }
   return { sum, min, max };
+}
+
+/** Records a wall second: `records` over `wallMs` (0 for a run that took no time). */
+function achievedRate(records: number, wallMs: number): number {
+  return wallMs > 0 ? records * 1000 / wallMs : 0;
 }
 
 function round(value: number, decimals: number): number {

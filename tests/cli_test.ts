@@ -23,6 +23,7 @@ Deno.test("no flags give the documented defaults", () => {
       sink: "auto",
       brokers: ["localhost:9092"],
       speed: 1,
+      rate: undefined,
       seed: undefined,
       topics: { readings: "SENSOR_READINGS", heartbeats: "SENSOR_HEARTBEAT" },
       logLevel: "info",
@@ -127,6 +128,7 @@ Deno.test("every flag is read", () => {
       sink: "console",
       brokers: ["k1:9092", "k2:19092", "[::1]:9093"],
       speed: 2.5,
+      rate: undefined,
       seed: 4294967295,
       topics: { readings: "plant.readings", heartbeats: "plant.heartbeats" },
       logLevel: "debug",
@@ -159,6 +161,20 @@ Deno.test("every flag is read", () => {
       },
     },
   });
+});
+
+Deno.test("--rate is read live and with --backfill, and leaves --speed at its default", () => {
+  const live = parseCommand(["--rate", "5000"]);
+  assert.ok(live.kind === "run");
+  assert.equal(live.options.rate, 5000);
+  assert.equal(live.options.speed, 1);
+  assert.equal(live.options.backfill, undefined);
+  const backfill = parseCommand(["--rate=2.5e3", "--backfill=2025-12-01..2025-12-02"], {}, {
+    nowMs: Date.UTC(2025, 11, 3),
+  });
+  assert.ok(backfill.kind === "run");
+  assert.equal(backfill.options.rate, 2500);
+  assert.deepEqual(backfill.options.backfill, { fromMs: Date.UTC(2025, 11, 1), toMs: Date.UTC(2025, 11, 2) });
 });
 
 Deno.test("brokers come from KAFKA_BROKERS unless --brokers is given", () => {
@@ -296,7 +312,32 @@ Deno.test("bad flags name the flag", async (t) => {
       ["--shard", "1/4"],
       '--shard must not have more shards than --factories (3), or some would be empty: got "1/4"',
     ],
-    [["--backfill", "7d", "--speed", "10"], "--backfill takes no --speed: a backfill runs as fast as the sink accepts"],
+    [
+      ["--backfill", "7d", "--speed", "10"],
+      "--backfill takes no --speed: a backfill runs as fast as the sink accepts (--rate N paces it to N records a second)",
+    ],
+    [
+      ["--rate", "5000", "--speed", "10"],
+      "--rate takes no --speed: the run's speed is the rate over the plant's own records a second",
+    ],
+    [
+      ["--speed=10", "--rate=5000", "--backfill=7d"],
+      "--rate takes no --speed: the run's speed is the rate over the plant's own records a second",
+    ],
+    [
+      ["--rate", "5000", "--shard", "1/3"],
+      "--rate takes no --shard: each shard would run at a speed of its own; give every shard the same --speed " +
+      "(a --rate run without --shard logs the speed it implies)",
+    ],
+    [["--rate", "0"], '--rate must be a number of records a second from 0.01 to 10000000: got "0"'],
+    [["--rate", "0.001"], '--rate must be a number of records a second from 0.01 to 10000000: got "0.001"'],
+    [["--rate", "1e8"], '--rate must be a number of records a second from 0.01 to 10000000: got "1e8"'],
+    [["--rate", "5k"], '--rate must be a number of records a second from 0.01 to 10000000: got "5k"'],
+    [["--rate", "NaN"], '--rate must be a number of records a second from 0.01 to 10000000: got "NaN"'],
+    [["--rate", "Infinity"], '--rate must be a number of records a second from 0.01 to 10000000: got "Infinity"'],
+    [["--rate="], '--rate must be a number of records a second from 0.01 to 10000000: got ""'],
+    [["--rate", "-5"], '--rate needs a value (for one that starts with "-", write --rate=VALUE)'],
+    [["validate", "--rate", "10"], "validate takes only [PATH], --config, --factories and --seed: got --rate"],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" ") || "(empty)", () => assert.equal(usageError(args), message));

@@ -167,6 +167,20 @@ Deno.test("Metrics renders counters, histograms and gauges from the run", async 
   assert.equal(samples.get('factory_sim_sink_info{sink="kafka",fallback="false"}'), 1);
 });
 
+Deno.test("--rate's target is a gauge, only when set", async () => {
+  const source = {
+    produced: () => ({}),
+    activeLines: () => 0,
+    sensors: () => 0,
+    sink: () => undefined,
+    fallback: () => false,
+  };
+  const rated = parseExposition(await new Metrics({ ...source, targetRate: 5_000 }).render());
+  assert.equal(rated.get("factory_sim_target_records_per_second"), 5_000);
+  const unrated = parseExposition(await new Metrics(source).render());
+  assert.equal(unrated.has("factory_sim_target_records_per_second"), false);
+});
+
 Deno.test("a console run serves /metrics, /healthz and /readyz while it goes, and closes the server at the end", async () => {
   // stdout holds the run still at a write (the 5th or later, once readings came), so the counters can be compared with what was emitted.
   const decoder = new TextDecoder();

@@ -67,6 +67,17 @@ Deno.test("on a terminal, the status is drawn, log lines stay above it and it is
   assert.match(stderr.slice(stderr.lastIndexOf("\x1b[J")), /^\x1b\[Jinfo: done: /);
 });
 
+Deno.test("with --rate, the status's rates line shows the total against the target", async () => {
+  const args = ["--sink", "console", "--config", SAMPLE, "--rate", "20000", "--seed", "7"];
+  const { code, stderr } = await runOn(args, { terminal: true });
+  assert.equal(code, ExitCode.ok, stderr);
+  assert.match(stderr, /\nrates: [\d.]+\/s of --rate 20000/);
+  assert.match(
+    finalScreen(stderr),
+    /^info: summary: rate \d+ records\/s achieved, \d+% of --rate 20000 \(speed [\d.]+\)$/m,
+  );
+});
+
 Deno.test("NO_COLOR: the status is drawn without colour", async () => {
   const { code, stderr } = await runOn(RUN, { terminal: true, env: { NO_COLOR: "1" } });
   assert.equal(code, ExitCode.ok, stderr);

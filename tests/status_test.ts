@@ -34,6 +34,18 @@ Deno.test("a small plant renders a line per factory with a bar per line, the rat
   ]);
 });
 
+Deno.test("with --rate, the rates line puts the total against the target first", () => {
+  assert.equal(
+    renderStatus({ ...SMALL, targetRate: 20 }).at(-2),
+    "rates: 14.0/s of --rate 20.0: SENSOR_READINGS 2.4/s, SENSOR_HEARTBEAT 11.6/s",
+  );
+  assert.equal(
+    renderStatus({ ...SMALL, rates: { R: 4_987.4, H: 1 }, targetRate: 5_000 }, { width: 36 }).at(-2),
+    "rates: 4988/s of --rate 5000: R 4987",
+  );
+  assert.equal(renderStatus({ ...SMALL, rates: {}, targetRate: 5_000 }).at(-2), "rates: 0.0/s of --rate 5000");
+});
+
 Deno.test("with colour, bars and states are painted with ANSI codes and the text is the same", () => {
   const colored = renderStatus(SMALL, { color: true });
   assert.deepEqual(colored, [

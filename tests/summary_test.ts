@@ -139,6 +139,32 @@ function info() {
   };
 }
 
+Deno.test("with --rate, the table and the document show the target against the rate achieved", async (t) => {
+  const summary = new RunSummary(LINES, DEFAULT_TOPICS);
+  summary.add([reading("Cola", 10, START_MS), reading("Cola", 41, START_MS), heartbeat, heartbeat]);
+  const pace = { rate: 5, naturalRate: 0.8, spanMs: 10_000, speed: 6.25 };
+  await t.step("the table's last line", () => {
+    assert.deepEqual(
+      summary.table({ simulatedMs: 10_000, wallMs: 1_000, pace }).at(-1),
+      [
+        "summary: rate 4.0 records/s achieved, 80% of --rate 5.0 (speed 6.25)",
+      ].at(-1),
+    );
+    assert.ok(!summary.table({ simulatedMs: 10_000, wallMs: 1_000 }).some((line) => line.includes("rate")));
+  });
+  await t.step("the document's rate and speed", () => {
+    const document = summary.document({ ...info(), wallMs: 800, speed: 6.25, pace });
+    assert.deepEqual(document.rate, { target: 5, achieved: 5, plantRate: 0.8 });
+    assert.equal(document.speed, 6.25);
+    assert.equal(summary.document({ ...info(), speed: 2 }).rate, null);
+  });
+  await t.step("a backfill has a speed only when --rate paced it", () => {
+    const backfill = { fromMs: START_MS - 86_400_000, toMs: START_MS };
+    assert.equal(summary.document({ ...info(), speed: 1, backfill }).speed, null);
+    assert.equal(summary.document({ ...info(), speed: 6.25, backfill, pace }).speed, 6.25);
+  });
+});
+
 Deno.test("a continuous run's table shows readings and the batch size, never count/total past the total", () => {
   const summary = new RunSummary(LINES, DEFAULT_TOPICS, { continuous: true });
   // Cola takes 4 a batch: 6 readings are a batch and a half.

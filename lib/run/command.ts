@@ -14,6 +14,7 @@ import { readRegistryAccess, type RegistryAccess } from "../formats/access.ts";
 import type { PreparedFormat } from "../formats/setup.ts";
 import { JSON_VALUES, toRecords } from "../messages.ts";
 import { allLines, allSensors, buildPlant, type Plant } from "../plant.ts";
+import { paceFor } from "../pacing.ts";
 import { randomSeed, Rng } from "../random.ts";
 import { readSecurity } from "../security.ts";
 import { Scheduler } from "../scheduler.ts";
@@ -56,7 +57,14 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     : undefined;
   const lines = allLines(plant);
   const sensors = allSensors(plant).length;
-  logger.info(startLine(options, { plant, sensors, lines: lines.length, seed }));
+  // --rate: the speed that paces this plant to the rate asked for, live or a backfill.
+  const limitMs = Math.min(backfill ? backfill.toMs - backfill.fromMs : Infinity, durationMs ?? Infinity);
+  const pace = options.rate === undefined ? undefined : paceFor(plant, options.rate, {
+    continuous: options.continuous,
+    limitMs: Number.isFinite(limitMs) ? limitMs : undefined,
+  });
+  const speed = pace?.speed ?? options.speed;
+  logger.info(startLine({ ...options, speed }, { plant, sensors, lines: lines.length, seed, pace }));
   // A shard without lines of its own still ends when the whole plant's lines are done.
   if ((plant.wholePlantLines ?? lines).length === 0) logger.warn(noLinesWarning(options));
 
@@ -95,10 +103,11 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   }
   const encoder = sink.toStdout ? JSON_VALUES : prepared?.encoder ?? JSON_VALUES;
   // A backfill runs on virtual time from FROM: as fast as the sink accepts (its back-pressure
-  // holds the clock). A live run starts now, at --speed.
-  const scheduler = backfill
+  // holds the clock); with --rate, on real time from FROM at the speed that rate implies. A live
+  // run starts now, at --speed (or --rate's speed).
+  const scheduler = backfill && pace === undefined
     ? new Scheduler({ startMs: backfill.fromMs, mode: "virtual" })
-    : new Scheduler({ startMs: (io.now ?? Date.now)(), speed: options.speed });
+    : new Scheduler({ startMs: backfill?.fromMs ?? (io.now ?? Date.now)(), speed });
   probe.scheduling?.(scheduler);
   const startMs = scheduler.now();
   const untilMs = Math.min(backfill?.toMs ?? Infinity, startMs + (durationMs ?? Infinity));
@@ -109,6 +118,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     sink,
     fellBack,
     elapsedMs: () => scheduler.now() - startMs,
+    targetRate: pace?.rate,
   });
   const info = (ending: Pick<RunInfo, "outcome" | "exitCode" | "error" | "endMs" | "taken">): RunInfo => ({
     version: VERSION,
@@ -119,7 +129,8 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
       lines: lines.length,
       shard: shard && `${shard.index}/${shard.count}`,
     },
-    speed: options.speed,
+    speed,
+    pace,
     backfill,
     continuous: options.continuous,
     durationLimitMs: durationMs,
@@ -145,7 +156,9 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     await live.stop();
     const wallMs = performance.now() - wallStartMs;
     logger.info(endLine(result, { sink, backfill: backfill !== undefined, wallMs, discarded }));
-    for (const line of summary.table({ simulatedMs: result.endMs - result.startMs, wallMs })) logger.info(line);
+    for (const line of summary.table({ simulatedMs: result.endMs - result.startMs, wallMs, pace })) {
+      logger.info(line);
+    }
   };
 
   let result;
@@ -234,12 +247,14 @@ function signalExitCode(signal: AbortSignal): number {
 async function startLiveStatus(
   options: Pick<RunOptions, "quiet" | "logLevel" | "spool">,
   io: ProcessIo,
-  { plant, summary, sink, fellBack, elapsedMs }: {
+  { plant, summary, sink, fellBack, elapsedMs, targetRate }: {
     plant: Plant;
     summary: RunSummary;
     sink: Sink;
     fellBack: boolean;
     elapsedMs: () => number;
+    /** `--rate`, shown against the rate achieved. */
+    targetRate: number | undefined;
   },
 ): Promise<{ stop(): Promise<void> }> {
   const recordsOnTerminal = (sink.toStdout ?? false) && (io.stdoutIsTerminal?.() ?? false);
@@ -251,6 +266,7 @@ async function startLiveStatus(
     counts: runCounts(plant, summary, {
       sink: () => sinkStatus(sink, { fellBack, spool: options.spool.maxMb > 0 }),
       elapsedMs,
+      targetRate,
     }),
   });
   await setupLogging({ level: options.logLevel, write: (line) => live.log(line) });

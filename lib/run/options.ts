@@ -40,6 +40,8 @@ export type SinkKind = typeof SINK_KINDS[number];
 export const MAX_FACTORIES = 10_000;
 /** Most generated lines per factory (`--lines-per-factory`). */
 export const MAX_LINES_PER_FACTORY = 50;
+/** Lowest and highest `--rate`, records a second. */
+export const RATE_RANGE = { min: 0.01, max: 10_000_000 } as const;
 /** Longest `--duration`, and longest `--backfill` span: 3650 days. */
 export const MAX_DURATION_MS = 3_650 * 86_400_000;
 
@@ -49,7 +51,10 @@ export interface RunOptions {
   config: string;
   sink: SinkKind;
   brokers: string[];
+  /** Simulated milliseconds per wall millisecond (`--speed`; with `--rate`, 1 here: the run computes its own). */
   speed: number;
+  /** `--rate`: records a wall second to pace the run to (live, or a backfill); undefined: `--speed` paces it. */
+  rate: number | undefined;
   /** Undefined when the run should draw a fresh seed. */
   seed: number | undefined;
   topics: Topics;
@@ -119,6 +124,7 @@ export const RUN_FLAGS = {
   sink: { type: "string" },
   brokers: { type: "string" },
   speed: { type: "string" },
+  rate: { type: "string" },
   seed: { type: "string" },
   "readings-topic": { type: "string" },
   "heartbeat-topic": { type: "string" },
@@ -165,8 +171,20 @@ export type RunFlagValues = {
 export function parseRunOptions(values: RunFlagValues, env: FlagEnv, nowMs: number): RunOptions {
   const factories = parseFactories(values.factories);
   const backfill = values.backfill === undefined ? undefined : parseBackfill(values.backfill, nowMs);
+  const rate = values.rate === undefined ? undefined : parseRate(values.rate);
+  if (rate !== undefined && values.speed !== undefined) {
+    throw new UsageError("--rate takes no --speed: the run's speed is the rate over the plant's own records a second");
+  }
   if (backfill !== undefined && values.speed !== undefined) {
-    throw new UsageError("--backfill takes no --speed: a backfill runs as fast as the sink accepts");
+    throw new UsageError(
+      "--backfill takes no --speed: a backfill runs as fast as the sink accepts (--rate N paces it to N records a second)",
+    );
+  }
+  if (rate !== undefined && values.shard !== undefined) {
+    throw new UsageError(
+      "--rate takes no --shard: each shard would run at a speed of its own; give every shard the same --speed " +
+        "(a --rate run without --shard logs the speed it implies)",
+    );
   }
   const generateLines = values["generate-lines"] ?? false;
   if (values["lines-per-factory"] !== undefined && !generateLines) {
@@ -178,6 +196,7 @@ export function parseRunOptions(values: RunFlagValues, env: FlagEnv, nowMs: numb
     sink: parseChoice("--sink", values.sink ?? "auto", SINK_KINDS),
     brokers: parseBrokerFlag(values.brokers, env),
     speed: parseSpeed(values.speed ?? "1"),
+    rate,
     seed: parseSeed(values.seed),
     topics: {
       ...parseTopicFlags(values),
@@ -280,6 +299,17 @@ function parseSpeed(text: string): number {
   const value = /^\s*[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) ? Number(text) : NaN;
   if (!(value > 0) || !Number.isFinite(value)) {
     throw new UsageError(`--speed must be a number greater than 0: got ${quoted(text)}`);
+  }
+  return value;
+}
+
+/** `--rate`: records a second, a number from 0.01 to 10000000. */
+function parseRate(text: string): number {
+  const value = /^\s*[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) ? Number(text) : NaN;
+  if (!(value >= RATE_RANGE.min && value <= RATE_RANGE.max)) {
+    throw new UsageError(
+      `--rate must be a number of records a second from ${RATE_RANGE.min} to ${RATE_RANGE.max}: got ${quoted(text)}`,
+    );
   }
   return value;
 }

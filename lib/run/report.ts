@@ -4,6 +4,7 @@
  */
 import { formatDuration } from "../duration.ts";
 import { formatTimestamp } from "../messages.ts";
+import { describePace, type Pace } from "../pacing.ts";
 import type { Plant } from "../plant.ts";
 import type { SimulationResult } from "../simulation.ts";
 import type { Sink } from "../sinks/sink.ts";
@@ -16,15 +17,17 @@ export interface PlantSize {
   sensors: number;
   lines: number;
   seed: number;
+  /** How `--rate` paces the run; undefined without it. */
+  pace?: Pace;
 }
 
 /**
  * "3 factories, 11 sensors, 8 lines; seed 42; speed 10" (with the shard, how to repeat a fresh
- * seed, the backfill's span, the duration and continuous, as they apply).
+ * seed, the backfill's span, `--rate`'s pace, the duration and continuous, as they apply).
  */
 export function startLine(
   options: Pick<RunOptions, "shard" | "factories" | "seed" | "backfill" | "speed" | "durationMs" | "continuous">,
-  { plant, sensors, lines, seed }: PlantSize,
+  { plant, sensors, lines, seed, pace }: PlantSize,
 ): string {
   const { shard, backfill, durationMs } = options;
   const factories = shard
@@ -35,7 +38,10 @@ export function startLine(
   return `${factories}, ${count(sensors, "sensor")}, ${count(lines, "line")}; ` +
     `seed ${seed}${options.seed === undefined ? ` (repeat with --seed ${seed})` : ""}; ` +
     (backfill
-      ? `backfill from ${formatTimestamp(backfill.fromMs)} to ${formatTimestamp(backfill.toMs)}`
+      ? `backfill from ${formatTimestamp(backfill.fromMs)} to ${formatTimestamp(backfill.toMs)}` +
+        (pace ? `; ${describePace(pace)}` : "")
+      : pace
+      ? describePace(pace)
       : `speed ${options.speed}`) +
     (durationMs !== undefined ? `; duration ${formatDuration(durationMs)}` : "") +
     (options.continuous ? "; continuous" : "");
