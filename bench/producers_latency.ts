@@ -83,7 +83,11 @@ try {
       const { topics } = JSON.parse(Deno.readTextFileSync(summary)) as { topics: Record<string, number> };
       const records = Object.values(topics).reduce((sum, n) => sum + n, 0);
       rows.push({ producers, round, seconds, records });
-      console.error(`round ${round}, --producers ${producers}: ${records} records in ${seconds.toFixed(2)} s`);
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(
+          `round ${round}, --producers ${producers}: ${records} records in ${seconds.toFixed(2)} s\n`,
+        ),
+      );
     }
   }
 } finally {
@@ -93,15 +97,19 @@ try {
 }
 
 const rate = (row: { seconds: number; records: number }) => row.records / row.seconds;
-console.log(`Backfill ${window} (${rows[0].records} records), ${latencyMs} ms added to every response, 6 partitions\n`);
-console.log("| --producers | records/s (median) | per round | vs --producers 1 |");
-console.log("|---:|---:|---|---:|");
+const out: string[] = [
+  `Backfill ${window} (${rows[0].records} records), ${latencyMs} ms added to every response, 6 partitions\n`,
+  "| --producers | records/s (median) | per round | vs --producers 1 |",
+  "|---:|---:|---|---:|",
+];
 const base = rows.filter((row) => row.producers === counts[0]);
 for (const producers of counts) {
   const mine = rows.filter((row) => row.producers === producers);
   const ratios = mine.map((row, i) => rate(row) / rate(base[i]));
-  console.log(
+  out.push(
     `| ${producers} | ${Math.round(median(mine.map(rate))).toLocaleString("en-US")} | ` +
-      `${mine.map((row) => Math.round(rate(row)).toLocaleString("en-US")).join(", ")} | ${median(ratios).toFixed(2)}x |`,
+      `${mine.map((row) => Math.round(rate(row)).toLocaleString("en-US")).join(", ")} | ${
+        median(ratios).toFixed(2)
+      }x |`,
   );
 }

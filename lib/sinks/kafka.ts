@@ -11,8 +11,8 @@ import type { Spool } from "./spool.ts";
 
 /** How to reach Kafka and how to produce. */
 export interface KafkaSinkOptions extends ConnectProducerOptions {
-  /** Linger, batch size and (with one producer) the spool: see `DeliveryOptions`. */
-  delivery?: Omit<DeliveryOptions, "spool">;
+  /** Linger, batch size and (with one producer and no `spools`) the spool: see `DeliveryOptions`. */
+  delivery?: DeliveryOptions;
   /** Producers, each with its pipeline (default 1); with `spools`, one a spool. */
   producers?: number;
   /** One spool a producer (`openLaneSpools`); their number is the number of producers. */
