@@ -153,7 +153,7 @@ export async function backfillBenchmark(ctx: BackfillContext): Promise<string> {
       rows.push(row);
       ctx.progress(
         `  round ${round}, ${side}: ${row.recordsPerSecond.toLocaleString("en-US")} records/s, ` +
-          `${row.wallSeconds.toFixed(2)} s, CPU ${row.processCpuPercent ?? "n/a"}%`,
+          `${row.wallSeconds.toFixed(2)} s, CPU ${pct(row.processCpuPercent)}`,
       );
     }
   }
@@ -211,8 +211,8 @@ export async function backfillBenchmark(ctx: BackfillContext): Promise<string> {
     ...rows.map((row) =>
       `| ${row.round} | ${row.side} | ${row.recordsPerSecond.toLocaleString("en-US")}` +
       (row.wallRecordsPerSecond ? ` (wall: ${row.wallRecordsPerSecond.toLocaleString("en-US")})` : "") +
-      ` | ${row.wallSeconds.toFixed(2)} s | ${row.processCpuPercent ?? "n/a"}% | ${row.brokerPercent ?? "n/a"}% | ` +
-      `${row.machinePercent ?? "n/a"}% |`
+      ` | ${row.wallSeconds.toFixed(2)} s | ${pct(row.processCpuPercent)} | ${pct(row.brokerPercent)} | ` +
+      `${pct(row.machinePercent)} |`
     ),
     "",
     "| ratio (median of rounds; per round) | --producers 1 (default) | --producers 3 | target |",
@@ -288,6 +288,10 @@ async function recordFiles(
   }
   if (!(await child.status).success) throw new Error("the console backfill failed");
   return { files: [...byGroup.values()].map((g) => g.file), records, payloadBytes: Math.round(payload / records) };
+}
+
+function pct(value: number | null | undefined): string {
+  return value === null || value === undefined ? "n/a" : `${value}%`;
 }
 
 /** A bash script that runs one `kcat -P` a file, all at once, and waits for them all. */
