@@ -230,6 +230,15 @@ Deno.test("records of runs with two different numbers of producers in one dir: o
     for (const name of readdirSync(dir)) {
       if (name.startsWith("x-")) Deno.renameSync(`${dir}/${name}`, `${dir}/${name.slice(2)}`);
     }
+    // Whether or not one of the sets is this run's own.
+    for (const producers of [1, 2]) {
+      assert.throws(
+        () => openLaneSpools(dir, producers, spoolOptions),
+        (error: unknown) =>
+          error instanceof RunError &&
+          /^--spool-dir .* holds records kept by runs with 2 and 3 producers/.test(error.message),
+      );
+    }
     assert.throws(
       () => openLaneSpools(dir, 1, spoolOptions),
       (error: unknown) =>

@@ -41,7 +41,8 @@ export function openLaneSpools(
   producers: number,
   { maxBytes, ...options }: Omit<SpoolOptions, "file">,
 ): Spool[] {
-  const earlier = new Set<number>();
+  // Every number of producers the dir has files of, this run's included.
+  const found = new Set<number>([producers]);
   let names: string[] = [];
   try {
     names = readdirSync(dir);
@@ -52,7 +53,7 @@ export function openLaneSpools(
     const match = LANE_FILE.exec(name);
     if (!match) continue;
     const lanes = match[2] === undefined ? 1 : Number(match[2]);
-    if (lanes >= 1 && lanes <= MAX_PRODUCERS && lanes !== producers) earlier.add(lanes);
+    if (lanes >= 1 && lanes <= MAX_PRODUCERS) found.add(lanes);
   }
   const openAll = (lanes: number): Spool[] => {
     const spools: Spool[] = [];
@@ -68,33 +69,47 @@ export function openLaneSpools(
     }
     return spools;
   };
-  let chosen: Spool[] | undefined;
-  for (const lanes of [...earlier].sort((a, b) => a - b)) {
-    const spools = openAll(lanes);
-    const held = spools.reduce((sum, spool) => sum + spool.count, 0);
-    if (held === 0) {
-      // Empty files of an earlier number of producers: removed, so the dir holds only the lanes in use.
-      for (const spool of spools) {
-        spool.close();
-        for (const suffix of ["", "-wal", "-shm"]) rmSync(spool.path + suffix, { force: true });
-      }
-    } else if (chosen === undefined) {
-      log("kafka").info(
-        `the spool ${shown(resolve(dir))} holds ${held} records kept by a run with ${lanes} producer${
-          lanes === 1 ? "" : "s"
-        }: this run uses ${lanes} too (--producers ${producers} applies once they are sent)`,
-      );
-      chosen = spools;
-    } else {
-      for (const spool of [...chosen, ...spools]) spool.close();
-      throw new RunError(
-        `--spool-dir ${shown(dir)} holds records kept by runs with ${chosen.length} and ${lanes} producers: ` +
-          `move one set of files (${shown(join(dir, laneSpoolFile(0, lanes)))} ...) to another dir and send it ` +
-          "with a run of its own",
-      );
+  /** Closes `spools` and deletes their files (empty ones of a number of producers not in use). */
+  const remove = (spools: Spool[]) => {
+    for (const spool of spools) {
+      spool.close();
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(spool.path + suffix, { force: true });
     }
+  };
+  /** The sets that hold records, and this run's own set when it is empty. */
+  const holding: Spool[][] = [];
+  let own: Spool[] | undefined;
+  try {
+    for (const lanes of [...found].sort((a, b) => a - b)) {
+      const spools = openAll(lanes);
+      if (spools.some((spool) => spool.count > 0)) holding.push(spools);
+      else if (lanes === producers) own = spools;
+      else remove(spools);
+    }
+  } catch (error) {
+    for (const spools of [...holding, own ?? []]) for (const spool of spools) spool.close();
+    throw error;
   }
-  return chosen ?? openAll(producers);
+  if (holding.length > 1) {
+    for (const spools of [...holding, own ?? []]) for (const spool of spools) spool.close();
+    throw new RunError(
+      `--spool-dir ${shown(dir)} holds records kept by runs with ${holding.map((set) => set.length).join(" and ")} ` +
+        `producers: move one set of files (${shown(join(dir, laneSpoolFile(0, holding[1].length)))} ...) to another ` +
+        "dir and send it with a run of its own",
+    );
+  }
+  const [chosen] = holding;
+  if (chosen === undefined) return own!;
+  if (chosen.length !== producers) {
+    if (own) remove(own);
+    const held = chosen.reduce((sum, spool) => sum + spool.count, 0);
+    log("kafka").info(
+      `the spool ${shown(resolve(dir))} holds ${held} records kept by a run with ${chosen.length} producer${
+        chosen.length === 1 ? "" : "s"
+      }: this run uses ${chosen.length} too (--producers ${producers} applies once they are sent)`,
+    );
+  }
+  return chosen;
 }
 
 /** A sink over one `DeliverySink` a lane; records go to the lane of their key. */
