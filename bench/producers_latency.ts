@@ -5,7 +5,7 @@
  * in flight a producer sends at most one request a round trip; each extra producer adds one.
  *
  *   KAFKA_SCRATCH_PORT=9800 TOXIPROXY_API_PORT=9804 flock /tmp/factory-sim-bench.lock \
- *     deno run -A bench/producers_latency.ts [--latency-ms 20] [--rounds 2] [--producers 1,3]
+ *     deno run -A bench/producers_latency.ts [--latency-ms 20] [--rounds 2] [--producers 1,3] [--minutes 4]
  *
  * Uses the scratch broker's ports (KAFKA_SCRATCH_PORT and the next), the proxy's two above, and
  * Toxiproxy's API on TOXIPROXY_API_PORT. Prints one markdown table.
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     "latency-ms": { type: "string", default: "20" },
     rounds: { type: "string", default: "2" },
     producers: { type: "string", default: "1,3" },
+    minutes: { type: "string", default: "4" },
   },
 });
 const latencyMs = Number(values["latency-ms"]);
@@ -32,7 +33,7 @@ const proxyAddress = `127.0.0.1:${SCRATCH_PORT + 2}`;
 const command = denoJson.tasks.sim.command.split(/\s+/);
 const simFlags = command.slice(command.indexOf("run") + 1, command.indexOf("main.ts"));
 const toMs = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
-const window = `${new Date(toMs - 60_000).toISOString()}..${new Date(toMs).toISOString()}`;
+const window = `${new Date(toMs - Number(values.minutes) * 60_000).toISOString()}..${new Date(toMs).toISOString()}`;
 
 const toxiproxy = await Toxiproxy.start();
 const broker = new ScratchBroker({ advertised: proxyAddress });
@@ -113,3 +114,4 @@ for (const producers of counts) {
       }x |`,
   );
 }
+Deno.stdout.writeSync(new TextEncoder().encode(out.join("\n") + "\n"));
