@@ -4,14 +4,13 @@
  * and request), its store-and-forward spool included (in `spoolDir`, removed on close; no spool
  * when undefined).
  */
-import type { DeliverySink } from "../lib/sinks/delivery.ts";
 import { connectKafkaSink } from "../lib/sinks/kafka.ts";
 import { Spool } from "../lib/sinks/spool.ts";
 
 /** A Kafka sink as `main.ts` opens it with its default producer settings, and what closes it. */
 export async function openKafkaSink(
   { brokers, topics, spoolDir }: { brokers: string[]; topics: string[]; spoolDir?: string },
-): Promise<{ sink: DeliverySink; close: () => Promise<void> }> {
+): Promise<{ sink: Awaited<ReturnType<typeof connectKafkaSink>>; close: () => Promise<void> }> {
   const sink = await connectKafkaSink({
     brokers,
     topics,

@@ -34,6 +34,7 @@ import { loadKafka } from "../lib/kafka/load.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { CpuSampler, type CpuShare, describeMachine, localBrokerPid, type Machine } from "./_machine.ts";
 import { type ProfileSummary, profileText, summarizeProfileDir } from "./_profile.ts";
+import { backfillBenchmark } from "./backfill.ts";
 import { DEFAULT_REGISTRY, formatsBenchmark } from "./formats.ts";
 import { codecsBenchmark } from "./codecs.ts";
 import { rateBenchmark } from "./rate.ts";
@@ -42,7 +43,17 @@ import { median, round1 } from "./_stats.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEFAULT_BROKERS = "127.0.0.1:9092";
 const KAFKA_VERSION = Deno.env.get("KAFKA_VERSION") ?? "4.1.1";
-const BENCHMARKS = ["capacity", "throughput", "memory", "start", "spool", "formats", "codecs", "rate"] as const;
+const BENCHMARKS = [
+  "capacity",
+  "throughput",
+  "backfill",
+  "memory",
+  "start",
+  "spool",
+  "formats",
+  "codecs",
+  "rate",
+] as const;
 type Benchmark = typeof BENCHMARKS[number];
 
 /** The targets of issue 4. */
@@ -108,6 +119,7 @@ try {
 
   if (only.has("capacity")) report.push(await capacity());
   if (only.has("throughput")) report.push(await throughput());
+  else if (only.has("backfill")) report.push(await endToEnd());
   if (only.has("memory")) report.push(await memory());
   if (only.has("start")) report.push(await start());
   if (only.has("spool")) report.push(await spoolSync());
@@ -395,7 +407,27 @@ async function throughput(): Promise<string> {
     ),
   ];
   if (profile) lines.push("", profileText("CPU profile of a factory-sim run (6 partitions)", profile));
+  lines.push("", await endToEnd(classpath));
   return lines.join("\n") + "\n";
+}
+
+/** The CLI's backfill end to end against kcat -P and Java (`backfill.ts`); in `throughput`, or alone as `backfill`. */
+async function endToEnd(classpath?: string): Promise<string> {
+  classpath ??= (await commandOutput("bash", [`${ROOT}bench/java_tools.sh`])).trim().split("\n").at(-1)!;
+  return await backfillBenchmark({
+    quick,
+    brokers,
+    admin: admin!,
+    topicPrefix,
+    scratch,
+    profileMisses,
+    simFlags: simFlags(),
+    progress,
+    cpuBetween: (fromMs, toMs) => cpu!.between(fromMs, toMs),
+    createTopic,
+    java: (topic, records, recordSize) => runJava(classpath, { topic, records, recordSize }),
+    results,
+  });
 }
 
 /** Mean payload bytes (key + value + headers) of the first `records` records of the throughput plant. */

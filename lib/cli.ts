@@ -154,6 +154,9 @@ Kafka producer:
   --batch-records N       most records of one topic per request, 1-100000 (default 5000);
                           a request also stays under about 1 MB (Kafka's default limit)
   --partitions N          partitions of topics factory-sim creates (default 3)
+  --producers N           idempotent producers sending at once, 1-16, at most --partitions
+                          (default 1); each sends the records of its own share of the
+                          keys, one request in flight, with a spool file of its own
   --replication-factor N  replication factor of topics factory-sim creates
                           (default: 3, or the number of brokers when fewer)
 

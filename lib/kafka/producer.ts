@@ -68,6 +68,28 @@ export interface ConnectProducerOptions {
  * handshake fails, or the topics cannot be used; `PermissionError` when Deno may not connect.
  */
 export async function connectProducer(options: ConnectProducerOptions): Promise<Transport> {
+  return (await connectProducers({ ...options, producers: 1 })).transports[0];
+}
+
+/** Producers of one client, one transport each, and the lane (producer) of each key. */
+export interface ProducerLanes {
+  transports: Transport[];
+  /**
+   * The lane of `key`, 0 to `transports.length - 1`: murmur2 of the key modulo the lanes (as
+   * Kafka's partitioners place keys), so when the lanes divide a topic's partitions each lane
+   * owns the partitions `p` with `p mod lanes = lane`.
+   */
+  laneOf(key: string): number;
+}
+
+/**
+ * Connects `producers` idempotent producers (each with its own connections and producer id, one
+ * request in flight each) on one client, after creating the missing topics once; as
+ * `connectProducer` otherwise.
+ */
+export async function connectProducers(
+  options: ConnectProducerOptions & { producers: number },
+): Promise<ProducerLanes> {
   const {
     brokers,
     topics,
@@ -81,20 +103,22 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
     replicationFactor,
     history,
     security = { protocol: "PLAINTEXT" },
+    producers: count,
   } = options;
   const client = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
   const { kafka, where, problems, watchFatal } = client;
   const admin = kafka.admin();
-  const producer = kafka.producer({
-    idempotent,
-    maxInFlightRequests: 1,
-    createPartitioner: cachedKeyPartitioner,
-    allowAutoTopicCreation: true,
-    // Retriable failures (a broker down, a leader moving) are retried for as long as it takes:
-    // the pipeline spools meanwhile. Retrying the same request keeps its sequence numbers, so the
-    // idempotent producer cannot write it twice.
-    retry: { initialRetryTime: 250, maxRetryTime: 5_000, retries: Number.MAX_SAFE_INTEGER },
-  });
+  const producers = Array.from({ length: count }, () =>
+    kafka.producer({
+      idempotent,
+      maxInFlightRequests: 1,
+      createPartitioner: cachedKeyPartitioner,
+      allowAutoTopicCreation: true,
+      // Retriable failures (a broker down, a leader moving) are retried for as long as it takes:
+      // the pipeline spools meanwhile. Retrying the same request keeps its sequence numbers, so the
+      // idempotent producer cannot write it twice.
+      retry: { initialRetryTime: 250, maxRetryTime: 5_000, retries: Number.MAX_SAFE_INTEGER },
+    }));
 
   const attempt = (async () => {
     // The codec loads beside the connection, so the first request does not wait for it.
@@ -106,31 +130,48 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
     } finally {
       await admin.disconnect();
     }
-    await producer.connect();
+    await Promise.all(producers.map((producer) => producer.connect()));
     await codec;
   })();
   await connectWithin(client, attempt, {
     timeoutMs: connectTimeoutMs,
     signal,
-    cleanUp: () => Promise.allSettled([admin.disconnect(), producer.disconnect()]),
+    cleanUp: () => Promise.allSettled([admin.disconnect(), ...producers.map((producer) => producer.disconnect())]),
     explain: (error) => {
       const explained = explainError(error, { where, topics, security, idempotent });
       return explained.exitError ?? (explained.final ? new RunError(`${where}: ${explained.message}`) : undefined);
     },
   });
-  kafkaLog.info(`connected to ${where}`);
+  kafkaLog.info(`connected to ${where}` + (count > 1 ? ` (${count} producers)` : ""));
   const partitioner = cachedKeyPartitioner();
   const partitionOf = (topic: string, key: string, partitionMetadata: PartitionMetadata[]) =>
     partitioner({ topic, partitionMetadata, message: { key, value: null } });
   const user = security.sasl ? `user ${quoted(security.sasl.username)}` : "this client";
-  return kafkaTransport(producer, {
-    acks: ACKS[acks],
-    compression: CODEC_IDS[compression] as CompressionTypes,
-    explain: (error) => explainError(error, { where, topics, security, idempotent }),
-    lastProblem: () => describeProblem(problems.last, topics),
-    watchFatal,
-    findWritten: (records) => findWritten(kafka, records, { clientId, where, user, partitionOf }),
-  });
+  const transports = producers.map((producer) =>
+    kafkaTransport(producer, {
+      acks: ACKS[acks],
+      compression: CODEC_IDS[compression] as CompressionTypes,
+      explain: (error) => explainError(error, { where, topics, security, idempotent }),
+      lastProblem: () => describeProblem(problems.last, topics),
+      watchFatal,
+      findWritten: (records) => findWritten(kafka, records, { clientId, where, user, partitionOf }),
+    })
+  );
+  return { transports, laneOf: keyLanes(count) };
+}
+
+/**
+ * The lane of each key among `lanes`: KafkaJS's default partitioner over `lanes` partitions
+ * (murmur2 of the key, positive, modulo), remembered per key.
+ */
+export function keyLanes(lanes: number): (key: string) => number {
+  if (lanes === 1) return () => 0;
+  const partitioner = cachedKeyPartitioner();
+  const partitionMetadata: PartitionMetadata[] = Array.from(
+    { length: lanes },
+    (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }),
+  );
+  return (key) => partitioner({ topic: "", partitionMetadata, message: { key, value: null } });
 }
 
 /**

@@ -8,7 +8,7 @@ import { log } from "../log.ts";
 import { describeSecurity, readSecurity, type Security } from "../security.ts";
 import { ConsoleSink } from "../sinks/console.ts";
 import type { Sink } from "../sinks/sink.ts";
-import { Spool } from "../sinks/spool.ts";
+import { openLaneSpools } from "../sinks/lanes.ts";
 import type { RunOptions } from "./options.ts";
 
 /** How long `--sink auto` tries Kafka before falling back to the console. */
@@ -39,16 +39,22 @@ export async function openSink(
   const { signal } = io;
   // Opened before connecting: a spool dir that cannot be used fails at once, not after the
   // connect timeout, and what an earlier run left there is sent first.
-  const spool = options.spool.maxMb > 0
-    ? Spool.open(options.spool.dir, { maxBytes: options.spool.maxMb * 1024 * 1024, sync: options.spool.sync })
+  // One producer for each of at most --partitions lanes, each with a spool file of its own.
+  const producers = Math.min(producer.producers, producer.partitions);
+  const spools = options.spool.maxMb > 0
+    ? openLaneSpools(options.spool.dir, producers, {
+      maxBytes: options.spool.maxMb * 1024 * 1024,
+      sync: options.spool.sync,
+    })
     : undefined;
+  const closeSpools = () => spools?.forEach((spool) => spool.close());
   // Loaded on demand: a console run does not pay for the Kafka client, and a missing permission
   // while the client loads becomes a PermissionError instead of an uncaught exception.
   let connectKafkaSink;
   try {
     ({ connectKafkaSink } = await import("../sinks/kafka.ts"));
   } catch (error) {
-    spool?.close();
+    closeSpools();
     throw error;
   }
   if (security.protocol !== "PLAINTEXT") log("kafka").info(`security: ${describeSecurity(security)}`);
@@ -68,11 +74,13 @@ export async function openSink(
       // A backfill writes history Kafka's retention may delete at once: created topics keep it.
       history: options.backfill && { oldestMs: options.backfill.fromMs, nowMs: (io.now ?? Date.now)() },
       security,
-      delivery: { lingerMs: producer.lingerMs, batchRecords: producer.batchRecords, spool },
+      delivery: { lingerMs: producer.lingerMs, batchRecords: producer.batchRecords },
+      producers,
+      spools,
     });
     return { sink, fellBack: false };
   } catch (error) {
-    spool?.close();
+    closeSpools();
     if (options.sink === "kafka" || !(error instanceof RunError) || signal?.aborted) throw error;
     log().warn(`${error.message}; writing records to stdout instead (--sink auto)`);
     return { sink: new ConsoleSink(io.stdout), fellBack: true };

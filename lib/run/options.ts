@@ -24,6 +24,10 @@ import type { SpoolSync } from "../sinks/spool.ts";
 import { type Format, FORMATS, SUBJECT_STRATEGIES, type SubjectStrategy } from "../formats/format.ts";
 import { quoted } from "../text.ts";
 
+/** Default `--producers` (bench/README.md, "Throughput"). */
+export const DEFAULT_PRODUCERS = 1;
+/** Most `--producers`. */
+export const MAX_PRODUCERS = 16;
 /** Default `--spool-dir` (relative to the working directory). */
 export const DEFAULT_SPOOL_DIR = "factory-sim-spool";
 /** Values of `--spool-sync`: how each commit to the spool is synced to disk. */
@@ -115,6 +119,8 @@ export interface ProducerOptions {
   partitions: number;
   /** Replication factor of the topics factory-sim creates; undefined: min(3, brokers). */
   replicationFactor: number | undefined;
+  /** Idempotent producers sending at once, each with its keys' records (`sinks/lanes.ts`). */
+  producers: number;
 }
 
 /** The flags of a run (and of `validate`, which takes some of them). */
@@ -137,6 +143,7 @@ export const RUN_FLAGS = {
   "linger-ms": { type: "string" },
   "batch-records": { type: "string" },
   partitions: { type: "string" },
+  producers: { type: "string" },
   "replication-factor": { type: "string" },
   "spool-dir": { type: "string" },
   "spool-max-mb": { type: "string" },
@@ -429,5 +436,6 @@ function parseProducer(values: RunFlagValues): ProducerOptions {
     replicationFactor: values["replication-factor"] === undefined
       ? undefined
       : parseInteger("--replication-factor", values["replication-factor"], 1, 32),
+    producers: parseInteger("--producers", values.producers ?? String(DEFAULT_PRODUCERS), 1, MAX_PRODUCERS),
   };
 }

@@ -47,6 +47,8 @@ export interface SpoolOptions {
   sync?: SpoolSync;
   /** Told what opening had to do (a corrupt spool moved aside); default: a warning on the log. */
   warn?: (line: string) => void;
+  /** The database's file name in the directory (default `spool.db`; one a producer: `sinks/lanes.ts`). */
+  file?: string;
 }
 
 /**
@@ -135,9 +137,9 @@ export class Spool {
    */
   static open(
     dir: string,
-    { maxBytes, sync = "normal", warn = (line) => log("kafka").warn(line) }: SpoolOptions,
+    { maxBytes, sync = "normal", warn = (line) => log("kafka").warn(line), file = SPOOL_FILE }: SpoolOptions,
   ): Spool {
-    const path = join(resolve(dir), SPOOL_FILE);
+    const path = join(resolve(dir), file);
     try {
       mkdirSync(dir, { recursive: true });
     } catch (error) {
