@@ -9,7 +9,7 @@
  *
  * 1. capacity    sensors simulated in real time (speed 1) into Kafka with p99 schedule lateness <= 50 ms
  * 2. throughput  backfill records/s against Kafka's Java producer benchmark, same broker, same run
- * 3. memory      RSS per extra simulated sensor (10k vs 100k, null sink)
+ * 3. memory      RSS per extra simulated sensor (10k vs 100k, null sink); peak RSS at 100k into Kafka
  * 4. start       launch of `deno task sim --sink kafka` to the first record acknowledged
  * 5. spool       what a linger window committed to the spool costs, --spool-sync normal vs full
  * 6. formats     backfill records/s and bytes per record of --format json, avro, protobuf, json-schema
@@ -203,7 +203,7 @@ async function capacity(): Promise<string> {
       `--brokers=${brokers}`,
       `--topic-prefix=${topicPrefix}.capacity.${sensors}${profileDir ? ".profiled" : ""}`,
       `--spool-dir=${scratch}/spool-capacity-${sensors}`,
-    ], { permissions: kafkaWorkerPermissions(), profileDir });
+    ], { permissions: kafkaWorkerPermissions(), profileDir, v8Flags: productV8Flags() || undefined });
     const row = { ...result, ...cpu!.between(result.window.fromMs, result.window.toMs) };
     progress(
       `  ${row.eventsPerSecond} events/s, ${row.ackedPerSecond} acked/s, lateness p50 ${row.lateness.p50Ms} ms ` +
@@ -543,8 +543,11 @@ async function memory(): Promise<string> {
   const rounds = quick ? 1 : 3;
   const sizes = [10_000, 100_000];
   const variants = [
-    { name: "default V8 flags (as shipped)", v8Flags: "--expose-gc" },
-    { name: "--v8-flags=--optimize-for-size", v8Flags: "--expose-gc,--optimize-for-size" },
+    {
+      name: `as shipped (${productV8Flags() || "V8's defaults"})`,
+      v8Flags: withFlags("--expose-gc", productV8Flags()),
+    },
+    { name: "V8's defaults", v8Flags: "--expose-gc" },
   ];
   const runs: (MemoryResult & { variant: string; round: number })[] = [];
   for (let round = 1; round <= rounds; round++) {
@@ -584,7 +587,8 @@ async function memory(): Promise<string> {
       liveHeapPerSensor: Math.round(perSensor("liveHeapBytes")),
     };
   });
-  results.memory = { seconds, runs, summary };
+  const kafka = await memoryIntoKafka();
+  results.memory = { seconds, runs, summary, kafka: kafka.results };
   return [
     "## 3. Memory",
     "",
@@ -603,7 +607,81 @@ async function memory(): Promise<string> {
       } |`
     ),
     "",
+    ...kafka.report,
   ].join("\n");
+}
+
+/** Issue 14's target: peak RSS at 100,000 sensors into Kafka. */
+const KAFKA_PEAK_TARGET_MIB = 400;
+
+/**
+ * Peak RSS at 100,000 sensors into Kafka (the capacity worker: speed 1, the product's sink and
+ * defaults), with V8's defaults and with the flags the product ships, alternating within each round.
+ */
+async function memoryIntoKafka(): Promise<{ report: string[]; results: unknown }> {
+  const sensors = 100_000;
+  const rounds = quick ? 1 : 3;
+  const seconds = quick ? 10 : 15;
+  const warmup = 5;
+  const variants = [
+    { name: "V8's defaults", v8Flags: undefined },
+    { name: `as shipped (${productV8Flags() || "V8's defaults"})`, v8Flags: productV8Flags() || undefined },
+  ];
+  const runs: (CapacityResult & { variant: string; round: number; endHeapUsedMiB: number })[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, variant] of variants.entries()) {
+      progress(
+        `memory into Kafka: ${fmt(sensors)} sensors, ${variant.name}, ${warmup} + ${seconds} s (round ${round})`,
+      );
+      const result = await worker<CapacityResult & { endHeapUsedMiB: number }>("capacity.ts", [
+        `--sensors=${sensors}`,
+        `--seconds=${seconds}`,
+        `--warmup=${warmup}`,
+        `--brokers=${brokers}`,
+        `--topic-prefix=${topicPrefix}.memory.kafka.r${round}.v${i}`,
+        `--spool-dir=${scratch}/spool-memory-kafka-${round}-${i}`,
+      ], { permissions: kafkaWorkerPermissions(), v8Flags: variant.v8Flags });
+      progress(
+        `  peak RSS ${result.peakRssMiB} MiB, heap at the end ${result.endHeapUsedMiB} MiB, ` +
+          `p99 lateness ${result.lateness.p99Ms} ms, CPU ${result.cpuPercent}%`,
+      );
+      runs.push({ ...result, variant: variant.name, round });
+    }
+  }
+  const summary = variants.map(({ name }) => {
+    const mine = runs.filter((run) => run.variant === name);
+    const of = (pick: (run: typeof runs[number]) => number) => median(mine.map(pick));
+    return {
+      variant: name,
+      peakRssMiB: of((run) => run.peakRssMiB),
+      perRound: mine.map((run) => run.peakRssMiB),
+      endHeapUsedMiB: of((run) => run.endHeapUsedMiB),
+      p99Ms: of((run) => run.lateness.p99Ms),
+      eventsPerSecond: of((run) => run.eventsPerSecond),
+      cpuPercent: of((run) => run.cpuPercent),
+    };
+  });
+  const [before, after] = summary;
+  return {
+    results: { sensors, seconds, warmup, runs, summary },
+    report: [
+      `Into Kafka: ${fmt(sensors)} sensors at speed 1 through the product's sink (the capacity worker: ${warmup} s ` +
+      `warm-up, then ${seconds} s measured; RSS sampled every 250 ms over the whole run), with V8's defaults and with ` +
+      `the V8 flags the product ships (\`deno task sim\`, the binaries), alternating; medians of ${rounds} round(s).`,
+      "",
+      "| V8 flags | **peak RSS** | per round | heap used at the end | events/s | p99 lateness | CPU | target <= 400 MiB |",
+      "|---|---:|---|---:|---:|---:|---:|:---:|",
+      ...summary.map((s) =>
+        `| ${s.variant} | **${s.peakRssMiB} MiB** | ${s.perRound.join(", ")} | ${s.endHeapUsedMiB} MiB | ` +
+        `${fmt(s.eventsPerSecond)} | ${s.p99Ms} ms | ${s.cpuPercent}% | ${
+          s.peakRssMiB <= KAFKA_PEAK_TARGET_MIB ? "met" : "missed"
+        } |`
+      ),
+      "",
+      `Shipped / defaults, peak RSS: **${round1(after.peakRssMiB / before.peakRssMiB)}x**.`,
+      "",
+    ],
+  };
 }
 
 // --- 4. Start --------------------------------------------------------------------------------
@@ -778,6 +856,20 @@ async function spoolSync(): Promise<string> {
     ),
     "",
   ].join("\n");
+}
+
+/**
+ * The V8 flags the product ships with (`--v8-flags=` of `deno task sim`, the same in the compiled
+ * binaries: tests/tasks_test.ts holds them equal), "" when none.
+ */
+export function productV8Flags(): string {
+  const flag = simFlags().find((word) => word.startsWith("--v8-flags="));
+  return flag?.slice("--v8-flags=".length) ?? "";
+}
+
+/** V8 flags joined for `--v8-flags=` (either side may be empty). */
+function withFlags(...flags: string[]): string {
+  return flags.filter((flag) => flag !== "").join(",");
 }
 
 function simFlags(): string[] {
