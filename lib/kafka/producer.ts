@@ -95,15 +95,20 @@ export async function connectProducer(options: ConnectProducerOptions): Promise<
     retry: { initialRetryTime: 250, maxRetryTime: 5_000, retries: Number.MAX_SAFE_INTEGER },
   });
 
-  const attempt = (async () => {
+  const topicsReady = (async () => {
     await admin.connect();
     try {
       await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username, history });
     } finally {
       await admin.disconnect();
     }
-    await producer.connect();
   })();
+  // The producer connects meanwhile: its connection, and its producer id when idempotent, do not
+  // depend on the topics (it asks for their metadata when it first sends). A failure of the
+  // topics is the one reported, at once, as when the two ran in turn; the producer's waits for it.
+  const producerReady = producer.connect();
+  producerReady.catch(() => {});
+  const attempt = topicsReady.then(() => producerReady);
   await connectWithin(client, attempt, {
     timeoutMs: connectTimeoutMs,
     signal,

@@ -7,6 +7,7 @@ import type { ProcessIo } from "../io.ts";
 import { log } from "../log.ts";
 import { describeSecurity, readSecurity, type Security } from "../security.ts";
 import { ConsoleSink } from "../sinks/console.ts";
+import { loadKafkaSink } from "../sinks/load.ts";
 import type { Sink } from "../sinks/sink.ts";
 import { Spool } from "../sinks/spool.ts";
 import type { RunOptions } from "./options.ts";
@@ -42,11 +43,12 @@ export async function openSink(
   const spool = options.spool.maxMb > 0
     ? Spool.open(options.spool.dir, { maxBytes: options.spool.maxMb * 1024 * 1024, sync: options.spool.sync })
     : undefined;
-  // Loaded on demand: a console run does not pay for the Kafka client, and a missing permission
-  // while the client loads becomes a PermissionError instead of an uncaught exception.
+  // Loaded on demand (started by main.ts as soon as the flags asked for Kafka): a console run does
+  // not pay for the Kafka client, and a missing permission while the client loads becomes a
+  // PermissionError instead of an uncaught exception.
   let connectKafkaSink;
   try {
-    ({ connectKafkaSink } = await import("../sinks/kafka.ts"));
+    ({ connectKafkaSink } = await loadKafkaSink());
   } catch (error) {
     spool?.close();
     throw error;

@@ -12,6 +12,11 @@ export interface KafkaSinkOptions extends ConnectProducerOptions {
   delivery?: DeliveryOptions;
 }
 
+/** Loads the producer part of the Kafka layer (KafkaJS, after its patches); `load.ts` starts this early. */
+export async function loadProducer(): Promise<void> {
+  await loadKafka("producer");
+}
+
 /**
  * Connects a producer to `brokers`, creates the missing topics and returns the sink. Throws a
  * one-line `RunError` when no broker answers within `connectTimeoutMs`, the login or the TLS
