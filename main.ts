@@ -13,9 +13,7 @@ import { errorReport, ExitCode, PermissionError } from "./lib/errors.ts";
 import { closedAtStart, guardedStdout, type ProcessIo, PROGRAM_ENV, writeText } from "./lib/io.ts";
 import { safeLine, shown } from "./lib/text.ts";
 import { log, type LogLevel, setupLogging } from "./lib/log.ts";
-import { withMetricsServer } from "./lib/metrics.ts";
-import { runCommand } from "./lib/run/command.ts";
-import { runValidate } from "./lib/validate.ts";
+import { loadKafkaSink } from "./lib/sinks/load.ts";
 
 export { VERSION };
 
@@ -39,9 +37,12 @@ export async function main(args: string[], io: MainIo): Promise<number> {
       case "version":
         await writeText(io.stdout, `factory-sim ${VERSION} (commit ${await (io.buildCommit ?? buildCommit)()})\n`);
         return ExitCode.ok;
-      case "validate":
+      case "validate": {
         await setupLogging({ level: "info", write: io.writeStderr });
+        // Loaded on demand, with the config's schemas: --help, --version and the monitor do not load them.
+        const { runValidate } = await import("./lib/validate.ts");
         return await runValidate(command, io);
+      }
       case "monitor": {
         logLevel = command.options.logLevel;
         await setupLogging({ level: logLevel, write: io.writeStderr });
@@ -49,10 +50,18 @@ export async function main(args: string[], io: MainIo): Promise<number> {
         const { runMonitor } = await import("./lib/monitor/command.ts");
         return await runMonitor(command.options, io);
       }
-      case "run":
+      case "run": {
         logLevel = command.options.logLevel;
         await setupLogging({ level: logLevel, write: io.writeStderr });
+        // Loaded on demand, side by side: the Kafka client (for a run that may write to Kafka) loads
+        // while the run's modules load and its config is read; opening the sink waits for it.
+        if (command.options.sink !== "console") loadKafkaSink().catch(() => {});
+        const { runCommand } = await import("./lib/run/command.ts");
+        if (command.options.metrics === undefined) return await runCommand(command.options, io);
+        // Loaded on demand, as the Kafka client: a run without --metrics-port does not pay for prom-client.
+        const { withMetricsServer } = await import("./lib/metrics.ts");
         return await withMetricsServer(command.options, (probe) => runCommand(command.options, io, probe));
+      }
     }
   } catch (error) {
     const { lines, exitCode, unexpected } = errorReport(error);

@@ -18,7 +18,7 @@ import {
   RUN_FLAGS,
   type RunOptions,
 } from "./run/options.ts";
-import { parseValidateOptions, type ValidateOptions } from "./validate.ts";
+import { parseValidateOptions, type ValidateOptions } from "./validate_options.ts";
 import { quoted } from "./text.ts";
 
 /** What the command line asks for. */

@@ -75,3 +75,56 @@ Deno.test("the circle finder finds a circle", () => {
   ]);
   assertEquals(circles(graph), [["a.ts", "b.ts", "c.ts", "a.ts"]]);
 });
+
+/** The modules `root` imports before any of its code runs: static imports only, not import() or types. */
+async function staticGraph(root: string): Promise<{ local: string[]; npm: string[] }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", root],
+    cwd: new URL(".", ROOT),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+  const info = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    roots: string[];
+    redirects: Record<string, string>;
+    modules: {
+      specifier: string;
+      kind?: string;
+      npmPackage?: string;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
+  };
+  const modules = new Map(info.modules.map((module) => [module.specifier, module]));
+  const local = new Set<string>();
+  const npm = new Set<string>();
+  const stack = [...info.roots];
+  while (stack.length > 0) {
+    const specifier = info.redirects[stack.at(-1)!] ?? stack.at(-1)!;
+    stack.pop();
+    const module = modules.get(specifier);
+    if (module?.kind === "npm" || specifier.startsWith("npm:")) {
+      npm.add((module?.npmPackage ?? specifier).replace(/^npm:\/?/, "").replace(/@[^@/]+$/, ""));
+      continue;
+    }
+    if (local.has(specifier) || module === undefined) continue;
+    local.add(specifier);
+    for (const dep of module.dependencies ?? []) if (dep.code && !dep.isDynamic) stack.push(dep.code.specifier);
+  }
+  return {
+    local: [...local].filter((s) => s.startsWith(ROOT.href)).map((s) => s.slice(ROOT.href.length)).sort(),
+    npm: [...npm].sort(),
+  };
+}
+
+Deno.test("main.ts loads only the logger before it knows the command: the rest loads on demand", async () => {
+  // Start-up time (bench/README.md, "Start"): the config's schemas (zod, jsonc-parser), the Kafka
+  // client, prom-client, the codecs and the monitor load when a command needs them.
+  const { local, npm } = await staticGraph(new URL("main.ts", ROOT).href);
+  assertEquals(npm, ["@logtape/logtape"]);
+  for (
+    const module of ["lib/run/command.ts", "lib/config.ts", "lib/metrics.ts", "lib/validate.ts", "lib/sinks/kafka.ts"]
+  ) {
+    assertEquals(local.includes(module), false, `${module} is imported statically by main.ts`);
+  }
+});

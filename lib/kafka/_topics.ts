@@ -32,13 +32,16 @@ export async function prepareTopics(
     history?: History;
   },
 ): Promise<void> {
-  const { brokers: live } = await admin.describeCluster();
-  const replicas = replicationFactor ?? Math.min(3, live.length);
   const existing = new Set(await admin.listTopics());
   // A topic named twice (one topic for several kinds of record) is created once.
   const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
   if (history) await warnShortRetention(admin, [...new Set(topics)].filter((topic) => existing.has(topic)), history);
   if (missing.length === 0) return;
+  // The brokers only when a topic is to be created: KafkaJS asks for every topic's metadata to
+  // describe the cluster, a round trip (and a large answer on a cluster of many topics) a run
+  // into existing topics does without.
+  const { brokers: live } = await admin.describeCluster();
+  const replicas = replicationFactor ?? Math.min(3, live.length);
   if (replicas > live.length) {
     throw new UsageError(
       `--replication-factor ${replicas} is more than the ${live.length} broker(s) of the cluster ` +

@@ -120,19 +120,23 @@ export async function connectProducers(
       retry: { initialRetryTime: 250, maxRetryTime: 5_000, retries: Number.MAX_SAFE_INTEGER },
     }));
 
-  const attempt = (async () => {
-    // The codec loads beside the connection, so the first request does not wait for it.
-    const codec = isAddedCodec(compression) ? loadCodec(compression) : undefined;
-    codec?.catch(() => {}); // awaited below, once connected
+  // The codec loads beside the connection, so the first request does not wait for it.
+  const codec = isAddedCodec(compression) ? loadCodec(compression) : undefined;
+  codec?.catch(() => {}); // awaited below, once connected
+  const topicsReady = (async () => {
     await admin.connect();
     try {
       await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username, history });
     } finally {
       await admin.disconnect();
     }
-    await Promise.all(producers.map((producer) => producer.connect()));
-    await codec;
   })();
+  // The producers connect meanwhile: their connections, and their producer ids when idempotent, do
+  // not depend on the topics (they ask for their metadata when they first send). A failure of the
+  // topics is the one reported, at once, as when the two ran in turn; the producers' waits for it.
+  const producersReady = Promise.all(producers.map((producer) => producer.connect()));
+  producersReady.catch(() => {});
+  const attempt = topicsReady.then(() => producersReady).then(() => codec);
   await connectWithin(client, attempt, {
     timeoutMs: connectTimeoutMs,
     signal,

@@ -7,6 +7,7 @@ import type { ProcessIo } from "../io.ts";
 import { log } from "../log.ts";
 import { describeSecurity, readSecurity, type Security } from "../security.ts";
 import { ConsoleSink } from "../sinks/console.ts";
+import { loadKafkaSink } from "../sinks/load.ts";
 import type { Sink } from "../sinks/sink.ts";
 import { openLaneSpools } from "../sinks/lanes.ts";
 import type { RunOptions } from "./options.ts";
@@ -48,11 +49,12 @@ export async function openSink(
     })
     : undefined;
   const closeSpools = () => spools?.forEach((spool) => spool.close());
-  // Loaded on demand: a console run does not pay for the Kafka client, and a missing permission
-  // while the client loads becomes a PermissionError instead of an uncaught exception.
+  // Loaded on demand (started by main.ts as soon as the flags asked for Kafka): a console run does
+  // not pay for the Kafka client, and a missing permission while the client loads becomes a
+  // PermissionError instead of an uncaught exception.
   let connectKafkaSink;
   try {
-    ({ connectKafkaSink } = await import("../sinks/kafka.ts"));
+    ({ connectKafkaSink } = await loadKafkaSink());
   } catch (error) {
     closeSpools();
     throw error;

@@ -19,6 +19,11 @@ export interface KafkaSinkOptions extends ConnectProducerOptions {
   spools?: readonly Spool[];
 }
 
+/** Loads the producer part of the Kafka layer (KafkaJS, after its patches); `load.ts` starts this early. */
+export async function loadProducer(): Promise<void> {
+  await loadKafka("producer");
+}
+
 /**
  * Connects the producers to `brokers`, creates the missing topics and returns the sink. Throws a
  * one-line `RunError` when no broker answers within `connectTimeoutMs`, the login or the TLS
