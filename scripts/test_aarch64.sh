@@ -142,6 +142,10 @@ same_stream_as_x86_64() {
   ((lines > 1000)) || die "the x86_64 reference run wrote only $lines lines"
   cmp -s "$dir/x86_64.jsonl" "$dir/aarch64.jsonl" ||
     die "the aarch64 run's stdout differs from x86_64's: $(cmp "$dir/x86_64.jsonl" "$dir/aarch64.jsonl" 2>&1 | head -n1)"
+  local kind
+  for kind in spike dip stuck dropout offline out_of_range duplicate late; do
+    grep -q "\"fault\":\"$kind\"" "$dir/aarch64.jsonl" || die "the seeded backfill has no $kind fault: change its config"
+  done
   step "seeded backfill: $lines records, $(grep -c '"fault"' "$dir/aarch64.jsonl") with a fault header or label, identical on aarch64 and x86_64 (sha256 $(sha256sum <"$dir/aarch64.jsonl" | cut -c1-16))"
 }
 
@@ -180,9 +184,10 @@ no_native_npm_code() {
   native="$(find "$npm_dir" -type f \( -name '*.node' -o -name '*.so' -o -name '*.so.*' -o -name '*.dylib' \) -print)"
   native+="$(find "$npm_dir" -type f -size +4c -exec sh -c 'for f; do if [ "$(head -c4 "$f")" = "$(printf "\177ELF")" ]; then echo "$f"; fi; done' _ {} +)"
   [[ -z "$native" ]] || die "native code in the npm cache: $native"
-  # Each package's directory holds its registry.json and one directory per version.
-  packages="$(find "$npm_dir" -name registry.json -printf '%h\0' | xargs -0 -I{} find {} -mindepth 1 -maxdepth 1 -type d | wc -l)"
-  step "npm cache $npm_dir: $packages package versions, no native code"
+  # REGISTRY/NAME/VERSION/package.json or REGISTRY/@SCOPE/NAME/VERSION/package.json
+  packages="$(find "$npm_dir" -mindepth 4 -maxdepth 5 -name package.json -printf '%P\n' |
+    awk -F/ '$2 ~ /^@/ && NF == 5 { print $2 "/" $3 "@" $4 } $2 !~ /^@/ && NF == 4 { print $2 "@" $3 }' | sort | tr '\n' ' ')"
+  step "npm cache $npm_dir, no native code in: $packages"
 }
 
 ensure_deno
