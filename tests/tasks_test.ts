@@ -88,3 +88,23 @@ Deno.test("deno task sim and both binaries run with the same V8 flags, which bou
     assert.equal(v8FlagsOf(name), v8FlagsOf("sim"), name);
   }
 });
+
+Deno.test("deno task test:aarch64 runs test files and tests that exist", async () => {
+  assert.equal(commandOf("test:aarch64"), "bash scripts/test_aarch64.sh");
+  const root = new URL("..", import.meta.url);
+  const script = await Deno.readTextFile(new URL("scripts/test_aarch64.sh", root));
+  assert.ok(((await Deno.stat(new URL("scripts/test_aarch64.sh", root))).mode ?? 0) & 0o100, "executable");
+  const files = [...new Set([...script.matchAll(/\btests\/\w+_test\.ts\b/g)].map((m) => m[0]))];
+  assert.ok(files.includes("tests/kafka_e2e_test.ts") && files.includes("tests/console_sink_test.ts"), files.join());
+  const names = new Map<string, string[]>();
+  for (const file of files) {
+    const text = await Deno.readTextFile(new URL(file, root));
+    names.set(file, [...text.matchAll(/Deno\.test\(\s*[`"]([^`"]+)[`"]/g)].map((m) => m[1]));
+  }
+  // The tests it picks out by name: renaming one must not leave the aarch64 run selecting nothing.
+  const e2e = script.match(/^E2E_TEST="([^"]+)"$/m)?.[1];
+  assert.ok(e2e, "E2E_TEST");
+  assert.equal(names.get("tests/kafka_e2e_test.ts")!.filter((name) => name.startsWith(e2e)).length, 1, e2e);
+  assert.equal(names.get("tests/fuzz_test.ts")!.filter((name) => name.startsWith("fuzz: ")).length, 1, "fuzz: ");
+  assert.match(script, /--filter "\/\^\(fuzz: \|\$E2E_TEST\)\/"/);
+});
