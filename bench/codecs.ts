@@ -13,6 +13,15 @@
  * `codecsBenchmark` is called by bench/main.ts.
  */
 import { createTopicsWithLeaders } from "./_topics.ts";
+import {
+  type BackfillPlan,
+  backfillPlan,
+  checkLanded,
+  fmtInt,
+  pct,
+  ratiosTo,
+  runCliBackfill,
+} from "./_cli_backfill.ts";
 import type { KafkaAdmin } from "../lib/kafka/admin.ts";
 import { type Compression, COMPRESSIONS } from "../lib/kafka/settings.ts";
 import type { CpuShare } from "./_machine.ts";
@@ -77,40 +86,14 @@ export function parseLogDirs(output: string): Map<string, number> {
 }
 
 /** Per codec: median records/s, and the median of each round's ratio to that round's uncompressed run. */
-export function ratiosToNone(
-  runs: readonly CodecRun[],
-): Map<Compression, { recordsPerSecond: number; ratio: number; perRound: number[] }> {
-  const of = (codec: Compression, round: number) =>
-    runs.find((run) => run.codec === codec && run.round === round)?.recordsPerSecond;
-  const rounds = [...new Set(runs.map((run) => run.round))].sort((a, b) => a - b);
-  const out = new Map<Compression, { recordsPerSecond: number; ratio: number; perRound: number[] }>();
-  for (const codec of COMPRESSIONS) {
-    const mine = runs.filter((run) => run.codec === codec).map((run) => run.recordsPerSecond);
-    if (mine.length === 0) continue;
-    const perRound = rounds.flatMap((round) => {
-      const ours = of(codec, round);
-      const none = of("none", round);
-      return ours === undefined || none === undefined ? [] : [ours / none];
-    });
-    out.set(codec, { recordsPerSecond: median(mine), ratio: median(perRound), perRound });
-  }
-  return out;
+export function ratiosToNone(runs: readonly CodecRun[]) {
+  return ratiosTo(runs, (run) => run.codec, COMPRESSIONS, "none");
 }
 
 // --- The benchmark -----------------------------------------------------------------------------
 
 /** The plant and window every run simulates: the same records with every codec (as bench/formats.ts). */
-function plan(quick: boolean) {
-  const toMs = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
-  const minutes = 5;
-  return {
-    factories: 1_000,
-    from: new Date(toMs - minutes * 60_000).toISOString(),
-    to: new Date(toMs).toISOString(),
-    seed: 13,
-    rounds: quick ? 3 : 5,
-  };
-}
+const plan = backfillPlan;
 
 type Topics = { readings: string; heartbeats: string };
 
@@ -186,81 +169,20 @@ function createTopics(admin: KafkaAdmin, topics: Topics): Promise<void> {
   return createTopicsWithLeaders(admin, [topics.readings, topics.heartbeats]);
 }
 
-/** The topics' end offsets add up to what the run says it produced (acks=all: all of it is there). */
-async function checkLanded(admin: KafkaAdmin, topics: Topics, records: number): Promise<void> {
-  let landed = 0;
-  for (const topic of [topics.readings, topics.heartbeats]) {
-    for (const { high, low } of await admin.fetchTopicOffsets(topic)) landed += Number(high) - Number(low);
-  }
-  if (landed !== records) throw new Error(`${landed} records landed in Kafka, the run produced ${records}`);
-}
-
-/** One run of the CLI, timed from spawn to exit; CPU from the wrapping shell's children's time. */
+/** One run of the CLI with `codec`. */
 async function runCli(
   ctx: CodecsContext,
-  p: ReturnType<typeof plan>,
+  p: BackfillPlan,
   codec: Compression,
   topics: Topics,
 ): Promise<Omit<CodecRun, "round" | "readingsBytes" | "bytes">> {
-  const dir = Deno.makeTempDirSync({ dir: ctx.scratch, prefix: `codecs-${codec}-` });
-  const summaryPath = `${dir}/summary.json`;
-  const args = [
-    "run",
-    ...ctx.simFlags,
-    `--allow-write=${dir}`,
-    `${ROOT}main.ts`,
-    "--sink=kafka",
-    `--brokers=${ctx.brokers}`,
-    `--backfill=${p.from}..${p.to}`,
-    "--continuous",
-    `--compression=${codec}`,
-    `--seed=${p.seed}`,
-    `--factories=${p.factories}`,
-    "--generate-lines",
-    `--readings-topic=${topics.readings}`,
-    `--heartbeat-topic=${topics.heartbeats}`,
-    `--spool-dir=${dir}/spool`,
-    "-q",
-    `--summary-json=${summaryPath}`,
-  ];
-  const started = performance.now();
-  const fromMs = Date.now();
-  const output = await new Deno.Command("bash", {
-    args: ["-c", '"$0" "$@"; status=$?; cat /proc/$$/stat >&2; exit $status', Deno.execPath(), ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const wallSeconds = (performance.now() - started) / 1000;
-  const { machinePercent, brokerPercent } = ctx.cpuBetween(fromMs, Date.now());
-  const stderr = new TextDecoder().decode(output.stderr).trim().split("\n");
-  const stat = stderr.pop() ?? "";
-  if (!output.success) {
-    throw new Error(`the ${codec} run failed (exit ${output.code}): ${stderr.slice(-5).join(" | ")}`);
-  }
-  const summary = JSON.parse(Deno.readTextFileSync(summaryPath)) as {
-    outcome: string;
-    topics: Record<string, number>;
-  };
-  if (summary.outcome !== "done") throw new Error(`the ${codec} run ended ${summary.outcome}`);
-  const records = Object.values(summary.topics).reduce((sum, n) => sum + n, 0);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const cpuSeconds = (Number(fields[13]) + Number(fields[14])) / 100; // cutime, cstime in USER_HZ
-  Deno.removeSync(dir, { recursive: true });
-  return {
-    codec,
-    readings: summary.topics[topics.readings] ?? 0,
-    records,
-    wallSeconds: Math.round(wallSeconds * 1000) / 1000,
-    recordsPerSecond: Math.round(records / wallSeconds),
-    cpuPercent: Number.isFinite(cpuSeconds) ? Math.round((cpuSeconds / wallSeconds) * 100) : null,
-    machinePercent,
-    brokerPercent,
-  };
+  const { log: _log, ...run } = await runCliBackfill(ctx, p, topics, {
+    tag: `codecs-${codec}`,
+    args: [`--compression=${codec}`],
+  });
+  return { codec, ...run };
 }
 
-/** Kafka's tools on the classpath (bench/java_tools.sh, as the throughput benchmark uses). */
 async function javaToolsClasspath(): Promise<string> {
   const output = await new Deno.Command("bash", { args: [`${ROOT}bench/java_tools.sh`], stderr: "inherit" }).output();
   if (!output.success) throw new Error("bench/java_tools.sh could not resolve Kafka's tools");
@@ -289,7 +211,7 @@ async function logBytes(classpath: string, brokers: string, topics: string[]): P
 
 // --- The report --------------------------------------------------------------------------------
 
-function report(p: ReturnType<typeof plan>, runs: CodecRun[], ratios: ReturnType<typeof ratiosToNone>): string {
+function report(p: BackfillPlan, runs: CodecRun[], ratios: ReturnType<typeof ratiosToNone>): string {
   const first = (codec: Compression) => runs.find((run) => run.codec === codec)!;
   const none = first("none");
   const perReading = (run: CodecRun) => run.readingsBytes / run.readings;
@@ -327,12 +249,4 @@ function report(p: ReturnType<typeof plan>, runs: CodecRun[], ratios: ReturnType
     ...rows,
     "",
   ].join("\n");
-}
-
-function pct(ratio: number): string {
-  return `${Math.round(ratio * 100)}%`;
-}
-
-function fmtInt(value: number): string {
-  return Math.round(value).toLocaleString("en-US");
 }

@@ -10,6 +10,15 @@
  * the broker) are tested in tests/bench_formats_test.ts; `formatsBenchmark` is called by bench/main.ts.
  */
 import { createTopicsWithLeaders } from "./_topics.ts";
+import {
+  type BackfillPlan,
+  backfillPlan,
+  checkLanded,
+  fmtInt,
+  pct,
+  ratiosTo,
+  runCliBackfill,
+} from "./_cli_backfill.ts";
 import type { KafkaAdmin } from "../lib/kafka/admin.ts";
 import { type Format, FORMATS } from "../lib/formats/format.ts";
 import type { CpuShare } from "./_machine.ts";
@@ -128,43 +137,14 @@ export interface FormatRun {
 }
 
 /** Per format: median records/s over the rounds, and the median of each round's ratio to JSON's run. */
-export function ratiosToJson(
-  runs: readonly FormatRun[],
-): Map<Format, { recordsPerSecond: number; ratio: number; perRound: number[] }> {
-  const rounds = [...new Set(runs.map((run) => run.round))].sort((a, b) => a - b);
-  const of = (format: Format, round: number) =>
-    runs.find((run) => run.format === format && run.round === round)?.recordsPerSecond;
-  const out = new Map<Format, { recordsPerSecond: number; ratio: number; perRound: number[] }>();
-  for (const format of FORMATS) {
-    const mine = runs.filter((run) => run.format === format).map((run) => run.recordsPerSecond);
-    if (mine.length === 0) continue;
-    const perRound = rounds.flatMap((round) => {
-      const ours = of(format, round);
-      const json = of("json", round);
-      return ours === undefined || json === undefined ? [] : [ours / json];
-    });
-    out.set(format, { recordsPerSecond: median(mine), ratio: median(perRound), perRound });
-  }
-  return out;
+export function ratiosToJson(runs: readonly FormatRun[]) {
+  return ratiosTo(runs, (run) => run.format, FORMATS, "json");
 }
 
 // --- The benchmark -----------------------------------------------------------------------------
 
 /** The plant and the window every run simulates: the same records in every format. */
-function plan(quick: boolean) {
-  // 1,000 generated factories (about 3,950 sensors) for 5 simulated minutes, continuous: about
-  // 1.14 million records, several seconds a run. The window ends a minute before the benchmark
-  // starts (a backfill's TO is not in the future; topics' 7-day retention keeps recent records).
-  const toMs = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
-  const minutes = 5;
-  return {
-    factories: 1_000,
-    from: new Date(toMs - minutes * 60_000).toISOString(),
-    to: new Date(toMs).toISOString(),
-    seed: 13,
-    rounds: quick ? 3 : 5,
-  };
-}
+const plan = backfillPlan;
 
 /** Runs the formats benchmark and returns its section of the report. */
 export async function formatsBenchmark(ctx: FormatsContext): Promise<string> {
@@ -250,85 +230,22 @@ function createTopics(admin: KafkaAdmin, topics: { readings: string; heartbeats:
   return createTopicsWithLeaders(admin, [topics.readings, topics.heartbeats]);
 }
 
-/** One run of the CLI, timed from spawn to exit; CPU from the wrapping shell's children's time. */
+/** One run of the CLI in `format` (a profile into `profileDir` when given). */
 async function runCli(
   ctx: FormatsContext,
-  p: ReturnType<typeof plan>,
+  p: BackfillPlan,
   format: Format,
   topics: { readings: string; heartbeats: string },
   round: number,
   profileDir?: string,
 ): Promise<FormatRun> {
-  const dir = Deno.makeTempDirSync({ dir: ctx.scratch, prefix: `formats-${format}-` });
-  const summaryPath = `${dir}/summary.json`;
-  const args = [
-    "run",
-    ...ctx.simFlags,
-    `--allow-write=${dir}`,
-    ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
-    `${ROOT}main.ts`,
-    "--sink=kafka",
-    `--brokers=${ctx.brokers}`,
-    `--backfill=${p.from}..${p.to}`,
-    "--continuous",
-    `--format=${format}`,
-    ...(format === "json" ? [] : [`--schema-registry=${ctx.registry}`]),
-    `--seed=${p.seed}`,
-    `--factories=${p.factories}`,
-    "--generate-lines",
-    `--readings-topic=${topics.readings}`,
-    `--heartbeat-topic=${topics.heartbeats}`,
-    `--spool-dir=${dir}/spool`,
-    "-q",
-    `--summary-json=${summaryPath}`,
-  ];
-  const started = performance.now();
-  const fromMs = Date.now();
-  // Through bash, which reports its children's CPU time (cutime, cstime) once the run has exited.
-  const output = await new Deno.Command("bash", {
-    args: ["-c", '"$0" "$@"; status=$?; cat /proc/$$/stat >&2; exit $status', Deno.execPath(), ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const wallSeconds = (performance.now() - started) / 1000;
-  const { machinePercent, brokerPercent } = ctx.cpuBetween(fromMs, Date.now());
-  const stderr = new TextDecoder().decode(output.stderr).trim().split("\n");
-  const stat = stderr.pop() ?? "";
-  if (!output.success) {
-    throw new Error(`the ${format} run failed (exit ${output.code}): ${stderr.slice(-5).join(" | ")}`);
-  }
-  for (const line of stderr) if (line.trim()) ctx.progress(`  sim (${format}): ${line}`);
-  const summary = JSON.parse(Deno.readTextFileSync(summaryPath)) as { outcome: string; topics: Record<string, number> };
-  if (summary.outcome !== "done") throw new Error(`the ${format} run ended ${summary.outcome}`);
-  const records = Object.values(summary.topics).reduce((sum, n) => sum + n, 0);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const cpuSeconds = (Number(fields[13]) + Number(fields[14])) / 100; // cutime, cstime in USER_HZ
-  Deno.removeSync(dir, { recursive: true });
-  return {
-    format,
-    round,
-    records,
-    wallSeconds: Math.round(wallSeconds * 1000) / 1000,
-    recordsPerSecond: Math.round(records / wallSeconds),
-    cpuPercent: Number.isFinite(cpuSeconds) ? Math.round((cpuSeconds / wallSeconds) * 100) : null,
-    machinePercent,
-    brokerPercent,
-  };
-}
-
-/** The topics' end offsets add up to what the run says it produced (acks=all: all of it is there). */
-async function checkLanded(
-  admin: KafkaAdmin,
-  topics: { readings: string; heartbeats: string },
-  records: number,
-): Promise<void> {
-  let landed = 0;
-  for (const topic of [topics.readings, topics.heartbeats]) {
-    for (const { high, low } of await admin.fetchTopicOffsets(topic)) landed += Number(high) - Number(low);
-  }
-  if (landed !== records) throw new Error(`${landed} records landed in Kafka, the run produced ${records}`);
+  const { log, readings: _readings, ...run } = await runCliBackfill(ctx, p, topics, {
+    tag: `formats-${format}`,
+    args: [`--format=${format}`, ...(format === "json" ? [] : [`--schema-registry=${ctx.registry}`])],
+    profileDir,
+  });
+  for (const line of log) ctx.progress(`  sim (${format}): ${line}`);
+  return { format, round, ...run };
 }
 
 /** Reads every record of `topic` with kcat and adds its sizes to `sizes`; reads again if kcat stopped short. */
@@ -410,7 +327,7 @@ async function dropTopicsAndSubjects(ctx: FormatsContext, topics?: string[]): Pr
 /** One profiled run of each of `formats` (in fresh topics), summarized. */
 async function profileRuns(
   ctx: FormatsContext,
-  p: ReturnType<typeof plan>,
+  p: BackfillPlan,
   formats: Format[],
 ): Promise<{ format: Format; profile: ProfileSummary }[]> {
   const out: { format: Format; profile: ProfileSummary }[] = [];
@@ -467,7 +384,7 @@ async function registryAnswers(url: string): Promise<boolean> {
 // --- The report --------------------------------------------------------------------------------
 
 function report(
-  p: ReturnType<typeof plan>,
+  p: BackfillPlan,
   runs: FormatRun[],
   ratios: ReturnType<typeof ratiosToJson>,
   sizes: Map<Format, RecordSizes>,
@@ -522,12 +439,4 @@ function report(
     lines.push("", profileText(`CPU profile of one ${format} run`, profile));
   }
   return lines.join("\n") + "\n";
-}
-
-function pct(ratio: number): string {
-  return `${Math.round(ratio * 100)}%`;
-}
-
-function fmtInt(value: number): string {
-  return Math.round(value).toLocaleString("en-US");
 }
