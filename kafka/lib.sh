@@ -30,20 +30,12 @@ PROPS_FILE="$KAFKA_DATA_DIR/server.properties"
 MARKER=".factory-sim-kafka-data"        # stop.sh --wipe only deletes dirs holding this file
 
 say() { echo "[kafka] $*"; }
-die() {
-  echo "[kafka] error: $*" >&2
-  exit 1
-}
+LOG_PREFIX=kafka
+# shellcheck source=scripts/_process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_process.sh"
 
-now_ns() {
-  local t
-  t="$(date +%s%N 2>/dev/null)"
-  [[ "$t" =~ ^[0-9]+$ ]] || t="$(date +%s)000000000"
-  echo "$t"
-}
-
-# Seconds since START_NS (from now_ns), e.g. "3.2s".
-elapsed_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.1fs", (b - a) / 1e9 }'; }
+# Prints the pid from PID_FILE if that process is alive and is a Kafka broker JVM.
+own_pid() { pid_from_file "$PID_FILE" kafka.Kafka; }
 
 file_size() { if [[ -f "$1" ]]; then wc -c <"$1" | tr -d ' '; else echo 0; fi; }
 
@@ -64,17 +56,6 @@ run_with_timeout() { # SECONDS CMD...
 }
 
 port_open() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$1") 2>/dev/null; }
-
-# True while PID runs (a zombie, i.e. exited but not yet reaped, counts as gone).
-alive() { # PID
-  kill -0 "$1" 2>/dev/null || return 1
-  if [[ -r "/proc/$1/stat" ]]; then
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat:0:1}" != Z ]]
-  fi
-}
 
 use_kcat() { [[ "$KAFKA_USE_KCAT" != 0 ]] && command -v kcat >/dev/null 2>&1; }
 
@@ -99,40 +80,6 @@ broker_serves_metadata() {
   else
     kafka_api_versions_ok "$KAFKA_PORT"
   fi
-}
-
-# Prints the pid from PID_FILE if that process is alive and is a Kafka broker JVM.
-own_pid() {
-  local pid args
-  [[ -f "$PID_FILE" ]] || return 1
-  pid="$(tr -dc '0-9' <"$PID_FILE")"
-  [[ -n "$pid" ]] && alive "$pid" || return 1
-  if [[ -r "/proc/$pid/cmdline" ]]; then
-    args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
-  else
-    args="$(ps -p "$pid" -o args= 2>/dev/null || true)"
-  fi
-  [[ "$args" == *kafka.Kafka* ]] || return 1 # pid reused by something else
-  echo "$pid"
-}
-
-# SIGTERM, wait up to TIMEOUT seconds, then SIGKILL. Prints "term" or "kill".
-stop_pid() { # PID TIMEOUT
-  local pid="$1" deadline=$((SECONDS + $2))
-  kill -TERM "$pid" 2>/dev/null || {
-    echo term
-    return 0
-  }
-  while alive "$pid"; do
-    if ((SECONDS >= deadline)); then
-      kill -KILL "$pid" 2>/dev/null || true
-      while alive "$pid"; do sleep 0.1; done
-      echo kill
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo term
 }
 
 # Resolves the Kafka $KAFKA_VERSION jars into $JARS_DIR with Maven (kafka/pom.xml), once.

@@ -22,20 +22,12 @@ LOG_FILE="$REGISTRY_DATA_DIR/registry.log"
 PID_FILE="$REGISTRY_DATA_DIR/registry.pid"
 
 say() { echo "[registry] $*"; }
-die() {
-  echo "[registry] error: $*" >&2
-  exit 1
-}
+LOG_PREFIX=registry
+# shellcheck source=scripts/_process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/_process.sh"
 
-now_ns() {
-  local t
-  t="$(date +%s%N 2>/dev/null)"
-  [[ "$t" =~ ^[0-9]+$ ]] || t="$(date +%s)000000000"
-  echo "$t"
-}
-
-# Seconds since START_NS (from now_ns), e.g. "3.2s".
-elapsed_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.1fs", (b - a) / 1e9 }'; }
+# Prints the pid from PID_FILE if that process is alive and is this registry's JVM.
+own_pid() { pid_from_file "$PID_FILE" apicurio-registry-app; }
 
 port_open() { (exec 3<>"/dev/tcp/$REGISTRY_HOST/$1") 2>/dev/null; }
 
@@ -56,51 +48,6 @@ registry_answers() {
   local body
   body="$(http_get "/apis/ccompat/v7/subjects")" || return 1
   [[ "$body" == \[* ]]
-}
-
-# True while PID runs (a zombie counts as gone).
-alive() { # PID
-  kill -0 "$1" 2>/dev/null || return 1
-  if [[ -r "/proc/$1/stat" ]]; then
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat:0:1}" != Z ]]
-  fi
-}
-
-# Prints the pid from PID_FILE if that process is alive and is this registry's JVM.
-own_pid() {
-  local pid args
-  [[ -f "$PID_FILE" ]] || return 1
-  pid="$(tr -dc '0-9' <"$PID_FILE")"
-  [[ -n "$pid" ]] && alive "$pid" || return 1
-  if [[ -r "/proc/$pid/cmdline" ]]; then
-    args="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
-  else
-    args="$(ps -p "$pid" -o args= 2>/dev/null || true)"
-  fi
-  [[ "$args" == *apicurio-registry-app* ]] || return 1 # pid reused by something else
-  echo "$pid"
-}
-
-# SIGTERM, wait up to TIMEOUT seconds, then SIGKILL. Prints "term" or "kill".
-stop_pid() { # PID TIMEOUT
-  local pid="$1" deadline=$((SECONDS + $2))
-  kill -TERM "$pid" 2>/dev/null || {
-    echo term
-    return 0
-  }
-  while alive "$pid"; do
-    if ((SECONDS >= deadline)); then
-      kill -KILL "$pid" 2>/dev/null || true
-      while alive "$pid"; do sleep 0.1; done
-      echo kill
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo term
 }
 
 # Fetches Apicurio Registry $REGISTRY_VERSION (the runnable Quarkus app, a tar.gz of classifier
