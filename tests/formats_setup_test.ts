@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { codecOf, unframe } from "../lib/formats/codec.ts";
 import { SCHEMA_TEXTS } from "../lib/formats/schemas.ts";
-import { contractReading, misfitOf } from "../lib/formats/setup.ts";
+import { contractReading, misfitOf, prepareFormat } from "../lib/formats/setup.ts";
 import type { Reading } from "../lib/simulation.ts";
 
 const READING: Reading = {
@@ -118,4 +118,55 @@ Deno.test("JSON Schema: a schema that refuses the contract's value does not fit,
     misfitOf("json-schema", "reading", codecOf({ schemaType: "JSON", schema: "", references: [] }), "{not json")!,
     /it is not JSON/,
   );
+});
+
+Deno.test("a subject another run is creating at the same moment (409 already exists) is asked again, not refused", async () => {
+  // A registry that refuses the first registration as Apicurio refuses the loser of a race.
+  let posts = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
+    if (request.method !== "POST") return new Response("{}", { status: 404 });
+    posts++;
+    return posts === 1
+      ? Response.json({ error_code: 409, message: "An artifact with ID 'R-value' in group 'null' already exists." }, {
+        status: 409,
+      })
+      : Response.json({ id: 77 });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    const prepared = await prepareFormat(
+      { format: "avro", access: { url }, autoRegister: true, subjectStrategy: "topic" },
+      { readings: "R", heartbeats: "H" },
+    );
+    assert.deepEqual(prepared.subjects.map((s) => [s.subject, s.id]), [["R-value", 77], ["H-value", 77]]);
+    assert.equal(posts, 3);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("an incompatible schema (409 without already exists) is refused at once, with the registry's reason", async () => {
+  let posts = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    posts++;
+    return Response.json({ error_code: 409, message: "Incompatible artifact: R-value [AVRO]" }, { status: 409 });
+  });
+  try {
+    const error = await prepareFormat(
+      {
+        format: "avro",
+        access: { url: `http://127.0.0.1:${server.addr.port}` },
+        autoRegister: true,
+        subjectStrategy: "topic",
+      },
+      { readings: "R", heartbeats: "H" },
+    ).catch((e) => e);
+    assert.match(
+      String(error.message),
+      /refused as incompatible .*: Incompatible artifact: R-value \[AVRO\] \(HTTP 409, error_code 409\)$/,
+    );
+    assert.equal(posts, 1);
+  } finally {
+    await server.shutdown();
+  }
 });

@@ -112,7 +112,7 @@ async function register(
 ): Promise<{ id: number; version?: number; codec: Codec }> {
   const schema = { schemaType: SCHEMA_TYPES[format], schema: SCHEMA_TEXTS[format][type] };
   try {
-    const id = await registry.register(subject, schema);
+    const id = await registerRacing(registry, subject, schema);
     return { id, codec: codecOf({ ...schema, references: [] }) };
   } catch (error) {
     if (!(error instanceof RegistryError)) throw error;
@@ -122,6 +122,30 @@ async function register(
       ? "cannot be reached"
       : `registering the ${format} schema of ${RECORD_NAMES[type]} failed`;
     throw new RunError(`${where}: ${what}: ${error.describe()}`);
+  }
+}
+
+/** Registrations a subject's creation by another run may refuse before one goes through. */
+export const REGISTER_ATTEMPTS = 5;
+
+/**
+ * Registers `schema` under `subject`. Two runs creating the same subject at once (shards started
+ * together) race in the registry: Apicurio refuses the loser with 409 "already exists". Asked
+ * again, it finds the schema the winner registered and answers with its id.
+ */
+async function registerRacing(
+  registry: SchemaRegistry,
+  subject: string,
+  schema: { schemaType: "AVRO" | "PROTOBUF" | "JSON"; schema: string },
+): Promise<number> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await registry.register(subject, schema);
+    } catch (error) {
+      const raced = error instanceof RegistryError && error.status === 409 && /already exists/i.test(error.reason);
+      if (!raced || attempt >= REGISTER_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
   }
 }
 
