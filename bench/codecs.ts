@@ -17,6 +17,7 @@ import {
   type BackfillPlan,
   backfillPlan,
   checkLanded,
+  type CliRunContext,
   fmtInt,
   pct,
   ratiosTo,
@@ -24,26 +25,18 @@ import {
 } from "./_cli_backfill.ts";
 import type { KafkaAdmin } from "../lib/kafka/admin.ts";
 import { type Compression, COMPRESSIONS } from "../lib/kafka/settings.ts";
-import type { CpuShare } from "./_machine.ts";
 import { roundOrder } from "./formats.ts";
 import { median, round1 } from "./_stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /** What bench/main.ts hands the benchmark. */
-export interface CodecsContext {
+export interface CodecsContext extends CliRunContext {
   quick: boolean;
-  brokers: string;
   admin: KafkaAdmin;
   /** Topics of this benchmark start with it. */
   topicPrefix: string;
-  /** A scratch directory the runs may write (spools, summaries). */
-  scratch: string;
-  /** The permission flags of `deno task sim` (`--quiet --no-prompt -P=sim`). */
-  simFlags: string[];
   progress: (line: string) => void;
-  /** CPU of the machine and of the broker between two epoch ms (bench/_machine.ts's sampler). */
-  cpuBetween: (fromMs: number, toMs: number) => CpuShare;
   /** Where the raw figures go (the `--json` output). */
   results: Record<string, unknown>;
 }

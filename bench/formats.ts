@@ -14,6 +14,7 @@ import {
   type BackfillPlan,
   backfillPlan,
   checkLanded,
+  type CliRunContext,
   fmtInt,
   pct,
   ratiosTo,
@@ -21,7 +22,6 @@ import {
 } from "./_cli_backfill.ts";
 import type { KafkaAdmin } from "../lib/kafka/admin.ts";
 import { type Format, FORMATS } from "../lib/formats/format.ts";
-import type { CpuShare } from "./_machine.ts";
 import { type ProfileSummary, profileText, summarizeProfileDir } from "./_profile.ts";
 import { median, round1 } from "./_stats.ts";
 
@@ -34,22 +34,15 @@ export const DEFAULT_REGISTRY = "http://127.0.0.1:8081/apis/ccompat/v7";
 export const FORMATS_TARGET = { recordsPerSecondRatio: 1, bytesRatio: 0.6, formats: ["avro", "protobuf"] } as const;
 
 /** What bench/main.ts hands the benchmark. */
-export interface FormatsContext {
+export interface FormatsContext extends CliRunContext {
   quick: boolean;
-  brokers: string;
   registry: string;
   admin: KafkaAdmin;
   /** Topics and subjects of this benchmark start with it. */
   topicPrefix: string;
-  /** A scratch directory the runs may write (spools, summaries, profiles). */
-  scratch: string;
   /** Take CPU profiles where the records/s target is missed. */
   profileMisses: boolean;
-  /** The permission flags of `deno task sim` (`--quiet --no-prompt -P=sim`). */
-  simFlags: string[];
   progress: (line: string) => void;
-  /** CPU of the machine and of the broker between two epoch ms (bench/_machine.ts's sampler). */
-  cpuBetween: (fromMs: number, toMs: number) => CpuShare;
   /** Where the raw figures go (the `--json` output). */
   results: Record<string, unknown>;
 }

@@ -13,10 +13,9 @@ import { Buffer } from "node:buffer";
 import avro from "avsc";
 import protobuf from "protobufjs";
 import { formatTimestamp } from "../messages.ts";
+import { MAGIC_BYTE } from "./format.ts";
 import type { RegistrySchema } from "./registry.ts";
 
-/** The first byte of every value in the Confluent wire format. */
-export const MAGIC_BYTE = 0;
 /** The magic byte and the schema id. */
 export const PREFIX_BYTES = 5;
 

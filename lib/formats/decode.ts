@@ -10,7 +10,8 @@ import { describeError } from "../errors.ts";
 import { log } from "../log.ts";
 import { quoted, shown } from "../text.ts";
 import type { RegistryAccess } from "./access.ts";
-import { type Codec, codecOf, MAGIC_BYTE, unframe } from "./codec.ts";
+import { type Codec, codecOf, unframe } from "./codec.ts";
+import { isFramed } from "./format.ts";
 import { RegistryError, SchemaRegistry } from "./registry.ts";
 
 /** How long a schema id the registry could not give is not asked for again. */
@@ -29,15 +30,10 @@ export class ValueDecoder {
     this.#now = now;
   }
 
-  /** Whether `bytes` is in the wire format (else it is read as JSON text). */
-  static framed(bytes: Uint8Array): boolean {
-    return bytes.length > 0 && bytes[0] === MAGIC_BYTE;
-  }
-
   /** The value of `bytes` in the contract's shape; undefined when it cannot be decoded. */
   async decode(bytes: Buffer | null): Promise<unknown> {
     if (bytes === null) return undefined;
-    if (!ValueDecoder.framed(bytes)) {
+    if (!isFramed(bytes)) {
       try {
         return JSON.parse(bytes.toString("utf8"));
       } catch {
@@ -78,10 +74,7 @@ export class ValueDecoder {
     if (entry === undefined) {
       entry = (async () => {
         const schema = await registry.byId(id);
-        const referenced: string[] = [];
-        for (const reference of schema.references) {
-          referenced.push((await registry.version(reference.subject, reference.version)).schema);
-        }
+        const referenced = await registry.referencedSchemas(schema);
         return { codec: codecOf(schema, referenced), protobuf: schema.schemaType === "PROTOBUF" };
       })();
       this.#codecs.set(id, entry);

@@ -10,6 +10,14 @@ export type Format = typeof FORMATS[number];
 /** A format whose values carry a schema id from a Schema Registry. */
 export type RegistryFormat = Exclude<Format, "json">;
 
+/** The first byte of every value in the Confluent wire format (JSON text never starts with it). */
+export const MAGIC_BYTE = 0;
+
+/** Whether `bytes` is a value in the Confluent wire format (else it is read as JSON text). */
+export function isFramed(bytes: Uint8Array): boolean {
+  return bytes.length > 0 && bytes[0] === MAGIC_BYTE;
+}
+
 /** `--subject-strategy`: how a schema's subject is named (Confluent's subject name strategies). */
 export const SUBJECT_STRATEGIES = ["topic", "record", "topic-record"] as const;
 /** A subject name strategy. */

@@ -106,6 +106,15 @@ export class SchemaRegistry {
     return { ...schemaOf(answer), id: idOf(answer), version };
   }
 
+  /** The texts of the schemas `schema` references, in its order. */
+  async referencedSchemas(schema: RegistrySchema): Promise<string[]> {
+    const texts: string[] = [];
+    for (const reference of schema.references) {
+      texts.push((await this.version(reference.subject, reference.version)).schema);
+    }
+    return texts;
+  }
+
   /** The schema with id `id`. */
   async byId(id: number): Promise<RegistrySchema> {
     return schemaOf(await this.#request("GET", `/schemas/ids/${id}`));

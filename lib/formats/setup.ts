@@ -12,7 +12,6 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import { RunError } from "../errors.ts";
 import type { FaultLabel } from "../faults.ts";
 import {
-  formatTimestamp,
   heartbeatFields,
   heartbeatValue,
   labelFields,
@@ -157,12 +156,10 @@ async function useLatest(
   subject: string,
 ): Promise<{ id: number; version?: number; codec: Codec }> {
   let latest: SubjectVersion;
-  const referenced: string[] = [];
+  let referenced: string[];
   try {
     latest = await registry.latest(subject);
-    for (const reference of latest.references) {
-      referenced.push((await registry.version(reference.subject, reference.version)).schema);
-    }
+    referenced = await registry.referencedSchemas(latest);
   } catch (error) {
     if (!(error instanceof RegistryError)) throw error;
     const what = error.notFound
@@ -254,51 +251,56 @@ function jsonSchemaMisfit(text: string, type: RecordType): string | undefined {
   } catch (error) {
     return `it does not compile: ${shown(error instanceof Error ? error.message : String(error))}`;
   }
-  const sample = JSON.parse(CONTRACT_TEXT[type]());
+  const sample = JSON.parse(SAMPLE_TEXTS[type]);
   if (validate(sample)) return undefined;
   const error = validate.errors?.[0];
   return shown(`${error?.instancePath || "the value"} ${error?.message ?? "is refused"}`);
 }
 
-/** A value of each record type, in the contract's shape, for the fit checks. */
+/** An event of each record type, for the fit checks. */
 const SAMPLE_MS = Date.UTC(2025, 11, 3, 14, 30, 45, 123);
-const SAMPLES: Readonly<Record<RecordType, ContractValue>> = {
-  reading: contractReading({
-    kind: "reading",
-    factoryId: "F1",
-    sensorId: "S1-1",
-    tier: "1.1",
-    sodaName: "Coca-Cola",
-    reading: 42.5,
-    count: 5,
-    total: 10,
-    timeMs: SAMPLE_MS,
-  }),
-  heartbeat: contractHeartbeat({
-    kind: "heartbeat",
-    factoryId: "F1",
-    sensorId: "S1-1",
-    tier: "1.1",
-    status: "active",
-    timeMs: SAMPLE_MS,
-  }),
-  label: contractLabel({
-    kind: "label",
-    event: "start",
-    fault: "stuck",
-    faultId: "F1-0-stuck-1",
-    factoryId: "F1",
-    sensorId: "S1-1",
-    sodaName: "Coca-Cola",
-    timeMs: SAMPLE_MS,
-  }),
+const SAMPLE_READING: Reading = {
+  kind: "reading",
+  factoryId: "F1",
+  sensorId: "S1-1",
+  tier: "1.1",
+  sodaName: "Coca-Cola",
+  reading: 42.5,
+  count: 5,
+  total: 10,
+  timeMs: SAMPLE_MS,
+};
+const SAMPLE_HEARTBEAT: Heartbeat = {
+  kind: "heartbeat",
+  factoryId: "F1",
+  sensorId: "S1-1",
+  tier: "1.1",
+  status: "active",
+  timeMs: SAMPLE_MS,
+};
+const SAMPLE_LABEL: FaultLabel = {
+  kind: "label",
+  event: "start",
+  fault: "stuck",
+  faultId: "F1-0-stuck-1",
+  factoryId: "F1",
+  sensorId: "S1-1",
+  sodaName: "Coca-Cola",
+  timeMs: SAMPLE_MS,
 };
 
-/** The JSON texts of the samples. */
-const CONTRACT_TEXT: Readonly<Record<RecordType, () => string>> = {
-  reading: () => JSON.stringify({ ...SAMPLES.reading, timestamp: formatTimestamp(SAMPLE_MS) }),
-  heartbeat: () => JSON.stringify({ ...SAMPLES.heartbeat, timestamp: formatTimestamp(SAMPLE_MS) }),
-  label: () => JSON.stringify({ ...SAMPLES.label, timestamp: formatTimestamp(SAMPLE_MS) }),
+/** The samples in the contract's shape (`timestamp` in epoch ms), as the Avro and Protobuf codecs take them. */
+const SAMPLES: Readonly<Record<RecordType, ContractValue>> = {
+  reading: contractReading(SAMPLE_READING),
+  heartbeat: contractHeartbeat(SAMPLE_HEARTBEAT),
+  label: contractLabel(SAMPLE_LABEL),
+};
+
+/** The samples' JSON text, as the JSON format writes them. */
+const SAMPLE_TEXTS: Readonly<Record<RecordType, string>> = {
+  reading: readingValue(SAMPLE_READING),
+  heartbeat: heartbeatValue(SAMPLE_HEARTBEAT),
+  label: labelValue(SAMPLE_LABEL),
 };
 
 /** A reading in the contract's shape, `timestamp` in epoch ms (fields in contract order). */

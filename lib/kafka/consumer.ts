@@ -8,6 +8,7 @@
 import type { Buffer } from "node:buffer";
 import type { Consumer } from "kafkajs";
 import { describeError, type ExitError, RunError } from "../errors.ts";
+import { isFramed } from "../formats/format.ts";
 import { log } from "../log.ts";
 import { MESSAGE_TYPE_HEADER } from "../messages.ts";
 import type { InRecord } from "../monitor/state.ts";
@@ -213,7 +214,7 @@ async function startConsuming(
         const bytes = message.value;
         // A registry format's value (JSON text never starts with a zero byte) is decoded here: the
         // registry is asked once per schema id.
-        const framed = decode !== undefined && bytes !== null && bytes.length > 0 && bytes[0] === 0;
+        const framed = decode !== undefined && bytes !== null && isFramed(bytes);
         records.push({
           topic: batch.topic,
           value: bytes === null || framed ? null : bytes.toString(),
