@@ -13,6 +13,7 @@ import {
   DEFAULT_SPOOL_DIR,
   MAX_FACTORIES,
   MAX_LINES_PER_FACTORY,
+  MAX_WORKERS,
   parseRunOptions,
   RATE_RANGE,
   RUN_FLAGS,
@@ -141,6 +142,10 @@ Synthetic plants and shards:
                           live ones timed from each shard's own launch; stopped by a
                           signal, each shard stops where it is: together they are not
                           exactly the whole
+  --workers N             split the factories (of --shard, if given) over N threads, 1-${MAX_WORKERS}
+                          (default 1), each with its own producer and spool
+                          (SPOOL-DIR/worker-IofN): a run uses N cores; the same records as
+                          one thread; needs --sink kafka
 
 Kafka producer:
   --client-id ID          client.id the brokers see (default factory-sim)

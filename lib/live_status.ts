@@ -133,7 +133,7 @@ export function runCounts(
     factories: factories.map((factory) => ({
       id: factory.id,
       lines: factory.lines.map(({ total, stats }) => ({
-        count: stats?.last?.kind === "reading" ? stats.last.count : 0,
+        count: stats?.lastCount ?? 0,
         total,
       })),
     })),

@@ -52,6 +52,11 @@ export function announce(text: string): void {
   announceTo(`info: ${safeLine(text)}\n`);
 }
 
+/** Writes a line another thread's logger formatted (a run's worker) where this thread's lines go. */
+export function writeLogLine(line: string): void {
+  announceTo(line);
+}
+
 /** The logger of one part of the program, e.g. `log("kafka")`. */
 export function log(...category: string[]): Log {
   const logger = getLogger(["factory-sim", ...category]);

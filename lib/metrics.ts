@@ -254,7 +254,7 @@ export interface RunProbe {
   /** The sink, once open, and whether it is the console because `--sink auto` found no Kafka. */
   sinkOpened?(sink: Sink, fellBack: boolean): void;
   /** The scheduler, once made. */
-  scheduling?(scheduler: Scheduler): void;
+  scheduling?(scheduler: Pick<Scheduler, "onLateness">): void;
 }
 
 /**
@@ -273,8 +273,7 @@ export async function withMetricsServer(
   const fallback = () => fellBack;
   const metrics = new Metrics({
     produced: () => summary?.topicCounts() ?? {},
-    activeLines: () =>
-      summary?.lines.filter((line) => options.continuous || line.sent - line.duplicates < line.total).length ?? 0,
+    activeLines: () => summary?.activeLines(options.continuous) ?? 0,
     sensors: () => sensors,
     sink: () => sink,
     fallback,

@@ -42,6 +42,8 @@ export interface LineStats {
   lastMs: number;
   /** The last reading seen: a duplicate is the same event object sent again. */
   last: SimEvent | undefined;
+  /** Its `count` in the line's current batch (0 before the first). */
+  lastCount: number;
 }
 
 /** One line of the `--summary-json` document. */
@@ -133,6 +135,40 @@ export interface RunInfo {
   sink: Pick<Sink, "name" | "delivered" | "spoolCounts">;
 }
 
+/** Numbers one line's accumulator takes in `packLineStats`. */
+const PACKED_FIELDS = 8;
+
+/**
+ * Lines' accumulators as numbers, for another thread (a worker's lines to the run's summary):
+ * sent, duplicates, sum, min, max, firstMs, lastMs and lastCount of each.
+ */
+export function packLineStats(lines: readonly LineStats[]): Float64Array {
+  const packed = new Float64Array(lines.length * PACKED_FIELDS);
+  lines.forEach((stats, i) => {
+    packed.set(
+      [stats.sent, stats.duplicates, stats.sum, stats.min, stats.max, stats.firstMs, stats.lastMs, stats.lastCount],
+      i * PACKED_FIELDS,
+    );
+  });
+  return packed;
+}
+
+/** Copies what `packLineStats` packed into `into`: its line i is `into[at[i]]`. */
+export function unpackLineStats(packed: Float64Array, into: readonly LineStats[], at: readonly number[]): void {
+  at.forEach((index, i) => {
+    const stats = into[index];
+    const o = i * PACKED_FIELDS;
+    stats.sent = packed[o];
+    stats.duplicates = packed[o + 1];
+    stats.sum = packed[o + 2];
+    stats.min = packed[o + 3];
+    stats.max = packed[o + 4];
+    stats.firstMs = packed[o + 5];
+    stats.lastMs = packed[o + 6];
+    stats.lastCount = packed[o + 7];
+  });
+}
+
 /** Counts what a run emits, per line and per topic. */
 export class RunSummary {
   /** One accumulator per line, in plant order. */
@@ -140,6 +176,11 @@ export class RunSummary {
   readings = 0;
   heartbeats = 0;
   labels = 0;
+  /**
+   * With `--workers`: the lines still taking readings, as the workers last reported them (their
+   * accumulators reach this summary at the end); undefined: counted here.
+   */
+  activeOverride: number | undefined;
   readonly #topics: Topics;
   /** Lines start a new batch when one is done (`--continuous`): the table shows readings and batch size, not `count/total`. */
   readonly #continuous: boolean;
@@ -167,6 +208,7 @@ export class RunSummary {
         firstMs: Infinity,
         lastMs: -Infinity,
         last: undefined,
+        lastCount: 0,
       };
       let sensors = this.#index.get(stats.factoryId);
       if (sensors === undefined) this.#index.set(stats.factoryId, sensors = new Map());
@@ -197,6 +239,7 @@ export class RunSummary {
           if (stats === undefined) break;
           if (stats.last === event) stats.duplicates++;
           stats.last = event;
+          stats.lastCount = event.count;
           stats.sent++;
           const value = event.reading;
           stats.sum += value;
@@ -224,6 +267,12 @@ export class RunSummary {
     add(this.#topics.heartbeats, this.heartbeats);
     add(this.#topics.labels, this.labels);
     return counts;
+  }
+
+  /** Lines still taking readings (with `continuous`, every line). */
+  activeLines(continuous: boolean): number {
+    return this.activeOverride ??
+      this.lines.filter((line) => continuous || line.sent - line.duplicates < line.total).length;
   }
 
   /** Records produced, all topics. */

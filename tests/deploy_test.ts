@@ -9,7 +9,7 @@ import { parseCommand } from "../lib/cli.ts";
 import { DEFAULT_SPOOL_DIR } from "../lib/run/options.ts";
 import { ExitCode } from "../lib/errors.ts";
 import { parseSecurity, SECURITY_ENV } from "../lib/security.ts";
-import { SHUTDOWN_FLUSH_TIMEOUT_MS } from "../lib/run/command.ts";
+import { SHUTDOWN_FLUSH_TIMEOUT_MS } from "../lib/run/options.ts";
 
 const unitUrl = new URL("../deploy/factory-sim.service", import.meta.url);
 const envUrl = new URL("../deploy/factory-sim.env.example", import.meta.url);

@@ -23,12 +23,11 @@ import { closeSink, type Sink } from "../sinks/sink.ts";
 import { colorAllowed } from "../status.ts";
 import { checkSummaryPermission, type RunInfo, RunSummary, writeSummaryJson } from "../summary.ts";
 import { type OpenedSink, openSink } from "./open_sink.ts";
-import type { RunOptions } from "./options.ts";
+import { type RunOptions, SHUTDOWN_FLUSH_TIMEOUT_MS } from "./options.ts";
+import { prepareRegistryFormat } from "./format_setup.ts";
 import { endLine, noLinesWarning, startLine } from "./report.ts";
+import { spoolWorkers, startWorkers, type Workers } from "./workers.ts";
 import { quoted, shown } from "../text.ts";
-
-/** How long a run stopped by a signal may take to flush (the process exits within 5 s). */
-export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
 
 /** Runs the simulation `options` ask for; resolves to the exit code, throws an `ExitError` (or worse) on failure. */
 export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunProbe = {}): Promise<number> {
@@ -85,8 +84,32 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     return signalExitCode(signal);
   }
   let opened: OpenedSink;
+  // --workers: the factories split over threads, each its own sink (run/workers.ts).
+  let workers: Workers | undefined;
   try {
-    opened = await openSink(options, io, security);
+    const count = options.sink !== "console" && options.spool.maxMb > 0
+      ? spoolWorkers(options.spool.dir, options.workers, {
+        maxBytes: options.spool.maxMb * 1024 * 1024,
+        kafkaOnly: options.sink === "kafka",
+      })
+      : options.workers;
+    if (count > 1) {
+      workers = await startWorkers({
+        options,
+        count,
+        seed,
+        plant,
+        summary,
+        env: io.env,
+        speed,
+        signal,
+        lineCounts: liveStatusShown(options, io, false),
+        observe: options.metrics !== undefined,
+      });
+      opened = { sink: workers.sink, fellBack: false };
+    } else {
+      opened = await openSink(options, io, security);
+    }
   } catch (error) {
     if (!signal?.aborted) throw error;
     logger.info("stopped before the run started: nothing was produced");
@@ -105,11 +128,14 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   // A backfill runs on virtual time from FROM: as fast as the sink accepts (its back-pressure
   // holds the clock); with --rate, on real time from FROM at the speed that rate implies. A live
   // run starts now, at --speed (or --rate's speed).
-  const scheduler = backfill && pace === undefined
+  const virtual = backfill !== undefined && pace === undefined;
+  const scheduler = virtual
     ? new Scheduler({ startMs: backfill.fromMs, mode: "virtual" })
     : new Scheduler({ startMs: backfill?.fromMs ?? (io.now ?? Date.now)(), speed });
-  probe.scheduling?.(scheduler);
+  probe.scheduling?.(workers?.lateness ?? scheduler);
   const startMs = scheduler.now();
+  // The workers' clocks run the run (this thread's only keeps its start, and a live run's pace).
+  const nowMs = () => workers ? Math.max(startMs, workers.nowMs()) : scheduler.now();
   const untilMs = Math.min(backfill?.toMs ?? Infinity, startMs + (durationMs ?? Infinity));
   const wallStartMs = performance.now();
   const live = await startLiveStatus(options, io, {
@@ -117,7 +143,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     summary,
     sink,
     fellBack,
-    elapsedMs: () => scheduler.now() - startMs,
+    elapsedMs: () => nowMs() - startMs,
     targetRate: pace?.rate,
   });
   const info = (ending: Pick<RunInfo, "outcome" | "exitCode" | "error" | "endMs" | "taken">): RunInfo => ({
@@ -146,7 +172,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     if (summaryJson === undefined) return;
     try {
       const ending = { outcome: "failed", exitCode: exitCodeOf(error), error: describeError(error) } as const;
-      writeSummaryJson(summaryJson, summary.document(info({ ...ending, endMs: scheduler.now() })));
+      writeSummaryJson(summaryJson, summary.document(info({ ...ending, endMs: nowMs() })));
     } catch (writeError) {
       logger.warn(`--summary-json not written: ${shown(describeError(writeError))}`);
     }
@@ -163,13 +189,14 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
 
   let result;
   try {
-    result = await runSimulation(plant, {
+    const until = Number.isFinite(untilMs) ? untilMs : undefined;
+    result = workers ? await workers.run({ startMs, untilMs: until, virtual }) : await runSimulation(plant, {
       scheduler,
       rng,
       signal,
       defaults,
       continuous: options.continuous,
-      untilMs: Number.isFinite(untilMs) ? untilMs : undefined,
+      untilMs: until,
       emit: (events) => {
         summary.add(events);
         const held = sink.write(toRecords(events, options.topics, encoder));
@@ -183,7 +210,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     if (error instanceof StdoutError) {
       // Records stdout did not take: the end line and the summary say what was written.
       const { readings, heartbeats, labels } = summary;
-      const endMs = scheduler.now();
+      const endMs = nowMs();
       await report({ completed: false, reachedEnd: false, readings, heartbeats, labels, lines: [], startMs, endMs });
     }
     await failed(error);
@@ -203,34 +230,6 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     writeSummaryJson(summaryJson, summary.document(info({ outcome, exitCode, endMs: result.endMs, taken })));
   }
   return exitCode;
-}
-
-/**
- * Registers the run's schemas (or looks them up) and resolves their ids: one log line naming each
- * subject and id. The codecs load here, on demand: a JSON run does not pay for them.
- */
-async function prepareRegistryFormat(
-  options: RunOptions,
-  access: RegistryAccess,
-  signal: AbortSignal | undefined,
-): Promise<PreparedFormat> {
-  const { values } = options;
-  const { prepareFormat } = await import("../formats/setup.ts");
-  const prepared = await prepareFormat(
-    {
-      format: values.format as Exclude<typeof values.format, "json">,
-      access,
-      autoRegister: values.autoRegister,
-      subjectStrategy: values.subjectStrategy,
-    },
-    options.topics,
-    signal,
-  );
-  const subjects = prepared.subjects.map((s) =>
-    `${quoted(s.subject)} id ${s.id}${s.version === undefined ? "" : ` (version ${s.version})`}`
-  );
-  log().info(`format ${values.format}, schema registry ${shown(access.url)}: ${subjects.join(", ")}`);
-  return prepared;
 }
 
 /** The exit code of a run stopped by `signal`. */
@@ -257,8 +256,7 @@ async function startLiveStatus(
     targetRate: number | undefined;
   },
 ): Promise<{ stop(): Promise<void> }> {
-  const recordsOnTerminal = (sink.toStdout ?? false) && (io.stdoutIsTerminal?.() ?? false);
-  if (!io.stderrIsTerminal?.() || options.quiet || recordsOnTerminal) return { stop: () => Promise.resolve() };
+  if (!liveStatusShown(options, io, sink.toStdout ?? false)) return { stop: () => Promise.resolve() };
   const live = new LiveStatus({
     write: io.writeStderr,
     color: colorAllowed(io.env),
@@ -277,6 +275,12 @@ async function startLiveStatus(
       await setupLogging({ level: options.logLevel, write: io.writeStderr });
     },
   };
+}
+
+/** Whether a run draws a live status: on a terminal, not --quiet, and not over records on that terminal. */
+function liveStatusShown(options: Pick<RunOptions, "quiet">, io: ProcessIo, toStdout: boolean): boolean {
+  const recordsOnTerminal = toStdout && (io.stdoutIsTerminal?.() ?? false);
+  return (io.stderrIsTerminal?.() ?? false) && !options.quiet && !recordsOnTerminal;
 }
 
 async function closeQuietly(sink: Sink): Promise<void> {

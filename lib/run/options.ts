@@ -28,6 +28,10 @@ import { quoted } from "../text.ts";
 export const DEFAULT_PRODUCERS = 1;
 /** Most `--producers`. */
 export const MAX_PRODUCERS = 16;
+/** How long a run stopped by a signal may take to flush (the process exits within 5 s). */
+export const SHUTDOWN_FLUSH_TIMEOUT_MS = 4_000;
+/** Most `--workers`. */
+export const MAX_WORKERS = 16;
 /** Default `--spool-dir` (relative to the working directory). */
 export const DEFAULT_SPOOL_DIR = "factory-sim-spool";
 /** Values of `--spool-sync`: how each commit to the spool is synced to disk. */
@@ -78,6 +82,8 @@ export interface RunOptions {
   linesPerFactory: number | undefined;
   /** This process's share of the factories; undefined: all of them. */
   shard: Shard | undefined;
+  /** Threads the run's factories are split over, each with its own scheduler, producer and spool (`run/workers.ts`). */
+  workers: number;
   /** Where to write the end-of-run summary as JSON; undefined: nowhere. */
   summaryJson: string | undefined;
   /** Where to serve `/metrics`, `/healthz` and `/readyz` (port 0: a free one); undefined: no server. */
@@ -154,6 +160,7 @@ export const RUN_FLAGS = {
   "generate-lines": { type: "boolean" },
   "lines-per-factory": { type: "string" },
   shard: { type: "string" },
+  workers: { type: "string" },
   "summary-json": { type: "string" },
   "metrics-port": { type: "string" },
   "metrics-host": { type: "string" },
@@ -193,6 +200,8 @@ export function parseRunOptions(values: RunFlagValues, env: FlagEnv, nowMs: numb
         "(a --rate run without --shard logs the speed it implies)",
     );
   }
+  const shard = values.shard === undefined ? undefined : parseShard(values.shard, factories);
+  const workers = parseWorkers(values.workers, values.sink ?? "auto", factories, shard);
   const generateLines = values["generate-lines"] ?? false;
   if (values["lines-per-factory"] !== undefined && !generateLines) {
     throw new UsageError("--lines-per-factory needs --generate-lines");
@@ -229,7 +238,8 @@ export function parseRunOptions(values: RunFlagValues, env: FlagEnv, nowMs: numb
     linesPerFactory: values["lines-per-factory"] === undefined
       ? undefined
       : parseInteger("--lines-per-factory", values["lines-per-factory"], 1, MAX_LINES_PER_FACTORY),
-    shard: values.shard === undefined ? undefined : parseShard(values.shard, factories),
+    shard,
+    workers,
     summaryJson: values["summary-json"] === undefined
       ? undefined
       : parseNonEmpty("--summary-json", values["summary-json"]),
@@ -404,6 +414,29 @@ function parseShard(text: string, factories: number): Shard {
     );
   }
   return { index, count };
+}
+
+/**
+ * `--workers N` (default 1): a run of several workers writes to Kafka only (records of several
+ * threads would interleave on stdout, and `--sink auto` would fall back worker by worker), and
+ * each worker needs a factory of this process's own.
+ */
+function parseWorkers(text: string | undefined, sink: string, factories: number, shard: Shard | undefined): number {
+  const workers = parseInteger("--workers", text ?? "1", 1, MAX_WORKERS);
+  if (workers === 1) return workers;
+  if (sink !== "kafka") {
+    throw new UsageError(
+      `--workers ${workers} needs --sink kafka: the workers each write to Kafka (a console run is bound by stdout, ` +
+        "not by the CPU)",
+    );
+  }
+  const own = shard === undefined ? factories : Math.floor((factories - shard.index) / shard.count) + 1;
+  if (workers > own) {
+    throw new UsageError(
+      `--workers must not exceed the factories this process simulates (${own}), or some would be idle: got ${workers}`,
+    );
+  }
+  return workers;
 }
 
 function parseMetrics(port: string | undefined, host: string | undefined): RunOptions["metrics"] {

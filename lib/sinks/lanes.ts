@@ -30,6 +30,15 @@ export function laneSpoolFile(lane: number, lanes: number): string {
 
 const LANE_FILE = /^spool(?:-(\d+)of(\d+))?\.db$/;
 
+/** The spool files (of any number of producers) in `dir`; none when it cannot be read. */
+export function laneFilesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((name) => LANE_FILE.test(name));
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Opens the spools of `producers` lanes in `dir` (maxBytes is the bound of all of them together).
  * When the dir holds records kept by a run with another number of producers, opens that number
