@@ -10,7 +10,7 @@ import { type ProcessIo, StdoutError } from "../io.ts";
 import { LiveStatus, runCounts, sinkStatus } from "../live_status.ts";
 import { log, setupLogging } from "../log.ts";
 import type { RunProbe } from "../metrics.ts";
-import { readRegistryAccess, type RegistryAccess } from "../formats/access.ts";
+import { readRegistryAccess } from "../formats/access.ts";
 import type { PreparedFormat } from "../formats/setup.ts";
 import { JSON_VALUES, toRecords } from "../messages.ts";
 import { allLines, allSensors, buildPlant, type Plant } from "../plant.ts";
@@ -27,7 +27,7 @@ import { type RunOptions, SHUTDOWN_FLUSH_TIMEOUT_MS } from "./options.ts";
 import { prepareRegistryFormat } from "./format_setup.ts";
 import { endLine, noLinesWarning, startLine } from "./report.ts";
 import { spoolWorkers, startWorkers, type Workers } from "./workers.ts";
-import { quoted, shown } from "../text.ts";
+import { shown } from "../text.ts";
 
 /** Runs the simulation `options` ask for; resolves to the exit code, throws an `ExitError` (or worse) on failure. */
 export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunProbe = {}): Promise<number> {

@@ -13,7 +13,7 @@ import { ExitError, RunError } from "../errors.ts";
 import type { ProgramEnv } from "../io.ts";
 import { log, writeLogLine } from "../log.ts";
 import type { OutRecord } from "../messages.ts";
-import { type Plant, type Shard, shardOf } from "../plant.ts";
+import type { Plant, Shard } from "../plant.ts";
 import type { Scheduler } from "../scheduler.ts";
 import type { SimulationResult } from "../simulation.ts";
 import { laneFilesIn } from "../sinks/lanes.ts";
