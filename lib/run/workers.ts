@@ -245,8 +245,8 @@ export async function startWorkers(
   }
 
   const cleanUp = async () => {
-    signal?.removeEventListener("abort", onAbort);
     await Promise.all(ended);
+    signal?.removeEventListener("abort", onAbort);
   };
   // Every worker connected, or one failed (the others stopped and ended).
   await Promise.race([Promise.all(ready), Promise.all(ended)]);
