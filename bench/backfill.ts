@@ -48,6 +48,7 @@ const SIDES = [
   { tag: "kcat", side: "kcat -P (librdkafka), from files" },
   { tag: "cli", side: "factory-sim --backfill (CLI)" },
   { tag: "cli3", side: "factory-sim --backfill --producers 3 (CLI)" },
+  { tag: "cliw2", side: "factory-sim --backfill --workers 2 (CLI)" },
 ] as const;
 type Tag = typeof SIDES[number]["tag"];
 
@@ -135,6 +136,7 @@ export async function backfillBenchmark(ctx: BackfillContext): Promise<string> {
             `--heartbeat-topic=${topics.heartbeats}`,
             `--spool-dir=${ctx.scratch}/spool-e2e-${round}-${tag}`,
             ...(tag === "cli3" ? ["--producers=3"] : []),
+            ...(tag === "cliw2" ? ["--workers=2"] : []),
           ]);
         const landed = (await endOffsets(ctx.admin, topics.readings)) +
           (await endOffsets(ctx.admin, topics.heartbeats));
@@ -167,6 +169,8 @@ export async function backfillBenchmark(ctx: BackfillContext): Promise<string> {
     cliVsJava: ratio("cli", "java"),
     cli3VsKcat: ratio("cli3", "kcat"),
     cli3VsJava: ratio("cli3", "java"),
+    cliW2VsKcat: ratio("cliw2", "kcat"),
+    cliW2VsJava: ratio("cliw2", "java"),
   };
   let profile: ProfileSummary | undefined;
   if (ctx.profileMisses && (ratios.cliVsKcat.ratio < 1 || ratios.cliVsJava.ratio < 2)) {
@@ -215,10 +219,12 @@ export async function backfillBenchmark(ctx: BackfillContext): Promise<string> {
       `${pct(row.machinePercent)} |`
     ),
     "",
-    "| ratio (median of rounds; per round) | --producers 1 (default) | --producers 3 | target |",
-    "|---|---:|---:|---:|",
-    `| CLI / kcat -P | ${x(ratios.cliVsKcat)} | ${x(ratios.cli3VsKcat)} | >= 1x |`,
-    `| CLI / Java ProducerPerformance | ${x(ratios.cliVsJava)} | ${x(ratios.cli3VsJava)} | >= 2x |`,
+    "| ratio (median of rounds; per round) | --producers 1 (default) | --producers 3 | --workers 2 | target |",
+    "|---|---:|---:|---:|---:|",
+    `| CLI / kcat -P | ${x(ratios.cliVsKcat)} | ${x(ratios.cli3VsKcat)} | ${x(ratios.cliW2VsKcat)} | >= 1x |`,
+    `| CLI / Java ProducerPerformance | ${x(ratios.cliVsJava)} | ${x(ratios.cli3VsJava)} | ${
+      x(ratios.cliW2VsJava)
+    } | >= 2x |`,
   ];
   if (profile) lines.push("", profileText("CPU profile of a CLI backfill (6 partitions, --producers 1)", profile));
   return lines.join("\n") + "\n";

@@ -7,6 +7,7 @@
  *   deno task bench --only formats [--schema-registry URL]
  *   deno task bench --only codecs
  *   deno task bench --only start [--baseline PATH]   # PATH: a checkout of another commit, launched alternately
+ *   deno task bench --only workers [--baseline PATH] [--lines-steps 10,20,30]
  *
  * 1. capacity    sensors simulated in real time (speed 1) into Kafka with p99 schedule lateness <= 50 ms
  * 2. throughput  backfill records/s against Kafka's Java producer benchmark, same broker, same run
@@ -20,6 +21,8 @@
  *                lz4, zstd (the CLI end to end; bytes: the topics' log sizes as the broker reports them)
  * 8. rate        a live `--rate N` run into Kafka: the rate achieved (its summary's, and Kafka's end offsets')
  *                against N, for the sample plant at three rates and a plant sized for speed 1
+ * 9. workers     the CLI's real-time capacity: one thread, --workers 2, and --baseline's tree (one thread),
+ *                alternating, at growing plants (bench/workers.ts)
  *
  * Every figure comes from a run in its own `deno run` subprocess (so RSS and CPU are per run), and
  * each comparison alternates its sides within this one run, because the machine is shared and
@@ -40,6 +43,7 @@ import { backfillBenchmark } from "./backfill.ts";
 import { DEFAULT_REGISTRY, formatsBenchmark } from "./formats.ts";
 import { codecsBenchmark } from "./codecs.ts";
 import { rateBenchmark } from "./rate.ts";
+import { type CapacityTree, workersBenchmark } from "./workers.ts";
 import { median, round1 } from "./_stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -55,6 +59,7 @@ const BENCHMARKS = [
   "formats",
   "codecs",
   "rate",
+  "workers",
 ] as const;
 type Benchmark = typeof BENCHMARKS[number];
 
@@ -79,6 +84,7 @@ const { values } = parseArgs({
     brokers: { type: "string", default: DEFAULT_BROKERS },
     "schema-registry": { type: "string", default: DEFAULT_REGISTRY },
     steps: { type: "string" },
+    "lines-steps": { type: "string" },
     profile: { type: "boolean" },
     json: { type: "string" },
     baseline: { type: "string" },
@@ -161,6 +167,30 @@ try {
   if (only.has("rate")) {
     report.push(
       await rateBenchmark({ quick, brokers, admin, topicPrefix, scratch, simFlags: simFlags(), progress, results }),
+    );
+  }
+  if (only.has("workers")) {
+    const commit = await commitOf(ROOT);
+    const trees: CapacityTree[] = [];
+    if (values.baseline) {
+      const root = `${Deno.realPathSync(values.baseline)}/`;
+      trees.push({ label: `--baseline (${await commitOf(root)}), one thread`, root, extra: [] });
+    }
+    trees.push(
+      { label: `this tree (${commit}), one thread`, root: ROOT, extra: [] },
+      { label: `this tree (${commit}), --workers 2`, root: ROOT, extra: ["--workers", "2"] },
+    );
+    const steps = values["lines-steps"]?.split(",").map(Number) ?? (quick ? [10, 20, 30] : [10, 20, 30, 40, 50]);
+    report.push(
+      await workersBenchmark({
+        quick,
+        brokers,
+        topicPrefix: `${topicPrefix}.workers`,
+        trees,
+        steps,
+        progress,
+        results,
+      }),
     );
   }
 } finally {

@@ -26,7 +26,9 @@ export interface PlantSize {
  * seed, the backfill's span, `--rate`'s pace, the duration and continuous, as they apply).
  */
 export function startLine(
-  options: Pick<RunOptions, "shard" | "factories" | "seed" | "backfill" | "speed" | "durationMs" | "continuous">,
+  options:
+    & Pick<RunOptions, "shard" | "factories" | "seed" | "backfill" | "speed" | "durationMs" | "continuous">
+    & Partial<Pick<RunOptions, "workers">>,
   { plant, sensors, lines, seed, pace }: PlantSize,
 ): string {
   const { shard, backfill, durationMs } = options;
@@ -44,7 +46,8 @@ export function startLine(
       ? describePace(pace)
       : `speed ${options.speed}`) +
     (durationMs !== undefined ? `; duration ${formatDuration(durationMs)}` : "") +
-    (options.continuous ? "; continuous" : "");
+    (options.continuous ? "; continuous" : "") +
+    ((options.workers ?? 1) > 1 ? `; ${options.workers} workers` : "");
 }
 
 /** The warning of a run without lines: how long its heartbeats go on. */
