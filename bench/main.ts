@@ -770,7 +770,8 @@ async function start(): Promise<string> {
     }
   }
   const helloMs = median(hellos);
-  const helloCpuMs = median(helloCpus);
+  // A hello world may exit before its CPU is read (/proc gone): the rounds where it was read.
+  const helloCpuMs = median(helloCpus.filter(Number.isFinite));
   const summary = trees.flatMap((tree) =>
     ["existing", "created by the run"].map((topics) => {
       const mine = rows.filter((row) => row.tree === tree.label && row.topics === topics);

@@ -1,13 +1,28 @@
-/** The topics a producer prepares (lib/kafka/_topics.ts): which requests it makes, against a fake admin client. */
+/**
+ * The topics a producer prepares (lib/kafka/_topics.ts): which requests it makes, against a fake
+ * admin client; and against the real broker, that asking for a missing topic does not create it.
+ */
 import assert from "node:assert/strict";
 import type { Admin } from "kafkajs";
 import { prepareTopics } from "../lib/kafka/_topics.ts";
+import { loadKafka } from "../lib/kafka/load.ts";
+import { BROKERS, endOffsets, ensureBroker, uniqueTopic } from "./_kafka.ts";
 
-/** An admin client with `topics` and `brokers` brokers that records the calls made to it. */
-function fakeAdmin(topics: string[], brokers = 1) {
+/**
+ * An admin client with `topics` and `brokers` brokers that records the calls made to it; topics in
+ * `hidden` exist but may not be described (TOPIC_AUTHORIZATION_FAILED), as KafkaJS reports it.
+ */
+function fakeAdmin(topics: string[], brokers = 1, hidden: string[] = []) {
   const calls: string[] = [];
   const created: { topic: string; replicationFactor?: number }[] = [];
+  const refused = (type: string) => Object.assign(new Error(type), { type });
   const admin = {
+    fetchTopicMetadata: ({ topics: [topic] }: { topics: string[] }) => {
+      calls.push(`fetchTopicMetadata ${topic}`);
+      if (hidden.includes(topic)) return Promise.reject(refused("TOPIC_AUTHORIZATION_FAILED"));
+      if (!topics.includes(topic)) return Promise.reject(refused("UNKNOWN_TOPIC_OR_PARTITION"));
+      return Promise.resolve({ topics: [{ name: topic, partitions: [] }] });
+    },
     listTopics: () => {
       calls.push("listTopics");
       return Promise.resolve([...topics]);
@@ -26,16 +41,16 @@ function fakeAdmin(topics: string[], brokers = 1) {
   return { admin: admin as unknown as Admin, calls, created };
 }
 
-Deno.test("a run into existing topics lists them once and does not describe the cluster", async () => {
+Deno.test("a run into existing topics asks for each once, neither lists the cluster's topics nor describes it", async () => {
   const { admin, calls } = fakeAdmin(["a", "b", "other"]);
   await prepareTopics(admin, { topics: ["a", "b", "a"], partitions: 3 });
-  assert.deepEqual(calls, ["listTopics"]);
+  assert.deepEqual(calls, ["fetchTopicMetadata a", "fetchTopicMetadata b"]);
 });
 
 Deno.test("missing topics are created with the cluster's brokers counted for the replication factor", async () => {
   const { admin, calls, created } = fakeAdmin(["a"], 2);
   await prepareTopics(admin, { topics: ["a", "b", "b"], partitions: 3 });
-  assert.deepEqual(calls, ["listTopics", "describeCluster", "createTopics"]);
+  assert.deepEqual(calls, ["fetchTopicMetadata a", "fetchTopicMetadata b", "describeCluster", "createTopics"]);
   assert.deepEqual(created.map(({ topic, replicationFactor }) => ({ topic, replicationFactor })), [
     { topic: "b", replicationFactor: 2 },
   ]);
@@ -47,5 +62,36 @@ Deno.test("a replication factor above the cluster's brokers is refused before an
     prepareTopics(admin, { topics: ["a"], partitions: 3, replicationFactor: 3 }),
     /--replication-factor 3 is more than the 1 broker\(s\) of the cluster \(topics to create: a\)/,
   );
-  assert.deepEqual(calls, ["listTopics", "describeCluster"]);
+  assert.deepEqual(calls, ["fetchTopicMetadata a", "describeCluster"]);
+});
+
+Deno.test("a topic that may not be described is looked up in the cluster's list, as before", async () => {
+  const { admin, calls, created } = fakeAdmin(["a"], 1, ["a"]);
+  await prepareTopics(admin, { topics: ["a", "b"], partitions: 3 });
+  assert.deepEqual(calls, [
+    "fetchTopicMetadata a",
+    "fetchTopicMetadata b",
+    "listTopics",
+    "describeCluster",
+    "createTopics",
+  ]);
+  assert.deepEqual(created.map(({ topic }) => topic), ["b"]);
+});
+
+Deno.test("against the broker: an existing topic is kept, a missing one created with the partitions asked for", async () => {
+  await ensureBroker();
+  const kept = uniqueTopic("topics-kept");
+  const made = uniqueTopic("topics-made");
+  const admin = (await loadKafka("admin")).createKafkaAdmin({ clientId: "test-topics", brokers: [BROKERS] });
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic: kept, numPartitions: 1 }] });
+    // Asking the broker about `made` first must not create it (with the broker's default partitions).
+    await prepareTopics(admin, { topics: [kept, made], partitions: 4 });
+    assert.equal((await endOffsets(kept, BROKERS)).size, 1);
+    assert.equal((await endOffsets(made, BROKERS)).size, 4);
+    await admin.deleteTopics({ topics: [kept, made] });
+  } finally {
+    await admin.disconnect();
+  }
 });
