@@ -1,7 +1,7 @@
 /**
  * The one timer queue that owns simulated time.
  *
- * Entries sit in a binary heap ordered by due time, then by insertion. In real mode a single
+ * Entries sit in a calendar queue (`timer_queue.ts`) ordered by due time, then by insertion. In real mode a single
  * `setTimeout` waits for the earliest entry (wall-clock time scaled by `speed`); in virtual mode
  * the clock jumps straight to it. Either way every entry that has fallen due is dispatched in one
  * go, and the caller's `onBatch` runs after each such batch (the simulation hands the events the
@@ -10,6 +10,7 @@
  * While a task runs, `now()` is the time it was due, not the time it actually ran: events carry
  * their scheduled time, so intervals and timestamps do not depend on load or speed.
  */
+import { TimerQueue } from "./timer_queue.ts";
 
 /** Most events a real-time run dispatches before handing a batch to the sink. */
 export const MAX_REAL_BATCH_EVENTS = 10_000;
@@ -52,8 +53,12 @@ interface Entry {
   task: Task;
 }
 
-/** The insertion order of `atLast` entries: after any `at` entry due at the same time. */
-const LAST_SEQ = Number.MAX_SAFE_INTEGER;
+/**
+ * Where the insertion order of `atLast` entries starts: after any `at` entry due at the same time
+ * (`at` counts from 0 and never gets this far), and in the order they were queued among themselves,
+ * so every key is unique.
+ */
+const LAST_SEQ = 2 ** 52;
 
 /** In virtual mode, yield to the event loop at least this often (wall ms) so I/O and signals get in. */
 const VIRTUAL_YIELD_AFTER_MS = 20;
@@ -69,7 +74,7 @@ export class Scheduler {
    * it held: one call per batch, cheap enough for metrics.
    */
   onLateness: ((maxMs: number, events: number) => void) | undefined;
-  readonly #heap: Entry[] = [];
+  readonly #queue: TimerQueue<Entry>;
   /**
    * Entries that fired, reused by `at`: a task fires and requeues itself every few seconds, and
    * an entry per firing would be garbage that lives long enough (seconds) to reach V8's old
@@ -78,6 +83,7 @@ export class Scheduler {
   readonly #free: Entry[] = [];
   readonly #wallClock: () => number;
   #seq = 0;
+  #lastSeq = 0;
   #nowMs: number;
   #wallStartMs = 0;
   #running = false;
@@ -89,6 +95,7 @@ export class Scheduler {
     this.speed = speed;
     this.startMs = startMs;
     this.#nowMs = startMs;
+    this.#queue = new TimerQueue(startMs);
     this.#wallClock = wallClock;
   }
 
@@ -99,12 +106,12 @@ export class Scheduler {
 
   /** Number of queued entries. */
   get size(): number {
-    return this.#heap.length;
+    return this.#queue.size;
   }
 
   /** Queues `task` to fire at simulated time `timeMs` (at once if that is already past). */
   at(timeMs: number, task: Task): void {
-    this.#queue(timeMs, task, this.#seq++);
+    this.#enqueue(timeMs, task, this.#seq++);
   }
 
   /**
@@ -112,10 +119,10 @@ export class Scheduler {
    * a task there that clears the queue ends the run with everything due at that instant done.
    */
   atLast(timeMs: number, task: Task): void {
-    this.#queue(timeMs, task, LAST_SEQ);
+    this.#enqueue(timeMs, task, LAST_SEQ + this.#lastSeq++);
   }
 
-  #queue(timeMs: number, task: Task, seq: number): void {
+  #enqueue(timeMs: number, task: Task, seq: number): void {
     let entry = this.#free.pop();
     if (entry === undefined) {
       entry = { dueMs: timeMs, seq, task };
@@ -124,10 +131,11 @@ export class Scheduler {
       entry.seq = seq;
       entry.task = task;
     }
-    const heap = this.#heap;
-    heap.push(entry);
-    siftUp(heap, heap.length - 1);
-    if (heap[0] === entry) this.#wake?.();
+    const queue = this.#queue;
+    queue.push(entry);
+    // Only a sleeping run needs to know (a peek settles the queue on its earliest entry, which a
+    // run's setup, queueing its end first, has no use for).
+    if (this.#wake !== undefined && queue.peek() === entry) this.#wake();
   }
 
   /** Queues `task` to fire `delayMs` simulated milliseconds after now. */
@@ -137,7 +145,7 @@ export class Scheduler {
 
   /** Drops every queued entry; a running `run` returns after the current batch. */
   clear(): void {
-    this.#heap.length = 0;
+    this.#queue.clear();
     this.#wake?.();
   }
 
@@ -157,12 +165,12 @@ export class Scheduler {
   }
 
   async #runVirtual(signal: AbortSignal | undefined, onBatch: RunOptions["onBatch"]): Promise<void> {
-    const heap = this.#heap;
+    const queue = this.#queue;
     let lastYield = this.#wallClock();
-    while (heap.length > 0 && !signal?.aborted) {
-      const dueMs = heap[0].dueMs;
+    while (queue.size > 0 && !signal?.aborted) {
+      const dueMs = queue.peek()!.dueMs;
       if (dueMs > this.#nowMs) this.#nowMs = dueMs;
-      while (heap.length > 0 && heap[0].dueMs <= dueMs) this.#fire(pop(heap));
+      while (queue.size > 0 && queue.peek()!.dueMs <= dueMs) this.#fire(queue.pop()!);
       await onBatch?.();
       if (this.#wallClock() - lastYield >= VIRTUAL_YIELD_AFTER_MS) {
         await new Promise((resolve) => setTimeout(resolve, 0));
@@ -172,14 +180,14 @@ export class Scheduler {
   }
 
   async #runReal(signal: AbortSignal | undefined, onBatch: RunOptions["onBatch"]): Promise<void> {
-    const heap = this.#heap;
+    const queue = this.#queue;
     // Map the simulated start to the wall clock once: every due time is an absolute point on that
     // line, so timer jitter never accumulates into drift.
     this.#wallStartMs = this.#wallClock() - (this.#nowMs - this.startMs) / this.speed;
-    while (heap.length > 0 && !signal?.aborted) {
+    while (queue.size > 0 && !signal?.aborted) {
       const wallNow = this.#wallClock();
       const simNow = this.startMs + (wallNow - this.#wallStartMs) * this.speed;
-      const dueMs = heap[0].dueMs;
+      const dueMs = queue.peek()!.dueMs;
       if (dueMs > simNow) {
         await this.#sleep((dueMs - simNow) / this.speed);
         continue;
@@ -187,10 +195,10 @@ export class Scheduler {
       // A run that has fallen behind finds much due at once, including later firings of tasks that
       // are late: hand it over in bounded batches, so memory stays bounded while it catches up.
       let fired = 0;
-      // The heap yields the earliest due first: the batch's first event is its most late.
+      // The queue yields the earliest due first: the batch's first event is its most late.
       const batchLatenessMs = (simNow - dueMs) / this.speed;
-      while (heap.length > 0 && heap[0].dueMs <= simNow && fired < MAX_REAL_BATCH_EVENTS) {
-        const entry = pop(heap);
+      while (queue.size > 0 && queue.peek()!.dueMs <= simNow && fired < MAX_REAL_BATCH_EVENTS) {
+        const entry = queue.pop()!;
         this.#recordLateness((simNow - entry.dueMs) / this.speed);
         this.#fire(entry);
         fired++;
@@ -203,7 +211,7 @@ export class Scheduler {
   #fire(entry: Entry): void {
     if (entry.dueMs > this.#nowMs) this.#nowMs = entry.dueMs;
     const task = entry.task;
-    // Off the heap now, so free for the next `at` (the task's own requeue, usually).
+    // Off the queue now, so free for the next `at` (the task's own requeue, usually).
     this.#free.push(entry);
     task.fire();
   }
@@ -228,38 +236,4 @@ export class Scheduler {
       this.#wake = done;
     });
   }
-}
-
-function before(a: Entry, b: Entry): boolean {
-  return a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.seq < b.seq);
-}
-
-function siftUp(heap: Entry[], index: number): void {
-  const entry = heap[index];
-  while (index > 0) {
-    const parent = (index - 1) >> 1;
-    if (!before(entry, heap[parent])) break;
-    heap[index] = heap[parent];
-    index = parent;
-  }
-  heap[index] = entry;
-}
-
-function pop(heap: Entry[]): Entry {
-  const top = heap[0];
-  const last = heap.pop()!;
-  if (heap.length === 0) return top;
-  let index = 0;
-  const length = heap.length;
-  for (;;) {
-    const left = 2 * index + 1;
-    if (left >= length) break;
-    const right = left + 1;
-    const child = right < length && before(heap[right], heap[left]) ? right : left;
-    if (!before(heap[child], last)) break;
-    heap[index] = heap[child];
-    index = child;
-  }
-  heap[index] = last;
-  return top;
 }

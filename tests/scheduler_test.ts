@@ -214,3 +214,32 @@ Deno.test("reused queue entries keep every firing: a task queued twice, requeues
   assert.equal(fired.at(-1), "after clear@26");
   assert.ok(!fired.includes("dropped"));
 });
+
+Deno.test("a large queue with many ties, requeues and atLast entries fires in due time, then queueing order", async () => {
+  const scheduler = new Scheduler({ startMs: START_MS, mode: "virtual" });
+  const fired: [number, number][] = [];
+  const expected: [number, number][] = [];
+  let seed = 42;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  let order = 0;
+  const queue = (dueMs: number, last = false) => {
+    const key: [number, number] = [dueMs, last ? 1e9 + order++ : order++];
+    expected.push(key);
+    const fire = () => {
+      fired.push(key);
+      // A third of the firings queue another entry, some at the same instant (not atLast ones: what
+      // they queue at their own instant comes after them).
+      if (!last && expected.length < 60_000 && next() < 0.34) {
+        queue(scheduler.now() - START_MS + Math.floor(next() * 5) * 10);
+      }
+    };
+    if (last) scheduler.atLast(START_MS + dueMs, task(fire));
+    else scheduler.at(START_MS + dueMs, task(fire));
+  };
+  for (let i = 0; i < 40_000; i++) queue(Math.floor(next() * 200) * 10, next() < 0.01);
+  await scheduler.run();
+  const byDueThenOrder = (a: [number, number], b: [number, number]) => a[0] - b[0] || a[1] - b[1];
+  assert.equal(fired.length, expected.length);
+  assert.ok(fired.length > 50_000, "requeued entries too");
+  assert.deepEqual(fired, [...expected].sort(byDueThenOrder));
+});
