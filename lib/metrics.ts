@@ -12,7 +12,7 @@ import { announce } from "./log.ts";
 import type { OutRecord } from "./messages.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { RunOptions } from "./run/options.ts";
-import type { Sink } from "./sinks/sink.ts";
+import { countByTopic, type DeliveryObserver, type Sink } from "./sinks/sink.ts";
 import { type SinkStatus, sinkStatus } from "./status.ts";
 import type { RunSummary } from "./summary.ts";
 
@@ -139,23 +139,18 @@ export class Metrics {
   }
 
   /** A sink's delivery observer: counts delivered records per topic, and the request's latency. */
-  readonly observeDelivery = (records: readonly OutRecord[], latencySeconds?: number): void => {
-    const delivered = this.#delivered;
-    let topic = "";
-    let run = 0;
-    // Records of one topic come in runs: one map update per run, not per record.
-    for (const record of records) {
-      if (record.topic === topic) {
-        run++;
-        continue;
-      }
-      if (run > 0) delivered.set(topic, (delivered.get(topic) ?? 0) + run);
-      topic = record.topic;
-      run = 1;
-    }
-    if (run > 0) delivered.set(topic, (delivered.get(topic) ?? 0) + run);
-    if (latencySeconds !== undefined) this.#latency.observe(latencySeconds);
-  };
+  readonly observeDelivery: DeliveryObserver = Object.assign(
+    (records: readonly OutRecord[], latencySeconds?: number): void => {
+      const delivered = this.#delivered;
+      countByTopic(records, (topic, n) => delivered.set(topic, (delivered.get(topic) ?? 0) + n));
+      if (latencySeconds !== undefined) this.#latency.observe(latencySeconds);
+    },
+    {
+      counted: (topic: string, records: number): void => {
+        this.#delivered.set(topic, (this.#delivered.get(topic) ?? 0) + records);
+      },
+    },
+  );
 
   /** The scheduler's lateness observer: one call per batch, in milliseconds. */
   readonly observeLateness = (maxMs: number): void => {

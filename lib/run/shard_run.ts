@@ -14,7 +14,7 @@ import { Rng } from "../random.ts";
 import { Scheduler } from "../scheduler.ts";
 import { readSecurity } from "../security.ts";
 import { runSimulation } from "../simulation.ts";
-import { closeSink } from "../sinks/sink.ts";
+import { closeSink, countByTopic } from "../sinks/sink.ts";
 import { packLineStats, RunSummary } from "../summary.ts";
 import { openSink } from "./open_sink.ts";
 import { type RunOptions, SHUTDOWN_FLUSH_TIMEOUT_MS } from "./options.ts";
@@ -147,7 +147,7 @@ export async function runShard(
   let lateness: number[] = [];
   if (init.observe) {
     sink.observer = (records, latencySeconds) => {
-      for (const record of records) delivered[record.topic] = (delivered[record.topic] ?? 0) + 1;
+      countByTopic(records, (topic, n) => delivered[topic] = (delivered[topic] ?? 0) + n);
       if (latencySeconds !== undefined) latencies.push(latencySeconds);
     };
   }

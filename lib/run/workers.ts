@@ -345,10 +345,12 @@ class WorkersSink implements Sink {
 
   /** Deliveries a worker reported, told to the observer as its own sink would have. */
   observed(delivered: Record<string, number>, latencies: number[]): void {
-    if (!this.observer) return;
+    const observer = this.observer;
+    if (!observer) return;
     for (const [topic, n] of Object.entries(delivered)) {
-      this.observer(new Array<Pick<OutRecord, "topic">>(n).fill({ topic }) as OutRecord[]);
+      if (observer.counted) observer.counted(topic, n);
+      else observer(new Array<Pick<OutRecord, "topic">>(n).fill({ topic }) as OutRecord[]);
     }
-    for (const latency of latencies) this.observer([], latency);
+    for (const latency of latencies) observer([], latency);
   }
 }

@@ -9,7 +9,27 @@ import type { OutRecord } from "../messages.ts";
  * Told of records a sink has delivered, once per request (not per record); `latencySeconds` is the
  * time from the request's first send to its acknowledgement, when the sink has one.
  */
-export type DeliveryObserver = (records: readonly OutRecord[], latencySeconds?: number) => void;
+export interface DeliveryObserver {
+  (records: readonly OutRecord[], latencySeconds?: number): void;
+  /** Records of `topic` delivered by another thread, which counted them (a run's workers). */
+  counted?(topic: string, records: number): void;
+}
+
+/** Calls `count` once for each run of records of one topic (records come in runs: not once a record). */
+export function countByTopic(records: readonly OutRecord[], count: (topic: string, records: number) => void): void {
+  let topic = "";
+  let run = 0;
+  for (const record of records) {
+    if (record.topic === topic) {
+      run++;
+      continue;
+    }
+    if (run > 0) count(topic, run);
+    topic = record.topic;
+    run = 1;
+  }
+  if (run > 0) count(topic, run);
+}
 
 /** A destination for records. */
 export interface Sink {
