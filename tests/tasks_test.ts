@@ -80,10 +80,10 @@ Deno.test("every module the program loads on demand is included in both binaries
 const v8FlagsOf = (name: string) =>
   commandOf(name).split(/\s+/).find((word) => word.startsWith("--v8-flags="))?.slice("--v8-flags=".length) ?? "";
 
-Deno.test("deno task sim and both binaries run with the same V8 flags, which bound the heap's growth", () => {
-  // bench/README.md, "3. Memory": V8's own heap growth let a run's old generation reach about 4x
-  // its live heap (790 MiB RSS at 100,000 sensors into Kafka, 170 MiB live).
-  assert.match(v8FlagsOf("sim"), /(^|,)--heap-growing-percent=\d+(,|$)/);
+Deno.test("deno task sim and both binaries run with the same V8 flags: V8's defaults, which keep a busy thread on time", () => {
+  // bench/README.md, "9. Workers": --heap-growing-percent=50 bounded the heap's growth but made
+  // 5-7% of a busy thread's batches late by more than 50 ms (docs/operations.md, "Memory").
+  assert.equal(v8FlagsOf("sim"), "");
   for (const name of (tasks.compile as { dependencies: string[] }).dependencies) {
     assert.equal(v8FlagsOf(name), v8FlagsOf("sim"), name);
   }

@@ -101,6 +101,8 @@ export type FromShard =
   | { type: "ready" }
   | { type: "progress"; progress: ShardProgress }
   | { type: "done"; done: ShardDone }
+  /** Stopped before the run began (nothing produced). */
+  | { type: "stopped" }
   | { type: "failed"; lines: string[]; exitCode: number; unexpected: boolean };
 
 /**

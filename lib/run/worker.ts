@@ -38,7 +38,7 @@ async function run(init: ShardInit) {
   try {
     const done = await runShard(init, { signal: stop.signal, go, post });
     if (done) post({ type: "done", done });
-    else post({ type: "failed", lines: [], exitCode: 0, unexpected: false });
+    else post({ type: "stopped" });
   } catch (error) {
     const { lines, exitCode, unexpected } = errorReport(error);
     post({ type: "failed", lines, exitCode, unexpected });

@@ -22,7 +22,7 @@ import { Spool } from "../sinks/spool.ts";
 import { type RunSummary, unpackLineStats } from "../summary.ts";
 import { shown } from "../text.ts";
 import type { RunOptions } from "./options.ts";
-import type { FromShard, ShardGo, ShardInit, ShardProgress, ToShard } from "./shard_run.ts";
+import type { FromShard, ShardDone, ShardGo, ShardInit, ShardProgress, ToShard } from "./shard_run.ts";
 
 /** The spool dir of worker `index` (1-based) of `count`. */
 export function workerSpoolDir(dir: string, index: number, count: number): string {
@@ -155,7 +155,7 @@ export async function startWorkers(
   let failure: ExitError | Error | undefined;
   const ended: Promise<unknown>[] = [];
   const ready: Promise<void>[] = [];
-  const done: (Extract<FromShard, { type: "done" }>["done"] | undefined)[] = new Array(count).fill(undefined);
+  const done: (ShardDone | undefined)[] = new Array(count).fill(undefined);
   const workers: Worker[] = [];
   const stopAll = (reason: string) => {
     for (const worker of workers) worker.postMessage({ type: "stop", reason } satisfies ToShard);
@@ -197,8 +197,11 @@ export async function startWorkers(
               done[w - 1] = data.done;
               finish();
               break;
+            case "stopped":
+              finish();
+              break;
             case "failed":
-              if (data.exitCode !== 0 && failure === undefined) {
+              if (failure === undefined) {
                 failure = data.unexpected
                   ? new Error(data.lines[0]?.replace(/^unexpected failure: /, "") ?? "worker failed")
                   : new ExitError(data.lines, data.exitCode);
