@@ -40,8 +40,8 @@ Deno.test("--workers: its range, --sink kafka, and no more workers than factorie
     [["--workers", "2", "--sink", "console"], /--workers 2 needs --sink kafka/],
     [["--workers", "4", "--sink", "kafka"], /--workers must not exceed the factories this process simulates \(3\)/],
     [
-      ["--workers", "3", "--sink", "kafka", "--factories", "8", "--shard", "2/3"],
-      /--workers must not exceed the factories this process simulates \(2\)/,
+      ["--workers", "4", "--sink", "kafka", "--factories", "8", "--shard", "2/3"],
+      /--workers must not exceed the factories this process simulates \(3\)/,
     ],
   ];
   for (const [args, message] of cases) {
@@ -218,4 +218,13 @@ Deno.test("a stop reaches every worker: each flushes, nothing produced is lost",
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("workers that cannot reach Kafka: one line saying so, exit 1, nothing left running", async () => {
+  const { code, stderr } = await runCli(["--sink", "kafka", "--brokers", "127.0.0.1:1", "--workers", "2"]);
+  assert.equal(code, ExitCode.failure, stderr);
+  const errors = stderr.split("\n").filter((line) => line.startsWith("error: "));
+  assert.deepEqual(errors, [
+    "error: Kafka at 127.0.0.1:1 is unreachable (gave up after 10 s): connect ECONNREFUSED 127.0.0.1:1",
+  ]);
 });
