@@ -242,9 +242,9 @@ export async function workersBenchmark(context: WorkersContext): Promise<string>
     ...trees.map((tree) => {
       const held = largest.get(tree.label);
       const ratio = held !== undefined && base ? ` (${(held / base).toFixed(2)}x ${trees[0].label})` : "";
-      return `- ${tree.label}: the largest plant held produces ${
-        held === undefined ? "none" : Math.round(held)
-      } records/s${ratio}`;
+      return held === undefined
+        ? `- ${tree.label}: no plant run was held`
+        : `- ${tree.label}: the largest plant held produces ${Math.round(held)} records/s${ratio}`;
     }),
   ];
   return lines.join("\n");
