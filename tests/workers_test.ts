@@ -72,6 +72,12 @@ Deno.test("a spool dir kept by another number of workers decides the run's", asy
   try {
     assert.equal(spoolWorkers(join(dir, "none"), 3, options), 3, "no dir yet");
     assert.equal(spoolWorkers(dir, 2, options), 2, "an empty dir");
+    // The run's own spools are left to its sink, which opens and checks them once: not opened here.
+    const own = join(dir, "spool.db");
+    await Deno.writeTextFile(own, "not a database yet");
+    assert.equal(spoolWorkers(dir, 1, options), 1);
+    assert.equal(await Deno.readTextFile(own), "not a database yet");
+    await Deno.remove(own);
     keep(workerSpoolDir(dir, 2, 3), 4);
     assert.equal(spoolWorkers(dir, 1, options), 3, "records of 3 workers: 3");
     assert.equal(spoolWorkers(dir, 3, options), 3);

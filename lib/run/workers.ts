@@ -55,29 +55,43 @@ export function spoolWorkers(
   workers: number,
   { maxBytes, kafkaOnly }: { maxBytes: number; kafkaOnly: boolean },
 ): number {
-  const held = new Map<number, number>();
-  const count = (at: string): number => {
-    let records = 0;
-    for (const file of laneFilesIn(at)) {
-      const spool = Spool.open(at, { maxBytes, file });
-      records += spool.count;
-      spool.close();
-    }
-    return records;
-  };
   let names: string[] = [];
   try {
     names = readdirSync(dir);
   } catch {
     return workers; // Not there yet (or unreadable: opening the spool says so).
   }
-  const single = count(dir);
-  if (single > 0) held.set(1, single);
+  // The numbers of workers the dir has spools of: its own files (one), its worker-IofN dirs (N).
+  const found = new Set<number>();
+  if (laneFilesIn(dir).length > 0) found.add(1);
   for (const name of names) {
     const match = WORKER_DIR.exec(name);
-    if (!match || !isDir(join(dir, name))) continue;
-    const records = count(join(dir, name));
-    if (records > 0) held.set(Number(match[2]), (held.get(Number(match[2])) ?? 0) + records);
+    if (match && isDir(join(dir, name))) found.add(Number(match[2]));
+  }
+  /** Records kept by the spools of `n` workers (opened, counted and closed). */
+  const recordsOf = (n: number): number => {
+    let records = 0;
+    for (const at of n === 1 ? [dir] : Array.from({ length: n }, (_, i) => workerSpoolDir(dir, i + 1, n))) {
+      for (const file of laneFilesIn(at)) {
+        const spool = Spool.open(at, { maxBytes, file });
+        records += spool.count;
+        spool.close();
+      }
+    }
+    return records;
+  };
+  // Only the other numbers' spools are opened here: the run's own are opened (and checked) once, by
+  // its sink, unless another number's hold records too.
+  const held = new Map<number, number>();
+  for (const n of found) {
+    if (n === workers) continue;
+    const records = recordsOf(n);
+    if (records > 0) held.set(n, records);
+  }
+  if (held.size === 0) return workers;
+  if (found.has(workers)) {
+    const own = recordsOf(workers);
+    if (own > 0) held.set(workers, own);
   }
   const counts = [...held.keys()].sort((a, b) => a - b);
   if (counts.length > 1) {
