@@ -4,27 +4,26 @@
  */
 import { VERSION } from "../build_info.ts";
 import { lateStampProblem, loadConfig } from "../config.ts";
-import { raceDeadline } from "../deadline.ts";
 import { ConfigError, describeError, ExitCode, exitCodeOf } from "../errors.ts";
 import { type ProcessIo, StdoutError } from "../io.ts";
 import { LiveStatus, runCounts, sinkStatus } from "../live_status.ts";
 import { log, setupLogging } from "../log.ts";
 import type { RunProbe } from "../metrics.ts";
-import { readRegistryAccess } from "../formats/access.ts";
 import type { PreparedFormat } from "../formats/setup.ts";
-import { JSON_VALUES, toRecords } from "../messages.ts";
-import { allLines, allSensors, buildPlant, type Plant } from "../plant.ts";
+import { JSON_VALUES } from "../messages.ts";
+import { allLines, allSensors, type Plant } from "../plant.ts";
 import { paceFor } from "../pacing.ts";
 import { randomSeed, Rng } from "../random.ts";
 import { readSecurity } from "../security.ts";
 import { Scheduler } from "../scheduler.ts";
 import { runSimulation, type SimulationResult } from "../simulation.ts";
-import { closeSink, type Sink } from "../sinks/sink.ts";
+import { closeQuietly, closeSink, type Sink } from "../sinks/sink.ts";
 import { colorAllowed } from "../status.ts";
 import { checkSummaryPermission, type RunInfo, RunSummary, writeSummaryJson } from "../summary.ts";
 import { type OpenedSink, openSink } from "./open_sink.ts";
 import { type RunOptions, SHUTDOWN_FLUSH_TIMEOUT_MS } from "./options.ts";
-import { prepareRegistryFormat } from "./format_setup.ts";
+import { prepareRegistryFormat, runRegistryAccess } from "./format_setup.ts";
+import { emitInto, runPlant } from "./pipeline.ts";
 import { endLine, noLinesWarning, startLine } from "./report.ts";
 import { spoolWorkers, startWorkers, type Workers } from "./workers.ts";
 import { shown } from "../text.ts";
@@ -33,27 +32,19 @@ import { shown } from "../text.ts";
 export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunProbe = {}): Promise<number> {
   const logger = log();
   const loaded = await loadConfig(options.config);
-  const { factories: config, defaults, warnings: configWarnings } = loaded;
+  const { defaults, warnings: configWarnings } = loaded;
   const tooEarly = options.backfill && lateStampProblem(loaded, options.backfill.fromMs, options.config);
   if (tooEarly) throw new ConfigError([tooEarly]);
   const seed = options.seed ?? randomSeed();
   const rng = new Rng(seed);
   const { shard, backfill, durationMs, summaryJson } = options;
-  const { plant, warnings } = buildPlant(config, {
-    factoryCount: options.factories,
-    rng,
-    file: options.config,
-    generate: options.generateLines ? { linesPerFactory: options.linesPerFactory } : undefined,
-    shard,
-  });
+  const { plant, warnings } = runPlant(options, loaded, rng, shard);
   for (const warning of [...configWarnings, ...warnings]) logger.warn(warning);
   // Every problem of the security variables, before the run says it starts (a console run has no use for them).
   const security = options.sink === "console" ? undefined : await readSecurity(io.env);
   // And of the registry's, for a registry format written to Kafka.
   const { values } = options;
-  const registryAccess = values.format !== "json" && options.sink !== "console" && values.registryUrl !== undefined
-    ? await readRegistryAccess(values.registryFromFlag ? values.registryUrl : undefined, io.env)
-    : undefined;
+  const registryAccess = await runRegistryAccess(options, io.env);
   const lines = allLines(plant);
   const sensors = allSensors(plant).length;
   // --rate: the speed that paces this plant to the rate asked for, live or a backfill.
@@ -197,13 +188,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
       defaults,
       continuous: options.continuous,
       untilMs: until,
-      emit: (events) => {
-        summary.add(events);
-        const held = sink.write(toRecords(events, options.topics, encoder));
-        // A sink holding the run back (a full spool while Kafka refuses) lets go at a stop signal:
-        // it has taken the records, and the close below flushes them or keeps them in the spool.
-        return held && signal ? raceDeadline(held, undefined, { signal }).then(() => {}) : held;
-      },
+      emit: emitInto({ summary, sink, topics: options.topics, encoder, signal }),
     });
   } catch (error) {
     await closeQuietly(sink);
@@ -281,12 +266,4 @@ async function startLiveStatus(
 function liveStatusShown(options: Pick<RunOptions, "quiet">, io: ProcessIo, toStdout: boolean): boolean {
   const recordsOnTerminal = toStdout && (io.stdoutIsTerminal?.() ?? false);
   return (io.stderrIsTerminal?.() ?? false) && !options.quiet && !recordsOnTerminal;
-}
-
-async function closeQuietly(sink: Sink): Promise<void> {
-  try {
-    await sink.close();
-  } catch {
-    // The error that stopped the run is the one to report.
-  }
 }

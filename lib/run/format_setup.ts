@@ -2,11 +2,25 @@
  * A registry format's start: the run's schemas registered (or looked up) and their ids resolved
  * before anything is produced. The codecs load here, on demand: a JSON run does not pay for them.
  */
-import type { RegistryAccess } from "../formats/access.ts";
+import { readRegistryAccess, type RegistryAccess } from "../formats/access.ts";
+import type { ProgramEnv } from "../io.ts";
 import type { PreparedFormat } from "../formats/setup.ts";
 import { log } from "../log.ts";
 import { quoted, shown } from "../text.ts";
 import type { RunOptions } from "./options.ts";
+
+/**
+ * The registry's settings for a registry format written to Kafka (undefined otherwise), every
+ * problem of its variables raised at once.
+ */
+export async function runRegistryAccess(
+  options: Pick<RunOptions, "values" | "sink">,
+  env: ProgramEnv,
+): Promise<RegistryAccess | undefined> {
+  const { values } = options;
+  if (values.format === "json" || options.sink === "console" || values.registryUrl === undefined) return undefined;
+  return await readRegistryAccess(values.registryFromFlag ? values.registryUrl : undefined, env);
+}
 
 /**
  * Prepares the format of `options.values` with `access`; with `announce` (the default), one log

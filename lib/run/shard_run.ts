@@ -6,19 +6,19 @@
  */
 import { loadConfig } from "../config.ts";
 import { raceDeadline } from "../deadline.ts";
-import { readRegistryAccess } from "../formats/access.ts";
 import type { ProgramEnv } from "../io.ts";
-import { JSON_VALUES, toRecords } from "../messages.ts";
-import { buildPlant, type Shard } from "../plant.ts";
+import { JSON_VALUES } from "../messages.ts";
+import { allLines, type Shard } from "../plant.ts";
 import { Rng } from "../random.ts";
 import { Scheduler } from "../scheduler.ts";
 import { readSecurity } from "../security.ts";
 import { runSimulation } from "../simulation.ts";
-import { closeSink, countByTopic } from "../sinks/sink.ts";
+import { closeQuietly, closeSink, countByTopic } from "../sinks/sink.ts";
 import { packLineStats, RunSummary } from "../summary.ts";
 import { openSink } from "./open_sink.ts";
 import { type RunOptions, SHUTDOWN_FLUSH_TIMEOUT_MS } from "./options.ts";
-import { prepareRegistryFormat } from "./format_setup.ts";
+import { prepareRegistryFormat, runRegistryAccess } from "./format_setup.ts";
+import { emitInto, runPlant } from "./pipeline.ts";
 
 /** How often a worker reports its counts while it runs. */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -121,18 +121,9 @@ export async function runShard(
   const { options, seed, shard, env } = init;
   const loaded = await loadConfig(options.config);
   const rng = new Rng(seed);
-  const { plant } = buildPlant(loaded.factories, {
-    factoryCount: options.factories,
-    rng,
-    file: options.config,
-    generate: options.generateLines ? { linesPerFactory: options.linesPerFactory } : undefined,
-    shard,
-  });
+  const { plant } = runPlant(options, loaded, rng, shard);
   const security = await readSecurity(env);
-  const { values } = options;
-  const access = values.format !== "json" && values.registryUrl !== undefined
-    ? await readRegistryAccess(values.registryFromFlag ? values.registryUrl : undefined, env)
-    : undefined;
+  const access = await runRegistryAccess(options, env);
   const prepared = access && await prepareRegistryFormat(options, access, signal, { announce: false });
   if (signal.aborted) return undefined;
   const { sink } = await openSink(
@@ -141,7 +132,7 @@ export async function runShard(
     security,
   );
   const encoder = prepared?.encoder ?? JSON_VALUES;
-  const summary = new RunSummary(plant.factories.flatMap((factory) => factory.lines), options.topics, {
+  const summary = new RunSummary(allLines(plant), options.topics, {
     continuous: options.continuous,
   });
   let delivered: Record<string, number> = {};
@@ -201,18 +192,10 @@ export async function runShard(
         defaults: loaded.defaults,
         continuous: options.continuous,
         untilMs: start.untilMs,
-        emit: (events) => {
-          summary.add(events);
-          const held = sink.write(toRecords(events, options.topics, encoder));
-          return held ? raceDeadline(held, undefined, { signal }).then(() => {}) : held;
-        },
+        emit: emitInto({ summary, sink, topics: options.topics, encoder, signal }),
       });
     } catch (error) {
-      try {
-        await sink.close();
-      } catch {
-        // The error that stopped the run is the one to report.
-      }
+      await closeQuietly(sink);
       throw error;
     }
     await closeSink(sink, { signal, flushTimeoutMs: SHUTDOWN_FLUSH_TIMEOUT_MS });

@@ -13,7 +13,7 @@ import { ExitError, RunError } from "../errors.ts";
 import type { ProgramEnv } from "../io.ts";
 import { log, writeLogLine } from "../log.ts";
 import type { OutRecord } from "../messages.ts";
-import type { Plant, Shard } from "../plant.ts";
+import { allLines, type Plant, type Shard } from "../plant.ts";
 import type { Scheduler } from "../scheduler.ts";
 import type { SimulationResult } from "../simulation.ts";
 import { laneFilesIn } from "../sinks/lanes.ts";
@@ -296,7 +296,7 @@ export async function startWorkers(
         endMs = Math.max(endMs, end.endMs);
       });
       summary.activeOverride = undefined;
-      const lines = plant.factories.flatMap((factory) => factory.lines);
+      const lines = allLines(plant);
       return {
         completed,
         reachedEnd,

@@ -94,3 +94,12 @@ export async function closeSink(
       `${sink.pending} records not delivered`,
   );
 }
+
+/** Closes `sink` after a failure, ignoring what the close throws: the error that stopped the run is the one to report. */
+export async function closeQuietly(sink: Sink): Promise<void> {
+  try {
+    await sink.close();
+  } catch {
+    // The error that stopped the run is the one to report.
+  }
+}
