@@ -36,14 +36,13 @@ import { parseArgs } from "node:util";
 import type { KafkaAdmin } from "../lib/kafka/admin.ts";
 import { createTopicsWithLeaders } from "./_topics.ts";
 import { loadKafka } from "../lib/kafka/load.ts";
-import denoJson from "../deno.json" with { type: "json" };
 import { CpuSampler, type CpuShare, describeMachine, localBrokerPid, type Machine } from "./_machine.ts";
 import { type ProfileSummary, profileText, summarizeProfileDir } from "./_profile.ts";
 import { backfillBenchmark } from "./backfill.ts";
 import { DEFAULT_REGISTRY, formatsBenchmark } from "./formats.ts";
 import { codecsBenchmark } from "./codecs.ts";
 import { rateBenchmark } from "./rate.ts";
-import { type CapacityTree, workersBenchmark } from "./workers.ts";
+import { type CapacityTree, simFlagsOf, workersBenchmark } from "./workers.ts";
 import { median, round1 } from "./_stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -1001,8 +1000,7 @@ function withFlags(...flags: string[]): string {
 }
 
 function simFlags(): string[] {
-  const command = denoJson.tasks.sim.command.split(/\s+/);
-  return command.slice(command.indexOf("run") + 1, command.indexOf("main.ts"));
+  return simFlagsOf(ROOT);
 }
 
 // --- Shared ----------------------------------------------------------------------------------

@@ -95,7 +95,8 @@ async function scrape(url: string): Promise<string> {
   return await response.text();
 }
 
-function simFlagsOf(root: string): string[] {
+/** The Deno flags of `deno task sim` in the checkout at `root` (a trailing slash): the words between `run` and `main.ts`. */
+export function simFlagsOf(root: string): string[] {
   const tasks = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
   const command: string[] = (typeof tasks.sim === "string" ? tasks.sim : tasks.sim.command).split(/\s+/);
   return command.slice(command.indexOf("run") + 1, command.indexOf("main.ts"));

@@ -52,18 +52,25 @@ Deno.test("--workers: its range, --sink kafka, and no more workers than factorie
   }
 });
 
-/** A spool in `dir` with `n` records kept. */
-function keep(dir: string, n: number): void {
+/** A spool in `dir` keeping `records`. */
+function keep(dir: string, records: OutRecord[]): void {
   const spool = Spool.open(dir, { maxBytes: 64 * 1024 * 1024 });
-  const records: OutRecord[] = Array.from({ length: n }, (_, i) => ({
-    topic: "t",
-    key: `S1-${i}`,
-    value: `{"i":${i}}`,
-    timestampMs: 1_700_000_000_000 + i,
-    headers: {},
-  }));
   spool.append(records);
   spool.close();
+}
+
+/** `n` records to `topic`, the i-th keyed `keyOf(i)`, timestamped from `fromMs` on. */
+function records(
+  n: number,
+  { topic = "t", keyOf = (i: number) => `S1-${i}`, fromMs = 1_700_000_000_000 } = {},
+): OutRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    topic,
+    key: keyOf(i),
+    value: `{"i":${i}}`,
+    timestampMs: fromMs + i,
+    headers: {},
+  }));
 }
 
 Deno.test("a spool dir kept by another number of workers decides the run's", async () => {
@@ -78,7 +85,7 @@ Deno.test("a spool dir kept by another number of workers decides the run's", asy
     assert.equal(spoolWorkers(dir, 1, options), 1);
     assert.equal(await Deno.readTextFile(own), "not a database yet");
     await Deno.remove(own);
-    keep(workerSpoolDir(dir, 2, 3), 4);
+    keep(workerSpoolDir(dir, 2, 3), records(4));
     assert.equal(spoolWorkers(dir, 1, options), 3, "records of 3 workers: 3");
     assert.equal(spoolWorkers(dir, 3, options), 3);
     assert.throws(
@@ -86,7 +93,7 @@ Deno.test("a spool dir kept by another number of workers decides the run's", asy
       (error: unknown) =>
         error instanceof RunError && /holds 4 records kept by a run with 3 workers/.test(error.message),
     );
-    keep(dir, 1);
+    keep(dir, records(1));
     assert.throws(
       () => spoolWorkers(dir, 3, options),
       (error: unknown) => error instanceof RunError && /records kept by runs with 1 and 3 workers/.test(error.message),
@@ -103,15 +110,10 @@ Deno.test("records kept by two workers go out through two workers in a run witho
   try {
     // What two workers kept: one record in each worker's spool, to the run's readings topic.
     for (const w of [1, 2]) {
-      const spool = Spool.open(workerSpoolDir(dir, w, 2), { maxBytes: 64 * 1024 * 1024 });
-      spool.append([{
-        topic: topics.readings,
-        key: `kept-${w}`,
-        value: `{"kept":${w}}`,
-        timestampMs: Date.now() - 1000,
-        headers: {},
-      }]);
-      spool.close();
+      keep(
+        workerSpoolDir(dir, w, 2),
+        records(1, { topic: topics.readings, keyOf: () => `kept-${w}`, fromMs: Date.now() - 1000 }),
+      );
     }
     const { code, stderr } = await runCli(
       ["--sink", "kafka", "--seed", "3", "--speed", "100", "--duration", "10s", ...topics.flags],
