@@ -84,8 +84,16 @@ export interface Consumed {
   value: Record<string, unknown>;
 }
 
-/** Every record of `topic` from the beginning, in partition then offset order. */
+/** A record as kcat read it back, its value as the text kcat printed (`%s`: the bytes as written). */
+export type ConsumedText = Omit<Consumed, "value"> & { value: string };
+
+/** Every record of `topic` from the beginning, in partition then offset order (values parsed as JSON). */
 export async function consumeAll(topic: string, brokers = BROKERS): Promise<Consumed[]> {
+  return (await consumeAllText(topic, brokers)).map((record) => ({ ...record, value: JSON.parse(record.value) }));
+}
+
+/** Every record of `topic` from the beginning, in partition then offset order, values as kcat printed them. */
+export async function consumeAllText(topic: string, brokers = BROKERS): Promise<ConsumedText[]> {
   // kcat -e stops at each partition's end as its fetches see it; on a loaded machine it has been
   // seen to stop short (154,031 of 191,028 records the broker had acknowledged and still held). The
   // partitions' end offsets, asked for first, say what is there: read again until it is all read.
@@ -123,7 +131,7 @@ export async function endOffsets(topic: string, brokers: string): Promise<Map<nu
   return ends;
 }
 
-async function readTopic(topic: string, brokers: string): Promise<Consumed[]> {
+async function readTopic(topic: string, brokers: string): Promise<ConsumedText[]> {
   const format = "%p\t%o\t%k\t%T\t%h\t%s\n";
   const text = await kcat(
     ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", format],
@@ -137,7 +145,7 @@ async function readTopic(topic: string, brokers: string): Promise<Consumed[]> {
       key,
       timestampMs: Number(timestamp),
       headers,
-      value: JSON.parse(value),
+      value,
     };
   });
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);

@@ -11,7 +11,17 @@ import { installKafkaPatches } from "../lib/kafka/patches.ts";
 import { COMPRESSIONS } from "../lib/kafka/settings.ts";
 import type { OutRecord } from "../lib/messages.ts";
 import type { Snapshot } from "../lib/monitor/state.ts";
-import { BROKERS, collect, endOffsets, ensureBroker, runCli, spawnCli, uniqueTopic, waitFor } from "./_kafka.ts";
+import {
+  BROKERS,
+  collect,
+  consumeAllText,
+  type ConsumedText,
+  ensureBroker,
+  runCli,
+  spawnCli,
+  uniqueTopic,
+  waitFor,
+} from "./_kafka.ts";
 
 // As the product does before KafkaJS loads (lib/kafka/load.ts); the Kafka layer is imported after.
 installKafkaPatches();
@@ -22,14 +32,8 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const SAMPLE = `${ROOT}factory_config.json`;
 const ADDED = ["zstd", "lz4", "snappy"] as const;
 
-interface Landed {
-  partition: number;
-  offset: number;
-  key: string;
-  timestampMs: number;
-  headers: string;
-  value: string;
-}
+/** A record as kcat read it back, its value as written. */
+type Landed = ConsumedText;
 
 async function kcat(args: string[], input?: string): Promise<string> {
   const child = new Deno.Command("kcat", {
@@ -50,36 +54,8 @@ async function kcat(args: string[], input?: string): Promise<string> {
 }
 
 /** Every record of `topic` as kcat prints it (`%s`: the value's bytes as written), by partition and offset. */
-async function landed(topic: string): Promise<Landed[]> {
-  const ends = await endOffsets(topic, BROKERS);
-  const expected = [...ends.values()].reduce((sum, end) => sum + end, 0);
-  for (let attempt = 1;; attempt++) {
-    const text = await kcat([
-      "-C",
-      "-b",
-      BROKERS,
-      "-t",
-      topic,
-      "-o",
-      "beginning",
-      "-e",
-      "-q",
-      "-f",
-      "%p\t%o\t%k\t%T\t%h\t%s\n",
-    ]);
-    const records = text.split("\n").filter(Boolean).map((line) => {
-      const [partition, offset, key, timestamp, headers, value] = line.split("\t");
-      return {
-        partition: Number(partition),
-        offset: Number(offset),
-        key,
-        timestampMs: Number(timestamp),
-        headers,
-        value,
-      };
-    }).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-    if (records.length >= expected || attempt === 3) return records;
-  }
+function landed(topic: string): Promise<Landed[]> {
+  return consumeAllText(topic, BROKERS);
 }
 
 /** Bytes each topic's partitions hold in the broker's log, as the broker reports them (Kafka's LogDirsCommand). */
