@@ -30,6 +30,12 @@ export interface Reading {
   timeMs: number;
   /** The faults that shaped this reading (`spike`, `stuck,late`...), for its label header. */
   fault?: string;
+  /**
+   * The line that took it, whose factory, sensor, tier and soda these are: the summary counts the
+   * reading on it without a lookup by name. Readings built elsewhere leave it out and are found by
+   * their fields.
+   */
+  line?: Line;
 }
 
 /** A sensor's heartbeat. */
@@ -278,6 +284,7 @@ class LineTask implements Task {
       count: this.count,
       total,
       timeMs,
+      line: this.line,
     };
     if (active.length > 0) reading.fault = [...new Set(active.map((fault) => fault.kind))].join(",");
     this.#emit(copies === 1 ? [reading] : Array.from({ length: copies }, () => reading));

@@ -189,6 +189,8 @@ export class RunSummary {
    * however many lines share its sensor, without building a key string per event.
    */
   readonly #index = new Map<string, Map<string, Map<string, Map<number, LineStats>>>>();
+  /** Each line's accumulator by the line itself, for readings that name it (`Reading.line`): one lookup. */
+  readonly #byLine = new Map<Line, LineStats>();
 
   constructor(lines: readonly Line[], topics: Topics, { continuous = false }: { continuous?: boolean } = {}) {
     this.#topics = topics;
@@ -218,6 +220,7 @@ export class RunSummary {
       if (totals === undefined) sodas.set(stats.sodaName, totals = new Map());
       // Lines alike in factory, sensor, soda and number share the first one's stats.
       if (!totals.has(stats.total)) totals.set(stats.total, stats);
+      this.#byLine.set(line, totals.get(stats.total)!);
       return stats;
     });
   }
@@ -235,7 +238,8 @@ export class RunSummary {
           break;
         case "reading": {
           this.readings++;
-          const stats = this.#find(event.factoryId, event.sensorId, event.sodaName, event.total);
+          const stats = (event.line !== undefined ? this.#byLine.get(event.line) : undefined) ??
+            this.#find(event.factoryId, event.sensorId, event.sodaName, event.total);
           if (stats === undefined) break;
           if (stats.last === event) stats.duplicates++;
           stats.last = event;

@@ -221,3 +221,31 @@ Deno.test("a reading finds its line without looking at the other lines on its se
   assert.equal(looks, 0, `counting ${n} readings looked at lines ${looks} times`);
   assert.ok(summary.lines.every((stats) => stats.sent === 1), "each reading counted on its own line");
 });
+
+Deno.test("a reading that names its line (as the simulation's do) is counted on it without reading its fields", () => {
+  // Two lines alike in factory, sensor, soda and number share one row, as the fields' lookup has it.
+  const lines: Line[] = [0, 1, 2].map((index) => ({
+    factoryId: "F1",
+    index,
+    sodaName: index === 2 ? "Fanta" : "Cola",
+    total: 4,
+    sensor,
+  }));
+  const summary = new RunSummary(lines, DEFAULT_TOPICS);
+  const named = (line: Line, value: number): Reading => {
+    const event = { ...reading(line.sodaName, value, START_MS, line.total), line };
+    // Only the line may decide where it counts: the fields are not looked at.
+    for (const field of ["factoryId", "sensorId", "sodaName", "total"] as const) {
+      Object.defineProperty(event, field, {
+        get: () => assert.fail(`read ${field}`),
+      });
+    }
+    return event;
+  };
+  summary.add([named(lines[0], 10), named(lines[1], 20), named(lines[2], 30)]);
+  assert.equal(summary.lines[0].sent, 2);
+  assert.equal(summary.lines[0].sum, 30);
+  assert.equal(summary.lines[1].sent, 0, "the second Cola line shares the first one's row");
+  assert.equal(summary.lines[2].sent, 1);
+  assert.equal(summary.lines[2].max, 30);
+});
