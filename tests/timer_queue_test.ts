@@ -71,3 +71,33 @@ Deno.test("an empty queue jumps to entries far ahead, and clear empties it", () 
   queue.push(after);
   assert.equal(queue.pop(), after);
 });
+
+Deno.test("a bucket drained and filled again round the ring holds only its new entries", () => {
+  // Drained buckets keep their arrays (and stale slots past their count): a millisecond RING_MS
+  // later with fewer entries, or with entries queued out of order, must see none of the old ones.
+  const start = 1_764_000_000_000;
+  const queue = new TimerQueue<Item>(start);
+  let seq = 0;
+  const popped: Item[] = [];
+  for (let lap = 0; lap < 4; lap++) {
+    const ms = start + lap * RING_MS;
+    const count = [50, 3, 20, 1][lap];
+    const items = Array.from(
+      { length: count },
+      (_, i) => ({ dueMs: ms + (lap === 2 ? (count - i) / 100 : 0), seq: seq++ }),
+    );
+    for (const item of items) queue.push(item);
+    const expected = [...items].sort((a, b) => a.dueMs - b.dueMs || a.seq - b.seq);
+    popped.length = 0;
+    // Pushed into the millisecond while it drains: in its place.
+    const late = { dueMs: ms + (lap === 2 ? 0.105 : 0), seq: seq++ };
+    for (let i = 0; i < count; i++) {
+      popped.push(queue.pop()!);
+      if (i === 0) queue.push(late);
+    }
+    popped.push(queue.pop()!);
+    assert.deepEqual(popped, [...expected, late].sort((a, b) => a.dueMs - b.dueMs || a.seq - b.seq), `lap ${lap}`);
+    assert.equal(queue.size, 0);
+    assert.equal(queue.pop(), undefined);
+  }
+});
