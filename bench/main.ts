@@ -7,7 +7,7 @@
  *   deno task bench --only formats [--schema-registry URL]
  *   deno task bench --only codecs
  *   deno task bench --only start [--baseline PATH]   # PATH: a checkout of another commit, launched alternately
- *   deno task bench --only workers [--baseline PATH] [--lines-steps 10,20,30]
+ *   deno task bench --only workers [--baseline PATH] [--lines-steps 10,20,30] [--workers-speed 1.2]
  *
  * 1. capacity    sensors simulated in real time (speed 1) into Kafka with p99 schedule lateness <= 50 ms
  * 2. throughput  backfill records/s against Kafka's Java producer benchmark, same broker, same run
@@ -43,6 +43,7 @@ import { DEFAULT_REGISTRY, formatsBenchmark } from "./formats.ts";
 import { codecsBenchmark } from "./codecs.ts";
 import { rateBenchmark } from "./rate.ts";
 import { type CapacityTree, simFlagsOf, workersBenchmark } from "./workers.ts";
+import { MAX_LINES_PER_FACTORY } from "../lib/run/options.ts";
 import { median, round1 } from "./_stats.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -88,6 +89,7 @@ const { values } = parseArgs({
     "schema-registry": { type: "string", default: DEFAULT_REGISTRY },
     steps: { type: "string" },
     "lines-steps": { type: "string" },
+    "workers-speed": { type: "string" },
     profile: { type: "boolean" },
     json: { type: "string" },
     baseline: { type: "string" },
@@ -184,6 +186,12 @@ try {
       { label: `this tree (${commit}), --workers 2`, root: ROOT, extra: ["--workers", "2"] },
     );
     const steps = values["lines-steps"]?.split(",").map(Number) ?? (quick ? [10, 20, 30] : [10, 20, 30, 40, 50]);
+    const outside = steps.filter((step) => !(Number.isInteger(step) && step >= 1 && step <= MAX_LINES_PER_FACTORY));
+    if (outside.length > 0) {
+      throw new Error(
+        `--lines-steps: ${outside.join(", ")} outside 1-${MAX_LINES_PER_FACTORY} (the CLI's --lines-per-factory)`,
+      );
+    }
     report.push(
       await workersBenchmark({
         quick,
@@ -191,6 +199,7 @@ try {
         topicPrefix: `${topicPrefix}.workers`,
         trees,
         steps,
+        speed: workersSpeed(values["workers-speed"]),
         progress,
         results,
       }),
@@ -999,6 +1008,13 @@ function memoryVariants(): { name: string; v8Flags: string }[] {
     ...(shipped === "" ? [] : [{ name: `as shipped (${shipped})`, v8Flags: shipped }]),
     { name: `${shipped === "" ? "" : "as shipped + "}${MEMORY_OPT_IN}`, v8Flags: withFlags(shipped, MEMORY_OPT_IN) },
   ];
+}
+
+/** `--workers-speed`: every workers run's `--speed` (1 when not given). */
+function workersSpeed(text: string | undefined): number {
+  const speed = Number(text ?? 1);
+  if (!(speed > 0 && Number.isFinite(speed))) throw new Error(`--workers-speed: a speed > 0, got ${text}`);
+  return speed;
 }
 
 /** V8 flags joined for `--v8-flags=` (either side may be empty). */
