@@ -185,13 +185,19 @@ async function runOnce(
       child.kill("SIGTERM");
     } catch { /* ended */ }
     await child.status;
-    // A run that ended before its sink opened (refused flags, no broker) made no spool dir: its
-    // own error is the one to see.
-    try {
-      Deno.removeSync(`${tree.root}factory-sim-spool/bench-${id}`, { recursive: true });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
+    removeIfPresent(`${tree.root}factory-sim-spool/bench-${id}`);
+  }
+}
+
+/**
+ * Removes a run's spool dir. A run that ended before its sink opened (refused flags, no broker)
+ * made none: its own error is the one to see.
+ */
+function removeIfPresent(dir: string): void {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
 }
 
