@@ -141,16 +141,16 @@ export class Metrics {
   /** A sink's delivery observer: counts delivered records per topic, and the request's latency. */
   readonly observeDelivery: DeliveryObserver = Object.assign(
     (records: readonly OutRecord[], latencySeconds?: number): void => {
-      const delivered = this.#delivered;
-      countByTopic(records, (topic, n) => delivered.set(topic, (delivered.get(topic) ?? 0) + n));
+      countByTopic(records, this.#countDelivered);
       if (latencySeconds !== undefined) this.#latency.observe(latencySeconds);
     },
-    {
-      counted: (topic: string, records: number): void => {
-        this.#delivered.set(topic, (this.#delivered.get(topic) ?? 0) + records);
-      },
-    },
+    { counted: (topic: string, records: number): void => this.#countDelivered(topic, records) },
   );
+
+  /** Adds `records` delivered to `topic`'s count. */
+  readonly #countDelivered = (topic: string, records: number): void => {
+    this.#delivered.set(topic, (this.#delivered.get(topic) ?? 0) + records);
+  };
 
   /** The scheduler's lateness observer: one call per batch, in milliseconds. */
   readonly observeLateness = (maxMs: number): void => {
