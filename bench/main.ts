@@ -659,7 +659,7 @@ async function memoryIntoKafka(): Promise<{ report: string[]; results: unknown }
   const rounds = quick ? 1 : 3;
   const seconds = quick ? 10 : 15;
   const warmup = 5;
-  const variants = memoryVariants().map(({ name, v8Flags }) => ({ name, v8Flags: v8Flags || undefined }));
+  const variants = memoryVariants().map((variant) => ({ ...variant, v8Flags: variant.v8Flags || undefined }));
   const runs: (CapacityResult & { variant: string; round: number; endHeapUsedMiB: number })[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const [i, variant] of variants.entries()) {
@@ -695,7 +695,7 @@ async function memoryIntoKafka(): Promise<{ report: string[]; results: unknown }
     };
   });
   const defaults = summary[0];
-  const shipped = summary.find((s) => s.variant === memoryVariants()[1]?.name);
+  const shipped = summary.find((s) => s.variant === variants.find((variant) => variant.shipped)?.name);
   return {
     results: { sensors, seconds, warmup, runs, summary },
     report: [
@@ -999,14 +999,19 @@ export function productV8Flags(): string {
 
 /**
  * The V8 flags the memory benchmarks compare, alternating: V8's defaults, the product's (when it
- * ships any), and the product's with the opt-in docs/operations.md offers gateways short of memory.
+ * ships any: `shipped` marks them), and the product's with the opt-in docs/operations.md offers
+ * gateways short of memory.
  */
-function memoryVariants(): { name: string; v8Flags: string }[] {
+function memoryVariants(): { name: string; v8Flags: string; shipped: boolean }[] {
   const shipped = productV8Flags();
   return [
-    { name: "V8's defaults", v8Flags: "" },
-    ...(shipped === "" ? [] : [{ name: `as shipped (${shipped})`, v8Flags: shipped }]),
-    { name: `${shipped === "" ? "" : "as shipped + "}${MEMORY_OPT_IN}`, v8Flags: withFlags(shipped, MEMORY_OPT_IN) },
+    { name: "V8's defaults", v8Flags: "", shipped: false },
+    ...(shipped === "" ? [] : [{ name: `as shipped (${shipped})`, v8Flags: shipped, shipped: true }]),
+    {
+      name: `${shipped === "" ? "" : "as shipped + "}${MEMORY_OPT_IN}`,
+      v8Flags: withFlags(shipped, MEMORY_OPT_IN),
+      shipped: false,
+    },
   ];
 }
 
