@@ -12,27 +12,48 @@
 /** Largest seed accepted: seeds are unsigned 32-bit integers. */
 export const MAX_SEED = 0xffff_ffff;
 
+/**
+ * cyrb128's four words after hashing some text, before its final mix: hashing goes on from them as
+ * if the text went on.
+ */
+type HashState = [number, number, number, number];
+
 /** A deterministic stream of random numbers. */
 export class Rng {
+  // sfc32's state, as int32s (the bits are all that count; int32s keep every field a small integer).
   #a: number;
   #b: number;
   #c: number;
   #d: number;
-  readonly #seed: number;
-  readonly #name: string;
+  // The hash state of `seed/name/` (of `seed/` for the unnamed root), from which `derive` hashes its
+  // child's name. A plant holds several streams a sensor: the name itself is not kept.
+  readonly #p1: number;
+  readonly #p2: number;
+  readonly #p3: number;
+  readonly #p4: number;
 
   /** Creates the stream named `name` of the run seeded with `seed`. */
-  constructor(seed: number, name = "") {
-    this.#seed = seed;
-    this.#name = name;
-    [this.#a, this.#b, this.#c, this.#d] = cyrb128(`${seed}/${name}`);
+  constructor(seed: number, name?: string);
+  constructor(seed: number | HashState, name = "") {
+    // From `derive`: the hash state of the derived stream's whole text, whose name is never empty.
+    const derived = typeof seed !== "number";
+    const text = derived ? seed : hashText(CYRB128_START, `${seed}/${name}`);
+    const prefix = derived || name !== "" ? hashText(text, "/") : text;
+    [this.#p1, this.#p2, this.#p3, this.#p4] = prefix;
+    [this.#a, this.#b, this.#c, this.#d] = finishHash(text);
     // Discard the first outputs: sfc32 needs a few rounds to mix a fresh state.
     for (let i = 0; i < 12; i++) this.next();
   }
 
-  /** A stream independent of this one, named after this one's name and `name`. */
+  /**
+   * A stream independent of this one, named after this one's name and `name` (`parent/name`, or
+   * `name` from the unnamed root): `new Rng(seed, "line/F1").derive("value")` is
+   * `new Rng(seed, "line/F1/value")`. `name` must not be empty.
+   */
   derive(name: string): Rng {
-    return new Rng(this.#seed, this.#name === "" ? name : `${this.#name}/${name}`);
+    if (name === "") throw new RangeError("a derived stream needs a name");
+    const text = hashText([this.#p1, this.#p2, this.#p3, this.#p4], name);
+    return new (Rng as unknown as new (state: HashState) => Rng)(text);
   }
 
   /** A float uniformly distributed in [0, 1). */
@@ -62,8 +83,12 @@ export function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
 
-function cyrb128(text: string): [number, number, number, number] {
-  let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
+/** cyrb128's state before any text. */
+const CYRB128_START: HashState = [1779033703, 3144134277 | 0, 1013904242, 2773480762 | 0];
+
+/** cyrb128's state after `state` has gone on through `text`. */
+function hashText(state: HashState, text: string): HashState {
+  let [h1, h2, h3, h4] = state;
   for (let i = 0; i < text.length; i++) {
     const k = text.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
@@ -71,6 +96,11 @@ function cyrb128(text: string): [number, number, number, number] {
     h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
     h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
   }
+  return [h1, h2, h3, h4];
+}
+
+/** cyrb128's 128-bit hash from its state at the end of the text, as four int32s. */
+function finishHash([h1, h2, h3, h4]: HashState): HashState {
   h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
   h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
   h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
@@ -79,5 +109,5 @@ function cyrb128(text: string): [number, number, number, number] {
   h2 ^= h1;
   h3 ^= h1;
   h4 ^= h1;
-  return [h1 >>> 0, h2 >>> 0, h3 >>> 0, h4 >>> 0];
+  return [h1, h2, h3, h4];
 }

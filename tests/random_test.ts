@@ -44,3 +44,15 @@ Deno.test("next stays in [0, 1) with a mean near one half", () => {
   const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
   assert.ok(Math.abs(mean - 0.5) < 0.01, `mean ${mean}`);
 });
+
+Deno.test("a stream derived in steps from a named one is the stream of the whole name", () => {
+  assert.deepEqual(
+    take(new Rng(7, "line/F1").derive("0").derive("interval"), 10),
+    take(new Rng(7, "line/F1/0/interval"), 10),
+  );
+  assert.deepEqual(take(new Rng(0xffff_ffff, "é/日本").derive("x"), 10), take(new Rng(0xffff_ffff, "é/日本/x"), 10));
+});
+
+Deno.test("a derived stream needs a name", () => {
+  assert.throws(() => new Rng(7).derive(""), RangeError);
+});
