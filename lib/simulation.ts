@@ -8,7 +8,7 @@ import { type ActiveFault, closeFaults, type FaultLabel, FaultState, scheduleFau
 import { allLines, allSensors, type Line, type LineTiming, type Plant, type Sensor } from "./plant.ts";
 import type { Rng } from "./random.ts";
 import type { Scheduler, Task } from "./scheduler.ts";
-import { createSignal, type Signal, signalRange } from "./waveforms.ts";
+import { createSignal, type Signal, type SignalRange, signalRange } from "./waveforms.ts";
 
 /** Bounds of the interval between two heartbeats of a sensor, in simulated milliseconds. */
 export const HEARTBEAT_INTERVAL_MS = { min: 1_000, max: 2_000 } as const;
@@ -219,7 +219,8 @@ class LineTask implements Task {
   readonly #continuous: boolean;
   readonly #intervals: Rng;
   readonly #signal: Signal;
-  readonly #range: { min: number; max: number; decimals: number };
+  readonly #values: Rng;
+  readonly #range: SignalRange;
   readonly #faults: FaultState;
   readonly #scheduler: Scheduler;
   readonly #emit: (events: Reading[]) => void;
@@ -245,7 +246,8 @@ class LineTask implements Task {
     const stream = lineStream(rng, line);
     this.#intervals = intervalStream(stream);
     const signal = line.signal ?? defaults.signal;
-    this.#signal = createSignal(signal, stream.derive("value"), scheduler.now());
+    this.#signal = createSignal(signal, scheduler.now());
+    this.#values = stream.derive("value");
     this.#range = signalRange(signal);
     this.#faults = faults;
     this.#scheduler = scheduler;
@@ -267,7 +269,7 @@ class LineTask implements Task {
     if (!done) this.#scheduleNext();
     const now = this.#scheduler.now();
     // Drawn whatever the faults, so a fault never shifts the values after it.
-    const drawn = this.#signal(now);
+    const drawn = this.#signal(now, this.#values);
     const active = this.#faults.of(this.line);
     const { value, timeMs, copies } = active.length === 0
       ? { value: drawn, timeMs: now, copies: 1 }

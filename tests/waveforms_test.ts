@@ -7,8 +7,9 @@ const START = Date.UTC(2026, 0, 1);
 
 /** `n` values of `config`, one every `stepMs` of simulated time. */
 function sample(config: SignalConfig | undefined, { n = 20_000, stepMs = 3_000, seed = 1 } = {}): number[] {
-  const signal = createSignal(config, new Rng(seed).derive("value"), START);
-  return Array.from({ length: n }, (_, i) => signal(START + i * stepMs));
+  const signal = createSignal(config, START);
+  const rng = new Rng(seed).derive("value");
+  return Array.from({ length: n }, (_, i) => signal(START + i * stepMs, rng));
 }
 
 function mean(values: number[]): number {
@@ -37,11 +38,12 @@ Deno.test("sine: swings between base - amplitude and base + amplitude with its p
   const config: SignalConfig = { type: "sine", base: 50, amplitude: 20, period: "10m" };
   const values = sample(config, { n: 600, stepMs: 1_000 });
   assert.ok(Math.abs(Math.max(...values) - 70) < 0.01 && Math.abs(Math.min(...values) - 30) < 0.01);
-  const signal = createSignal(config, new Rng(1), START);
+  const signal = createSignal(config, START);
+  const rng = new Rng(1);
   for (const t of [0, 75_000, 150_000, 290_000]) {
-    assert.ok(Math.abs(signal(START + t) - signal(START + t + 600_000)) < 0.01, `period at ${t} ms`);
+    assert.ok(Math.abs(signal(START + t, rng) - signal(START + t + 600_000, rng)) < 0.01, `period at ${t} ms`);
   }
-  assert.equal(signal(START + 150_000), 70, "peak a quarter period in");
+  assert.equal(signal(START + 150_000, rng), 70, "peak a quarter period in");
 });
 
 Deno.test("walk: wanders but reverts to its setpoint", () => {
@@ -53,10 +55,11 @@ Deno.test("walk: wanders but reverts to its setpoint", () => {
 });
 
 Deno.test("drift adds its units per hour; noise composes with the shape", () => {
-  const drifting = createSignal({ type: "gaussian", setpoint: 10, sigma: 0, drift: 6 }, new Rng(1), START);
-  assert.equal(drifting(START), 10);
-  assert.equal(drifting(START + 3_600_000), 16);
-  assert.equal(drifting(START + 1_800_000), 13);
+  const drifting = createSignal({ type: "gaussian", setpoint: 10, sigma: 0, drift: 6 }, START);
+  const rng = new Rng(1);
+  assert.equal(drifting(START, rng), 10);
+  assert.equal(drifting(START + 3_600_000, rng), 16);
+  assert.equal(drifting(START + 1_800_000, rng), 13);
   const noisy = sample({ type: "sine", base: 50, amplitude: 10, period: 3600, noise: 2 }, { stepMs: 1_000 });
   const clean = sample({ type: "sine", base: 50, amplitude: 10, period: 3600 }, { stepMs: 1_000 });
   const residual = noisy.map((v, i) => v - clean[i]);
@@ -112,13 +115,14 @@ Deno.test("signals drawn at their bounds give finite values, in range and exact 
     accepted++;
     const config = parsed.data;
     const { min, max, decimals } = signalRange(config);
-    const signal = createSignal(config, new Rng(seed).derive(`value/${i}`), START);
+    const signal = createSignal(config, START);
+    const values = new Rng(seed).derive(`value/${i}`);
     // Readings 2-5 s apart at the start, then at the end of the longest run (3650 days).
     let timeMs = START;
     for (let n = 0; n < 600; n++) {
       if (n === 300) timeMs = START + tenYearsMs - 1_000_000;
       timeMs += 2_000 + Math.floor(rng.next() * 3_000);
-      const value = signal(timeMs);
+      const value = signal(timeMs, values);
       const where = `${JSON.stringify(drawn)} at +${timeMs - START} ms: ${value}`;
       assert.ok(Number.isFinite(value), where);
       assert.notEqual(JSON.stringify(value), "null", where);
@@ -151,6 +155,6 @@ Deno.test("what once gave null readings is refused by the schema, naming the fie
     assert.match(issue.message, new RegExp(message.replace(/[()]/g, "\\$&")));
   }
   // Why: the same parameters, run, gave what the message contract forbids.
-  const broken = createSignal({ type: "uniform", min: -1e308, max: 1e308, decimals: 2 }, new Rng(1), START);
-  assert.ok(!Number.isFinite(broken(START)), "unbounded, a uniform draw overflows");
+  const broken = createSignal({ type: "uniform", min: -1e308, max: 1e308, decimals: 2 }, START);
+  assert.ok(!Number.isFinite(broken(START, new Rng(1))), "unbounded, a uniform draw overflows");
 });
