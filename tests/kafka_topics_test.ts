@@ -6,13 +6,14 @@ import assert from "node:assert/strict";
 import type { Admin } from "kafkajs";
 import { prepareTopics } from "../lib/kafka/_topics.ts";
 import { loadKafka } from "../lib/kafka/load.ts";
+import { resetLogging, setupLogging } from "../lib/log.ts";
 import { BROKERS, endOffsets, ensureBroker, uniqueTopic } from "./_kafka.ts";
 
 /**
  * An admin client with `topics` and `brokers` brokers that records the calls made to it; topics in
  * `hidden` exist but may not be described (TOPIC_AUTHORIZATION_FAILED), as KafkaJS reports it.
  */
-function fakeAdmin(topics: string[], brokers = 1, hidden: string[] = []) {
+function fakeAdmin(topics: string[], brokers = 1, hidden: string[] = [], { createdMeanwhile = false } = {}) {
   const calls: string[] = [];
   const created: { topic: string; replicationFactor?: number }[] = [];
   const refused = (type: string) => Object.assign(new Error(type), { type });
@@ -34,6 +35,8 @@ function fakeAdmin(topics: string[], brokers = 1, hidden: string[] = []) {
     },
     createTopics: ({ topics: wanted }: { topics: { topic: string; replicationFactor?: number }[] }) => {
       calls.push("createTopics");
+      // KafkaJS resolves false when the topics it could not create already existed.
+      if (createdMeanwhile) return Promise.resolve(false);
       created.push(...wanted);
       return Promise.resolve(true);
     },
@@ -53,6 +56,24 @@ Deno.test("missing topics are created with the cluster's brokers counted for the
   assert.deepEqual(calls, ["fetchTopicMetadata a", "fetchTopicMetadata b", "describeCluster", "createTopics"]);
   assert.deepEqual(created.map(({ topic, replicationFactor }) => ({ topic, replicationFactor })), [
     { topic: "b", replicationFactor: 2 },
+  ]);
+});
+
+Deno.test("topics another client created meanwhile are said to exist, not to have been created by this run", async () => {
+  const lines: string[] = [];
+  await setupLogging({ level: "info", write: (line) => lines.push(line) });
+  try {
+    await prepareTopics(fakeAdmin(["a"], 1, [], { createdMeanwhile: true }).admin, {
+      topics: ["a", "b"],
+      partitions: 3,
+    });
+    await prepareTopics(fakeAdmin(["a"]).admin, { topics: ["a", "b"], partitions: 3 });
+  } finally {
+    await resetLogging();
+  }
+  assert.deepEqual(lines, [
+    "info: topic b exists now: another client created it meanwhile, with its own settings\n",
+    "info: created topics b (3 partitions, replication factor 1)\n",
   ]);
 });
 

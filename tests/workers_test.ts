@@ -157,6 +157,9 @@ Deno.test("two workers write the records of one thread, and the same summary", a
         { flags: ["-A"] },
       );
       assert.equal(code, ExitCode.ok, stderr);
+      // The topics are prepared once for the run, by its first worker.
+      assert.equal(stderr.match(/created topics/g)?.length, 1, stderr);
+      assert.doesNotMatch(stderr, /exists? now/);
       const read = async (topic: string) =>
         (await consumeAll(topic)).map((record) => `${record.key} ${JSON.stringify(record.value)}`).sort();
       const document = JSON.parse(await Deno.readTextFile(summary));

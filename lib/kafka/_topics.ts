@@ -64,12 +64,23 @@ export async function prepareTopics(
       })),
     });
   try {
+    let created: boolean;
     try {
-      await create([...CREATED_TOPIC_CONFIG, ...retention]);
+      created = await create([...CREATED_TOPIC_CONFIG, ...retention]);
     } catch (error) {
       // Brokers before Kafka 3.6 do not know the setting (and have no such limit).
       if (protocolErrorType(error) !== "INVALID_CONFIG") throw error;
-      await create(retention);
+      created = await create(retention);
+    }
+    if (!created) {
+      // KafkaJS answers false when every topic it could not create already existed: another
+      // client (a run's other shard or gateway) created them since they were looked up.
+      const one = missing.length === 1;
+      log("kafka").info(
+        `${one ? "topic" : "topics"} ${missing.join(", ")} ${one ? "exists" : "exist"} now: another client ` +
+          `created ${one ? "it" : "them"} meanwhile, with its own settings`,
+      );
+      return;
     }
     const kept = history
       ? `, retention.ms ${retention[0].value} (${formatDuration(Number(retention[0].value))}: the backfill's oldest ` +

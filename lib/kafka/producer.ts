@@ -59,6 +59,11 @@ export interface ConnectProducerOptions {
    */
   history?: History;
   security?: Security;
+  /**
+   * False: another client of the run prepares the topics (the first worker, in a run with
+   * `--workers`), so this one neither creates nor checks them. Default true.
+   */
+  prepareTopics?: boolean;
 }
 
 /**
@@ -104,6 +109,7 @@ export async function connectProducers(
     history,
     security = { protocol: "PLAINTEXT" },
     producers: count,
+    prepareTopics: prepare = true,
   } = options;
   const client = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
   const { kafka, where, problems, watchFatal } = client;
@@ -124,6 +130,7 @@ export async function connectProducers(
   const codec = isAddedCodec(compression) ? loadCodec(compression) : undefined;
   codec?.catch(() => {}); // awaited below, once connected
   const topicsReady = (async () => {
+    if (!prepare) return;
     await admin.connect();
     try {
       await prepareTopics(admin, { topics, partitions, replicationFactor, user: security.sasl?.username, history });

@@ -26,12 +26,14 @@ export interface OpenedSink {
 /**
  * Opens the sink of `options` (with `security` as read by `readSecurity`, or read here). Throws what
  * connecting throws (`RunError`, `PermissionError`, `UsageError`), except that `--sink auto` falls
- * back to the console on a `RunError`.
+ * back to the console on a `RunError`. With `prepareTopics` false, the Kafka sink leaves the topics
+ * to another client of the run (a run's first worker prepares them for all).
  */
 export async function openSink(
   options: Pick<RunOptions, "sink" | "brokers" | "producer" | "spool" | "topics" | "backfill">,
   io: Pick<ProcessIo, "env" | "stdout" | "signal" | "checkNet" | "now">,
   read?: Security,
+  { prepareTopics = true }: { prepareTopics?: boolean } = {},
 ): Promise<OpenedSink> {
   if (options.sink === "console") return { sink: new ConsoleSink(io.stdout), fellBack: false };
   const security = read ?? await readSecurity(io.env);
@@ -79,6 +81,7 @@ export async function openSink(
       delivery: { lingerMs: producer.lingerMs, batchRecords: producer.batchRecords },
       producers,
       spools,
+      prepareTopics,
     });
     return { sink, fellBack: false };
   } catch (error) {

@@ -40,6 +40,12 @@ export interface ShardInit {
   lineCounts: boolean;
   /** Report deliveries and lateness for `/metrics`. */
   observe: boolean;
+  /**
+   * Create the missing topics (and warn of a retention too short for a backfill): the first
+   * worker's task. The others leave them to it, so the run prepares them once; no worker sends
+   * before every one is ready.
+   */
+  prepareTopics: boolean;
 }
 
 /** When the workers begin: the same simulated start and end for all. */
@@ -130,6 +136,7 @@ export async function runShard(
     { ...options, spool: { ...options.spool, dir: init.spoolDir } },
     { env, stdout: new WritableStream(), signal },
     security,
+    { prepareTopics: init.prepareTopics },
   );
   const encoder = prepared?.encoder ?? JSON_VALUES;
   const summary = new RunSummary(allLines(plant), options.topics, {

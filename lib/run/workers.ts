@@ -236,6 +236,7 @@ export async function startWorkers(
       speed,
       lineCounts,
       observe,
+      prepareTopics: w === 1,
     };
     worker.postMessage({ type: "init", init } satisfies ToShard);
   }
