@@ -8,6 +8,7 @@
  *   deno task bench --only codecs
  *   deno task bench --only start [--baseline PATH]   # PATH: a checkout of another commit, launched alternately
  *   deno task bench --only workers [--baseline PATH] [--lines-steps 10,20,30] [--workers-speed 1.2]
+ *   deno task bench --only memory [--memory-seconds 300]   # a longer measured window into Kafka
  *
  * 1. capacity    sensors simulated in real time (speed 1) into Kafka with p99 schedule lateness <= 50 ms
  * 2. throughput  backfill records/s against Kafka's Java producer benchmark, same broker, same run
@@ -90,6 +91,7 @@ const { values } = parseArgs({
     steps: { type: "string" },
     "lines-steps": { type: "string" },
     "workers-speed": { type: "string" },
+    "memory-seconds": { type: "string" },
     profile: { type: "boolean" },
     json: { type: "string" },
     baseline: { type: "string" },
@@ -97,6 +99,7 @@ const { values } = parseArgs({
   strict: true,
 });
 const quick = values.quick;
+const memoryKafkaSeconds = memorySeconds(values["memory-seconds"]) ?? (quick ? 10 : 15);
 const brokers = values.brokers;
 const only = new Set<Benchmark>(
   (values.only?.split(",") ?? BENCHMARKS).map((name) => {
@@ -657,7 +660,7 @@ async function memory(): Promise<string> {
 async function memoryIntoKafka(): Promise<{ report: string[]; results: unknown }> {
   const sensors = 100_000;
   const rounds = quick ? 1 : 3;
-  const seconds = quick ? 10 : 15;
+  const seconds = memoryKafkaSeconds;
   const warmup = 5;
   const variants = memoryVariants().map((variant) => ({ ...variant, v8Flags: variant.v8Flags || undefined }));
   const runs: (CapacityResult & { variant: string; round: number; endHeapUsedMiB: number })[] = [];
@@ -1013,6 +1016,16 @@ function memoryVariants(): { name: string; v8Flags: string; shipped: boolean }[]
       shipped: false,
     },
   ];
+}
+
+/** `--memory-seconds`: the measured window of the memory benchmark's runs into Kafka, if given. */
+function memorySeconds(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!(Number.isInteger(seconds) && seconds >= 1 && seconds <= 3_600)) {
+    throw new Error(`--memory-seconds: whole seconds from 1 to 3600, got ${text}`);
+  }
+  return seconds;
 }
 
 /** `--workers-speed`: every workers run's `--speed` (1 when not given). */
