@@ -1,6 +1,6 @@
 /**
  * The product's Kafka sink for the benchmark workers, opened as `main.ts` opens it with the default
- * producer settings (acks=all, idempotent, no compression, linger 5 ms, 2,000 records per topic
+ * producer settings (acks=all, idempotent, no compression, linger 5 ms, 5,000 records per topic
  * and request), its store-and-forward spool included (in `spoolDir`, removed on close; no spool
  * when undefined).
  */
