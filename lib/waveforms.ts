@@ -106,13 +106,13 @@ export type SignalRange = Readonly<{ min: number; max: number; decimals: number 
 /** The default signal's range: one object for every line that sets no signal. */
 const DEFAULT_SIGNAL_RANGE: SignalRange = Object.freeze({ ...DEFAULT_RANGE, decimals: 0 });
 
-/** The instrument range and the decimals of a signal's values. */
+/** The range of `config`'s values (the default signal's when undefined). */
 export function signalRange(config: SignalConfig | undefined): SignalRange {
   if (config === undefined) return DEFAULT_SIGNAL_RANGE;
   return {
-    min: config?.min ?? DEFAULT_RANGE.min,
-    max: config?.max ?? DEFAULT_RANGE.max,
-    decimals: config?.decimals ?? (config === undefined || config.type === "uniform" ? 0 : 2),
+    min: config.min ?? DEFAULT_RANGE.min,
+    max: config.max ?? DEFAULT_RANGE.max,
+    decimals: config.decimals ?? (config.type === "uniform" ? 0 : 2),
   };
 }
 
