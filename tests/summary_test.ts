@@ -79,6 +79,20 @@ Deno.test("a duplicated reading counts twice as sent and once as a duplicate; a 
   );
 });
 
+Deno.test("the summary keeps no event past its batch: a line's stats hold counts and times, not readings", () => {
+  // Each line's last reading used to stay referenced until the line's next one, seconds later:
+  // every reading of a run reached V8's old generation.
+  const summary = new RunSummary(LINES, DEFAULT_TOPICS);
+  const twice = reading("Cola", 60, START_MS);
+  summary.add([reading("Lime", 1, START_MS), twice, twice, heartbeat]);
+  for (const stats of summary.lines) {
+    for (const [field, value] of Object.entries(stats)) {
+      assert.notEqual(typeof value, "object", `LineStats.${field} holds an object`);
+    }
+  }
+  assert.equal(summary.lines[0].duplicates, 1);
+});
+
 Deno.test("fault labels count towards a topic only when there is a labels topic", async (t) => {
   const label = {
     kind: "label",
