@@ -7,7 +7,7 @@
  *   deno task bench --only formats [--schema-registry URL]
  *   deno task bench --only codecs
  *   deno task bench --only start [--baseline PATH]   # PATH: a checkout of another commit, launched alternately
- *   deno task bench --only workers [--baseline PATH] [--lines-steps 10,20,30] [--workers-speed 1.2]
+ *   deno task bench --only workers [--baseline PATH] [--lines-steps 10,20,30,50@1.2] [--workers-speed 1.2]
  *   deno task bench --only memory [--memory-seconds 300]   # a longer measured window into Kafka
  *
  * 1. capacity    sensors simulated in real time (speed 1) into Kafka with p99 schedule lateness <= 50 ms
@@ -43,7 +43,7 @@ import { backfillBenchmark } from "./backfill.ts";
 import { DEFAULT_REGISTRY, formatsBenchmark } from "./formats.ts";
 import { codecsBenchmark } from "./codecs.ts";
 import { rateBenchmark } from "./rate.ts";
-import { type CapacityTree, simFlagsOf, workersBenchmark } from "./workers.ts";
+import { type CapacityTree, parseWorkersSteps, simFlagsOf, workersBenchmark } from "./workers.ts";
 import { MAX_LINES_PER_FACTORY } from "../lib/run/options.ts";
 import { median, round1 } from "./_stats.ts";
 
@@ -188,13 +188,11 @@ try {
       { label: `this tree (${commit}), one thread`, root: ROOT, extra: [] },
       { label: `this tree (${commit}), --workers 2`, root: ROOT, extra: ["--workers", "2"] },
     );
-    const steps = values["lines-steps"]?.split(",").map(Number) ?? (quick ? [10, 20, 30] : [10, 20, 30, 40, 50]);
-    const outside = steps.filter((step) => !(Number.isInteger(step) && step >= 1 && step <= MAX_LINES_PER_FACTORY));
-    if (outside.length > 0) {
-      throw new Error(
-        `--lines-steps: ${outside.join(", ")} outside 1-${MAX_LINES_PER_FACTORY} (the CLI's --lines-per-factory)`,
-      );
-    }
+    const steps = parseWorkersSteps(
+      values["lines-steps"] ?? (quick ? "10,20,30" : "10,20,30,40,50"),
+      workersSpeed(values["workers-speed"]),
+      MAX_LINES_PER_FACTORY,
+    );
     report.push(
       await workersBenchmark({
         quick,
@@ -202,7 +200,6 @@ try {
         topicPrefix: `${topicPrefix}.workers`,
         trees,
         steps,
-        speed: workersSpeed(values["workers-speed"]),
         progress,
         results,
       }),
@@ -1028,7 +1025,7 @@ function memorySeconds(text: string | undefined): number | undefined {
   return seconds;
 }
 
-/** `--workers-speed`: every workers run's `--speed` (1 when not given). */
+/** `--workers-speed`: the `--speed` of every workers step without its own `@S` (1 when not given). */
 function workersSpeed(text: string | undefined): number {
   const speed = Number(text ?? 1);
   if (!(speed > 0 && Number.isFinite(speed))) throw new Error(`--workers-speed: a speed > 0, got ${text}`);

@@ -2,7 +2,7 @@
  * `deno task bench --only workers`: real-time capacity of the CLI as users run it, one thread
  * against `--workers N`, and against another commit (`--baseline PATH`, a checkout). Each run is
  * `deno run <that tree's sim task flags> main.ts --sink kafka --factories 10000 --generate-lines
- * --lines-per-factory L --continuous --metrics-port 0` in that tree, at speed 1, in a process of its
+ * --lines-per-factory L --continuous --metrics-port 0 [--speed S]` in that tree, in a process of its
  * own; the plant grows with L (10,000 factories hold about 40,000 sensors, the most one process
  * simulates, so a larger plant is more lines on them). After the run has produced its first records
  * and `warmup` more seconds, `/metrics` is read twice, `seconds` apart: the records produced in
@@ -10,7 +10,10 @@
  * dispatched within 50 ms of their due time. A plant is held when at least 99% were (p99 <= 50 ms;
  * the histogram's bucket bound, each batch's most late event) and the rate is at least 95% of the
  * plant's own. Trees alternate within each step, their order rotating; each step runs `rounds`
- * times and its median share decides.
+ * times and its median share decides. A tree that did not hold a step is not run at the later steps
+ * of as many records a second or more. Each tree's capacity is bracketed between the largest plant
+ * it held and the smallest it did not, so a ratio of two trees is a range: its low end the one
+ * tree's held plant over the other's smallest plant not held.
  */
 import { plantRate } from "../lib/pacing.ts";
 import { loadConfig } from "../lib/config.ts";
@@ -38,21 +41,52 @@ export interface WorkersContext {
   brokers: string;
   topicPrefix: string;
   trees: CapacityTree[];
-  /** Lines per factory of each step. */
-  steps: number[];
-  /**
-   * `--speed` of every run (1 unless asked): past the largest plant one process simulates (10,000
-   * factories of 50 lines), a faster clock is the only way to offer a run more records a second.
-   */
-  speed: number;
+  /** The steps, in the order they run. */
+  steps: WorkersStep[];
   progress: (line: string) => void;
   results: Record<string, unknown>;
+}
+
+/**
+ * A plant the benchmark offers every tree: lines per factory, and the clock's speed (past the
+ * largest plant one process simulates, 10,000 factories of 50 lines, a faster clock is the only way
+ * to offer a run more records a second).
+ */
+export interface WorkersStep {
+  lines: number;
+  speed: number;
+}
+
+/**
+ * `--lines-steps`: comma-separated `L` or `L@S` (lines a factory, at speed S; `defaultSpeed` when
+ * not given). Throws a one-line message naming the flag for anything else.
+ */
+export function parseWorkersSteps(text: string, defaultSpeed: number, maxLines: number): WorkersStep[] {
+  return text.split(",").map((item) => {
+    const match = /^(\d+)(?:@(\d+(?:\.\d+)?))?$/.exec(item.trim());
+    const lines = Number(match?.[1]);
+    const speed = match?.[2] === undefined ? defaultSpeed : Number(match[2]);
+    if (!match || !(lines >= 1 && lines <= maxLines) || !(speed > 0 && speed <= 100)) {
+      throw new Error(
+        `--lines-steps: each step is L or L@S, L lines a factory from 1 to ${maxLines} (the CLI's ` +
+          `--lines-per-factory) and S a speed above 0 up to 100, got ${JSON.stringify(item.slice(0, 40))}`,
+      );
+    }
+    return { lines, speed };
+  });
+}
+
+/** "L" at speed 1, "L@S" otherwise. */
+function stepName({ lines, speed }: WorkersStep): string {
+  return speed === 1 ? String(lines) : `${lines}@${speed}`;
 }
 
 /** One run's figures. */
 interface RunFigures {
   tree: string;
+  step: string;
   linesPerFactory: number;
+  speed: number;
   /** The plant's own records a second (heartbeats, readings). */
   plantRate: number;
   /** Records produced a second over the window. */
@@ -109,16 +143,16 @@ export function simFlagsOf(root: string): string[] {
 
 async function runOnce(
   tree: CapacityTree,
-  linesPerFactory: number,
-  { brokers, topicPrefix, warmupS, seconds, plantRecords, speed }: {
+  step: WorkersStep,
+  { brokers, topicPrefix, warmupS, seconds, plantRecords }: {
     brokers: string;
     topicPrefix: string;
     warmupS: number;
     seconds: number;
     plantRecords: number;
-    speed: number;
   },
 ): Promise<RunFigures> {
+  const { lines: linesPerFactory, speed } = step;
   const id = crypto.randomUUID().slice(0, 8);
   const command = new Deno.Command(Deno.execPath(), {
     cwd: tree.root,
@@ -173,7 +207,9 @@ async function runOnce(
     const rate = (produced(last) - produced(first)) / elapsedS;
     return {
       tree: tree.label,
+      step: stepName(step),
       linesPerFactory,
+      speed,
       plantRate: plantRecords,
       rate,
       withinShare,
@@ -213,61 +249,93 @@ async function plantRecordsAt(root: string, linesPerFactory: number): Promise<nu
 }
 
 export async function workersBenchmark(context: WorkersContext): Promise<string> {
-  const { quick, trees, steps, progress, speed } = context;
+  const { quick, trees, steps, progress } = context;
   const rounds = quick ? 1 : 3;
   const warmupS = 5;
   const seconds = quick ? 10 : 20;
   const runs: RunFigures[] = [];
-  for (const step of steps) {
-    const plantRecords = await plantRecordsAt(trees[0].root, step) * speed;
+  /** Per tree, the smallest plant (records/s) it did not hold so far. */
+  const failedAt = new Map<string, number>();
+  const skipped: { tree: string; step: string; plantRate: number; failed: number }[] = [];
+  const verdicts: { tree: string; step: string; plantRate: number; rate: number; share: number; held: boolean }[] = [];
+  for (const [index, step] of steps.entries()) {
+    const plantRecords = await plantRecordsAt(trees[0].root, step.lines) * step.speed;
+    const running = trees.filter((tree) => {
+      const failed = failedAt.get(tree.label);
+      if (failed === undefined || plantRecords < failed) return true;
+      skipped.push({ tree: tree.label, step: stepName(step), plantRate: plantRecords, failed });
+      progress(`workers: ${tree.label}, step ${stepName(step)}: not run (it did not hold ${Math.round(failed)})`);
+      return false;
+    });
+    const mine: RunFigures[] = [];
     for (let round = 0; round < rounds; round++) {
-      const order = trees.map((_, i) => trees[(i + round + step) % trees.length]);
+      const order = running.map((_, i) => running[(i + round + index) % running.length]);
       for (const tree of order) {
         const figures = await runOnce(tree, step, { ...context, warmupS, seconds, plantRecords });
         progress(
-          `workers: ${tree.label}, ${step} lines a factory: ${Math.round(figures.rate)} records/s of ` +
+          `workers: ${tree.label}, step ${stepName(step)}: ${Math.round(figures.rate)} records/s of ` +
             `${Math.round(plantRecords)}, ${(figures.withinShare * 100).toFixed(2)}% of ${figures.batches} batches ` +
             `within 50 ms: ${figures.held ? "held" : "not held"}`,
         );
-        runs.push(figures);
+        mine.push(figures);
+      }
+    }
+    runs.push(...mine);
+    for (const tree of running) {
+      const own = mine.filter((run) => run.tree === tree.label);
+      const share = median(own.map((run) => run.withinShare));
+      const rate = median(own.map((run) => run.rate));
+      const held = share >= 0.99 && rate >= 0.95 * plantRecords;
+      verdicts.push({ tree: tree.label, step: stepName(step), plantRate: plantRecords, rate, share, held });
+      if (!held) failedAt.set(tree.label, Math.min(failedAt.get(tree.label) ?? Infinity, plantRecords));
+    }
+  }
+  context.results.workers = { runs, skipped };
+  const rows = [
+    "| tree | step (lines a factory[@speed]) | plant's records/s | records/s (median) | batches within 50 ms (median) | held |",
+  ];
+  rows.push("| --- | --- | ---: | ---: | ---: | :---: |");
+  for (const tree of trees) {
+    for (const step of steps) {
+      const name = stepName(step);
+      const verdict = verdicts.find((v) => v.tree === tree.label && v.step === name);
+      const skip = skipped.find((v) => v.tree === tree.label && v.step === name);
+      if (verdict) {
+        rows.push(
+          `| ${tree.label} | ${name} | ${Math.round(verdict.plantRate)} | ${Math.round(verdict.rate)} | ${
+            (verdict.share * 100).toFixed(2)
+          }% | ${verdict.held ? "yes" : "no"} |`,
+        );
+      } else if (skip) {
+        rows.push(`| ${tree.label} | ${name} | ${Math.round(skip.plantRate)} | not run | not run | no |`);
       }
     }
   }
-  context.results.workers = runs;
-  const rows = [
-    "| tree | lines a factory | plant's records/s | records/s (median) | batches within 50 ms (median) | held |",
-  ];
-  rows.push("| --- | ---: | ---: | ---: | ---: | :---: |");
-  const largest = new Map<string, number>();
-  for (const tree of trees) {
-    for (const step of steps) {
-      const mine = runs.filter((run) => run.tree === tree.label && run.linesPerFactory === step);
-      const share = median(mine.map((run) => run.withinShare));
-      const rate = median(mine.map((run) => run.rate));
-      const held = share >= 0.99 && rate >= 0.95 * mine[0].plantRate;
-      if (held) largest.set(tree.label, Math.max(largest.get(tree.label) ?? 0, mine[0].plantRate));
-      rows.push(
-        `| ${tree.label} | ${step} | ${Math.round(mine[0].plantRate)} | ${Math.round(rate)} | ${
-          (share * 100).toFixed(2)
-        }% | ${held ? "yes" : "no"} |`,
-      );
-    }
-  }
-  const base = largest.get(trees[0].label);
+  const bracket = (label: string) => {
+    const mine = verdicts.filter((v) => v.tree === label);
+    const held = Math.max(0, ...mine.filter((v) => v.held).map((v) => v.plantRate));
+    const notHeld = failedAt.get(label);
+    return { held: held > 0 ? held : undefined, notHeld };
+  };
+  const base = bracket(trees[0].label);
+  const speeds = [...new Set(steps.map((step) => step.speed))];
   const lines = [
     "## Real-time capacity of the CLI: threads and commits (`--only workers`)",
     "",
-    ...(speed === 1
+    ...(speeds.length === 1 && speeds[0] === 1
       ? []
-      : [`Every run at \`--speed ${speed}\`: the plant's records/s are its own times ${speed}.`, ""]),
+      : ["A step `L@S` runs at `--speed S`: its plant's records/s are the plant's own times S.", ""]),
     ...rows,
     "",
     ...trees.map((tree) => {
-      const held = largest.get(tree.label);
-      const ratio = held !== undefined && base ? ` (${(held / base).toFixed(2)}x ${trees[0].label})` : "";
-      return held === undefined
-        ? `- ${tree.label}: no plant run was held`
-        : `- ${tree.label}: the largest plant held produces ${Math.round(held)} records/s${ratio}`;
+      const { held, notHeld } = bracket(tree.label);
+      const range = `held ${held === undefined ? "none" : Math.round(held)}, not held ${
+        notHeld === undefined ? "none (all held)" : Math.round(notHeld)
+      } records/s`;
+      if (tree === trees[0]) return `- ${tree.label}: ${range}`;
+      const low = held !== undefined && base.notHeld !== undefined ? (held / base.notHeld).toFixed(2) + "x" : "?";
+      const high = notHeld !== undefined && base.held !== undefined ? (notHeld / base.held).toFixed(2) + "x" : "?";
+      return `- ${tree.label}: ${range}; against ${trees[0].label}: from ${low} to ${high}`;
     }),
   ];
   return lines.join("\n");
