@@ -6,7 +6,8 @@ import { crc32c } from "../lib/kafka/_crc32c.ts";
 import { groupMessagesPerPartition } from "../lib/kafka/_grouping.ts";
 import type { ModuleLoader } from "../lib/kafka/_kafkajs.ts";
 import { type ProduceMessage, produceRequest, type ProduceRequestArgs } from "../lib/kafka/_produce_request.ts";
-import { encodeRecord, type RecordArgs } from "../lib/kafka/_record.ts";
+import { encodeRecord, type RecordArgs, sizedEncoder } from "../lib/kafka/_record.ts";
+import { type FrameArgs, frameRequest } from "../lib/kafka/_request_frame.ts";
 import { installKafkaPatches, type KafkaPatchStatus } from "../lib/kafka/patches.ts";
 import { Rng } from "../lib/random.ts";
 import { connectKafkaSink } from "../lib/sinks/kafka.ts";
@@ -90,6 +91,7 @@ Deno.test("records are encoded byte for byte as KafkaJS encodes them", () => {
     record: true,
     crc32C: true,
     produceRequest: true,
+    requestFrame: true,
     timeoutClamp: true,
     fastVarints: true,
   });
@@ -198,6 +200,34 @@ Deno.test("produce requests are encoded byte for byte as KafkaJS encodes them", 
   }
 });
 
+Deno.test("requests are framed byte for byte as KafkaJS frames them", async () => {
+  const stock = stockModule<typeof frameRequest>("kafkajs/src/protocol/request.js");
+  const Encoder = require("kafkajs/src/protocol/encoder.js");
+  const rng = new Rng(13);
+  const body = (n: number) => {
+    const bytes = Uint8Array.from({ length: n }, () => rng.int(0, 255));
+    // KafkaJS's own growing encoder (room past its bytes), and an exactly sized one.
+    if (rng.int(0, 1)) return new Encoder().writeBuffer(Buffer.from(bytes));
+    const exact = sizedEncoder(n);
+    exact.buf.set(bytes);
+    exact.offset = n;
+    return exact;
+  };
+  for (const clientId of [null, "", "factory-sim", "fábrica-😀", "x".repeat(300)]) {
+    for (const n of [0, 1, 511, 512, 70_000]) {
+      const payload = body(n);
+      const args: FrameArgs = {
+        correlationId: rng.int(0, 2 ** 31 - 1),
+        clientId,
+        request: { apiKey: rng.int(0, 60), apiVersion: rng.int(0, 12), encode: () => Promise.resolve(payload) },
+      };
+      const [ours, theirs] = [(await frameRequest(args)).buffer, (await stock(args)).buffer];
+      assert.ok(Buffer.compare(Buffer.from(ours), Buffer.from(theirs)) === 0, `client ${clientId}, ${n} bytes`);
+      assert.equal((await frameRequest(args)).buf.length, ours.length, "framed in a buffer of the exact size");
+    }
+  }
+});
+
 /** A loader of a KafkaJS that is 2.2.4 but for `changes` (module specifier -> its exports), recording what it loads. */
 function fakeKafkaJs(changes: Record<string, unknown>): { loader: ModuleLoader; loaded: string[] } {
   const loaded: string[] = [];
@@ -220,6 +250,7 @@ const STOCK: KafkaPatchStatus = {
   record: false,
   crc32C: false,
   produceRequest: false,
+  requestFrame: false,
   timeoutClamp: false,
   fastVarints: false,
 };

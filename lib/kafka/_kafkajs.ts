@@ -33,6 +33,10 @@ export const MODULES = {
   /** Produce request versions that reuse v3's. */
   produceRequestUsers: [4, 5, 6, 7].map((version) => `kafkajs/src/protocol/requests/produce/v${version}/request.js`),
   requestQueue: "kafkajs/src/network/requestQueue/index.js",
+  /** Frames every request (size, header, body). */
+  request: "kafkajs/src/protocol/request.js",
+  /** Keeps `request` from when it loads. */
+  connection: "kafkajs/src/network/connection.js",
 } as const;
 
 /** What KafkaJS's `Encoder` (src/protocol/encoder.js) offers that the patches use. */

@@ -1,8 +1,9 @@
 /**
  * A patch of KafkaJS (installed by `patches.ts`): each uncompressed partition of a produce request
- * written once into an exactly sized buffer, in place of `protocol/requests/produce/v3/request.js`
- * (which v4 to v7 reuse).
+ * written once into an exactly sized buffer, and the request into one more, in place of
+ * `protocol/requests/produce/v3/request.js` (which v4 to v7 reuse).
  */
+import { Buffer } from "node:buffer";
 import { crc32c } from "./_crc32c.ts";
 import { kafkaJs, type KafkaJsEncoder, kafkaJsRecordBatch } from "./_kafkajs.ts";
 import { byteLengthOf, encodeHeaders, encodeRecord, recordBodySize, sizedEncoder, writeRecord } from "./_record.ts";
@@ -65,28 +66,50 @@ export function produceRequest(
     topicData,
   }: ProduceRequestArgs,
 ): KafkaJsRequest {
-  const { Encoder, produceApiKey } = kafkaJs();
+  const { produceApiKey } = kafkaJs();
   return {
     apiKey: produceApiKey,
     apiVersion: 3,
     apiName: "Produce",
     expectResponse: () => acks !== 0,
     encode: async () => {
-      const topics: KafkaJsEncoder[] = [];
+      // Each partition in a buffer of its own, then all of it once into one of the exact size:
+      // KafkaJS's encoders would copy the partitions into a topic's growing buffer, and the topics
+      // into the request's.
+      const topics: { topic: string; partitions: KafkaJsEncoder[] }[] = [];
+      // transactional id, acks 2, timeout 4, topic count 4
+      let size = stringSize(transactionalId) + 10;
       for (const { topic, partitions } of topicData) {
         const encoded: KafkaJsEncoder[] = [];
+        // name, partition count 4
+        size += stringSize(topic) + 4;
         for (const data of partitions) {
           const args = { ...data, transactional: !!transactionalId, producerId, producerEpoch };
-          encoded.push(
-            compression === NO_COMPRESSION ? encodePartition(args) : await encodeCompressedPartition(args, compression),
-          );
+          const partition = compression === NO_COMPRESSION
+            ? encodePartition(args)
+            : await encodeCompressedPartition(args, compression);
+          size += partition.offset;
+          encoded.push(partition);
         }
-        topics.push(new Encoder().writeString(topic).writeArray(encoded));
+        topics.push({ topic, partitions: encoded });
       }
-      return new Encoder().writeString(transactionalId).writeInt16(acks).writeInt32(timeout)
-        .writeArray(topics);
+      const encoder = sizedEncoder(size);
+      encoder.writeString(transactionalId).writeInt16(acks).writeInt32(timeout).writeInt32(topics.length);
+      for (const { topic, partitions } of topics) {
+        encoder.writeString(topic).writeInt32(partitions.length);
+        for (const partition of partitions) {
+          encoder.buf.set(partition.buf.subarray(0, partition.offset), encoder.offset);
+          encoder.offset += partition.offset;
+        }
+      }
+      return encoder;
     },
   };
+}
+
+/** Bytes of a protocol string: its int16 length, then its UTF-8 bytes (-1 and none for null). */
+function stringSize(text: string | null): number {
+  return text === null ? 2 : 2 + Buffer.byteLength(text, "utf8");
 }
 
 interface PartitionArgs extends ProducePartition {

@@ -7,6 +7,7 @@
  * - each record in one exactly sized buffer (`_record.ts`)
  * - CRC-32C eight bytes a step (`_crc32c.ts`)
  * - each uncompressed partition of a produce request written once (`_produce_request.ts`)
+ * - each request framed in one exactly sized buffer (`_request_frame.ts`)
  * - no negative timeouts from the request queue (`_timeout_clamp.ts`)
  * - varints written straight into the encoder's buffer (`_varints.ts`)
  *
@@ -28,6 +29,7 @@ import {
 } from "./_kafkajs.ts";
 import { produceRequest } from "./_produce_request.ts";
 import { encodeRecord } from "./_record.ts";
+import { frameRequest } from "./_request_frame.ts";
 import { installTimeoutClamp, type RequestQueueClass } from "./_timeout_clamp.ts";
 import { installFastVarints, type VarintEncoderClass } from "./_varints.ts";
 
@@ -37,6 +39,7 @@ export const KAFKA_PATCHES = [
   "record",
   "crc32C",
   "produceRequest",
+  "requestFrame",
   "timeoutClamp",
   "fastVarints",
 ] as const;
@@ -110,6 +113,7 @@ function install(require: ModuleLoader, skip: Set<KafkaPatch>, warn: (text: stri
     replace("groupMessagesPerPartition", MODULES.grouping, groupMessagesPerPartition);
     replace("record", MODULES.record, encodeRecord);
     replace("crc32C", MODULES.crc32C, crc32c);
+    replace("requestFrame", MODULES.request, frameRequest);
     // These two require the modules above, so they could only be looked at now.
     const late = mismatch(require, MODULES.produceRequest, isFunctionOfOne, "a function of one argument") ??
       mismatch(require, MODULES.recordBatch, hasRecordBatch, "an object with a RecordBatch function");
@@ -157,7 +161,13 @@ function incompatibility(require: ModuleLoader): string | undefined {
   if (version !== KAFKAJS_VERSION) {
     return `KafkaJS ${String(version)} is not ${KAFKAJS_VERSION}, the release factory-sim's patches were written for`;
   }
-  const users = [MODULES.sendMessages, MODULES.recordBatch, MODULES.produceRequest, ...MODULES.produceRequestUsers];
+  const users = [
+    MODULES.sendMessages,
+    MODULES.recordBatch,
+    MODULES.produceRequest,
+    ...MODULES.produceRequestUsers,
+    MODULES.connection,
+  ];
   const loaded = users.find((user) => require.resolve(user) in require.cache);
   if (loaded) return `KafkaJS was loaded before its patches (${loaded})`;
   return mismatch(require, MODULES.encoder, isEncoderClass, `a class with ${ENCODER_METHODS.join(", ")}`) ??
@@ -166,6 +176,7 @@ function incompatibility(require: ModuleLoader): string | undefined {
     mismatch(require, MODULES.grouping, isFunctionOfOne, "a function of one argument") ??
     mismatch(require, MODULES.record, isFunctionOfOne, "a function of one argument") ??
     mismatch(require, MODULES.crc32C, isFunctionOfOne, "a function of one argument") ??
+    mismatch(require, MODULES.request, isFunctionOfOne, "a function of one argument") ??
     mismatch(require, MODULES.requestQueue, isRequestQueue, "a class with scheduleCheckPendingRequests");
 }
 
