@@ -92,7 +92,7 @@ Deno.test("records are encoded byte for byte as KafkaJS encodes them", () => {
     crc32C: true,
     produceRequest: true,
     requestFrame: true,
-    timeoutClamp: true,
+    pendingCheck: true,
     fastVarints: true,
   });
   const stock = stockModule<(args: RecordArgs) => { buffer: Uint8Array }>(
@@ -228,6 +228,40 @@ Deno.test("requests are framed byte for byte as KafkaJS frames them", async () =
   }
 });
 
+Deno.test("a connection's request queue checks for waiting requests only while some wait", () => {
+  const RequestQueue = require("kafkajs/src/network/requestQueue/index.js");
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const queue = new RequestQueue({
+    maxInFlightRequests: 1,
+    requestTimeout: 30_000,
+    enforceRequestTimeout: false,
+    clientId: "test",
+    broker: "localhost:9092",
+    logger: quiet,
+  });
+  try {
+    // What every answer does (fulfillRequest): KafkaJS scheduled the next check regardless, so a
+    // connection polled every millisecond for as long as it was open.
+    queue.checkPendingRequests();
+    assert.equal(queue.throttleCheckTimeoutId, null, "nothing waits: no check scheduled");
+    queue.throttledUntil = Date.now() + 60_000;
+    queue.checkPendingRequests();
+    assert.equal(queue.throttleCheckTimeoutId, null, "throttled, nothing waits: no check scheduled");
+    // A request that cannot go (one in flight, the most allowed) waits, and a check is scheduled.
+    queue.throttledUntil = -1;
+    queue.inflight.set(1, {});
+    queue.push({
+      entry: { correlationId: 2, apiKey: 0, apiName: "Produce", apiVersion: 3, resolve() {}, reject() {} },
+      expectResponse: true,
+      sendRequest() {},
+    });
+    assert.equal(queue.pending.length, 1);
+    assert.notEqual(queue.throttleCheckTimeoutId, null, "a request waits: a check is scheduled");
+  } finally {
+    queue.destroy();
+  }
+});
+
 /** A loader of a KafkaJS that is 2.2.4 but for `changes` (module specifier -> its exports), recording what it loads. */
 function fakeKafkaJs(changes: Record<string, unknown>): { loader: ModuleLoader; loaded: string[] } {
   const loaded: string[] = [];
@@ -251,7 +285,7 @@ const STOCK: KafkaPatchStatus = {
   crc32C: false,
   produceRequest: false,
   requestFrame: false,
-  timeoutClamp: false,
+  pendingCheck: false,
   fastVarints: false,
 };
 

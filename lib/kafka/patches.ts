@@ -8,7 +8,7 @@
  * - CRC-32C eight bytes a step (`_crc32c.ts`)
  * - each uncompressed partition of a produce request written once (`_produce_request.ts`)
  * - each request framed in one exactly sized buffer (`_request_frame.ts`)
- * - no negative timeouts from the request queue (`_timeout_clamp.ts`)
+ * - the request queue checks for waiting requests only while some wait (`_pending_check.ts`)
  * - varints written straight into the encoder's buffer (`_varints.ts`)
  *
  * They depend on KafkaJS's private modules, so they are installed only on the release they were
@@ -30,7 +30,7 @@ import {
 import { produceRequest } from "./_produce_request.ts";
 import { encodeRecord } from "./_record.ts";
 import { frameRequest } from "./_request_frame.ts";
-import { installTimeoutClamp, type RequestQueueClass } from "./_timeout_clamp.ts";
+import { installPendingCheck, type RequestQueueClass } from "./_pending_check.ts";
 import { installFastVarints, type VarintEncoderClass } from "./_varints.ts";
 
 /** The patches, by name. */
@@ -40,7 +40,7 @@ export const KAFKA_PATCHES = [
   "crc32C",
   "produceRequest",
   "requestFrame",
-  "timeoutClamp",
+  "pendingCheck",
   "fastVarints",
 ] as const;
 /** The name of a patch. */
@@ -128,9 +128,9 @@ function install(require: ModuleLoader, skip: Set<KafkaPatch>, warn: (text: stri
     warn(`KafkaJS's modules could not be patched (${String(error)}): KafkaJS runs as shipped`);
     return none;
   }
-  if (!skip.has("timeoutClamp")) {
-    installTimeoutClamp(require(MODULES.requestQueue) as RequestQueueClass);
-    done.add("timeoutClamp");
+  if (!skip.has("pendingCheck")) {
+    installPendingCheck(require(MODULES.requestQueue) as RequestQueueClass);
+    done.add("pendingCheck");
   }
   if (!skip.has("fastVarints") && installFastVarints(require(MODULES.encoder) as VarintEncoderClass)) {
     done.add("fastVarints");
