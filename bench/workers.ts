@@ -81,6 +81,11 @@ function stepName({ lines, speed }: WorkersStep): string {
   return speed === 1 ? String(lines) : `${lines}@${speed}`;
 }
 
+/** The benchmark's "held": at least 99% of batches within 50 ms and at least 95% of the plant's rate. */
+function isHeld(withinShare: number, rate: number, plantRate: number): boolean {
+  return withinShare >= 0.99 && rate >= 0.95 * plantRate;
+}
+
 /** One run's figures. */
 interface RunFigures {
   tree: string;
@@ -214,7 +219,7 @@ async function runOnce(
       rate,
       withinShare,
       batches,
-      held: withinShare >= 0.99 && rate >= 0.95 * plantRecords,
+      held: isHeld(withinShare, rate, plantRecords),
     };
   } finally {
     try {
@@ -254,14 +259,22 @@ export async function workersBenchmark(context: WorkersContext): Promise<string>
   const warmupS = 5;
   const seconds = quick ? 10 : 20;
   const runs: RunFigures[] = [];
-  /** Per tree, the smallest plant (records/s) it did not hold so far. */
-  const failedAt = new Map<string, number>();
   const skipped: { tree: string; step: string; plantRate: number; failed: number }[] = [];
   const verdicts: { tree: string; step: string; plantRate: number; rate: number; share: number; held: boolean }[] = [];
+  /** A tree's largest plant (records/s) held and smallest not held so far, each undefined when there is none. */
+  const bracket = (label: string) => {
+    const mine = verdicts.filter((v) => v.tree === label);
+    const largest = Math.max(-Infinity, ...mine.filter((v) => v.held).map((v) => v.plantRate));
+    const smallest = Math.min(Infinity, ...mine.filter((v) => !v.held).map((v) => v.plantRate));
+    return {
+      held: Number.isFinite(largest) ? largest : undefined,
+      notHeld: Number.isFinite(smallest) ? smallest : undefined,
+    };
+  };
   for (const [index, step] of steps.entries()) {
     const plantRecords = await plantRecordsAt(trees[0].root, step.lines) * step.speed;
     const running = trees.filter((tree) => {
-      const failed = failedAt.get(tree.label);
+      const failed = bracket(tree.label).notHeld;
       if (failed === undefined || plantRecords < failed) return true;
       skipped.push({ tree: tree.label, step: stepName(step), plantRate: plantRecords, failed });
       progress(`workers: ${tree.label}, step ${stepName(step)}: not run (it did not hold ${Math.round(failed)})`);
@@ -285,9 +298,14 @@ export async function workersBenchmark(context: WorkersContext): Promise<string>
       const own = mine.filter((run) => run.tree === tree.label);
       const share = median(own.map((run) => run.withinShare));
       const rate = median(own.map((run) => run.rate));
-      const held = share >= 0.99 && rate >= 0.95 * plantRecords;
-      verdicts.push({ tree: tree.label, step: stepName(step), plantRate: plantRecords, rate, share, held });
-      if (!held) failedAt.set(tree.label, Math.min(failedAt.get(tree.label) ?? Infinity, plantRecords));
+      verdicts.push({
+        tree: tree.label,
+        step: stepName(step),
+        plantRate: plantRecords,
+        rate,
+        share,
+        held: isHeld(share, rate, plantRecords),
+      });
     }
   }
   context.results.workers = { runs, skipped };
@@ -311,12 +329,6 @@ export async function workersBenchmark(context: WorkersContext): Promise<string>
       }
     }
   }
-  const bracket = (label: string) => {
-    const mine = verdicts.filter((v) => v.tree === label);
-    const held = Math.max(0, ...mine.filter((v) => v.held).map((v) => v.plantRate));
-    const notHeld = failedAt.get(label);
-    return { held: held > 0 ? held : undefined, notHeld };
-  };
   const base = bracket(trees[0].label);
   const speeds = [...new Set(steps.map((step) => step.speed))];
   const lines = [
