@@ -169,9 +169,10 @@ export function unpackLineStats(packed: Float64Array, into: readonly LineStats[]
 
 /**
  * A line's accumulator. Its five doubles (sum, min, max, first and last time) live in a
- * Float64Array its summary shares among its lines. Held in its own fields, each reading's new sum
- * and time were new heap numbers, which the accumulator (long-lived) kept until its line's next
- * reading, seconds later: long enough for V8's old generation, about 140 bytes promoted a reading.
+ * Float64Array its summary shares among its lines. Held in its own fields, a reading's new sum and
+ * time were heap numbers the accumulator (long-lived) kept until its line's next reading, seconds
+ * later: long enough for V8's old generation (about 20 bytes promoted a reading, measured in the
+ * CLI; bench/README.md, "What changed").
  */
 class LineAccumulator implements LineStats {
   /** Doubles a line takes in the shared array. */
