@@ -3,7 +3,7 @@ import { hasControls } from "../lib/text.ts";
 import { DEFAULT_TOPICS } from "../lib/messages.ts";
 import type { Line } from "../lib/plant.ts";
 import type { Heartbeat, Reading } from "../lib/simulation.ts";
-import { RunSummary } from "../lib/summary.ts";
+import { RunSummary, SUMMARY_JSON_CHUNK_LINES, writeSummaryJson } from "../lib/summary.ts";
 import { START_MS } from "./_helpers.ts";
 
 const sensor = { sensorId: "S1-1", tier: "1.1" } as Line["sensor"];
@@ -262,4 +262,59 @@ Deno.test("a reading that names its line (as the simulation's do) is counted on 
   assert.equal(summary.lines[1].sent, 0, "the second Cola line shares the first one's row");
   assert.equal(summary.lines[2].sent, 1);
   assert.equal(summary.lines[2].max, 30);
+});
+
+Deno.test("the --summary-json text comes in chunks of lines that make the document's JSON exactly", async (t) => {
+  // Config text as a user may write it: quotes, a newline, a control character, non-ASCII.
+  const odd = { sensorId: 'S"1\n-\u0001', tier: "1.1" } as Line["sensor"];
+  const lines: Line[] = [
+    ...LINES,
+    { factoryId: "Fäbrik \u{1F964}", index: 2, sodaName: "Cola\\Zero", total: 3, sensor: odd },
+  ];
+  const summary = new RunSummary(lines, DEFAULT_TOPICS);
+  summary.add([reading("Cola", 10.25, START_MS + 2_000), heartbeat, reading("Lime", 7, START_MS + 3_000)]);
+  const runInfo = { ...info(), taken: [1, 1, 0] };
+  const whole = `${JSON.stringify(summary.document(runInfo), null, 2)}\n`;
+  for (const chunkLines of [1, 2, 3, 1_000]) {
+    await t.step(`${chunkLines} lines a chunk`, () => {
+      const chunks = [...summary.jsonChunks(runInfo, chunkLines)];
+      assert.equal(chunks.join(""), whole);
+      assert.equal(chunks.length, Math.ceil(lines.length / chunkLines) + (lines.length % chunkLines === 0 ? 1 : 0));
+    });
+  }
+  await t.step("a failed run (no readings taken) and a plant without lines", () => {
+    const failed = { ...info(), outcome: "failed" as const, exitCode: 1, taken: undefined };
+    assert.equal([...summary.jsonChunks(failed, 2)].join(""), `${JSON.stringify(summary.document(failed), null, 2)}\n`);
+    const empty = new RunSummary([], DEFAULT_TOPICS);
+    assert.equal([...empty.jsonChunks(info())].join(""), `${JSON.stringify(empty.document(info()), null, 2)}\n`);
+  });
+});
+
+Deno.test("a large plant's --summary-json text never holds more than a chunk's lines at once", () => {
+  const lines: Line[] = Array.from({ length: 2_500 }, (_, i) => ({
+    factoryId: `F${i}`,
+    index: 0,
+    sodaName: "Cola",
+    total: 4,
+    sensor,
+  }));
+  const summary = new RunSummary(lines, DEFAULT_TOPICS);
+  const chunks = [...summary.jsonChunks({ ...info(), taken: undefined })];
+  assert.equal(chunks.length, 3);
+  for (const chunk of chunks) assert.ok(chunk.split('"factoryId"').length - 1 <= SUMMARY_JSON_CHUNK_LINES);
+  assert.equal(JSON.parse(chunks.join("")).lines.length, 2_500);
+});
+
+Deno.test("writeSummaryJson writes the chunks, replacing the file and creating its directory", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/new/summary.json`;
+    writeSummaryJson(path, ["{", '"a": ', "1}\n"]);
+    assert.equal(Deno.readTextFileSync(path), '{"a": 1}\n');
+    writeSummaryJson(path, ["{}\n"]);
+    assert.equal(Deno.readTextFileSync(path), "{}\n");
+    assert.throws(() => writeSummaryJson(dir, ["{}\n"]), /could not write --summary-json/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

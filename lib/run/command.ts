@@ -163,7 +163,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
     if (summaryJson === undefined) return;
     try {
       const ending = { outcome: "failed", exitCode: exitCodeOf(error), error: describeError(error) } as const;
-      writeSummaryJson(summaryJson, summary.document(info({ ...ending, endMs: nowMs() })));
+      writeSummaryJson(summaryJson, summary.jsonChunks(info({ ...ending, endMs: nowMs() })));
     } catch (writeError) {
       logger.warn(`--summary-json not written: ${shown(describeError(writeError))}`);
     }
@@ -212,7 +212,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   if (summaryJson !== undefined) {
     const outcome = exitCode === ExitCode.ok ? "done" : "stopped";
     const taken = result.lines.map((line) => line.taken);
-    writeSummaryJson(summaryJson, summary.document(info({ outcome, exitCode, endMs: result.endMs, taken })));
+    writeSummaryJson(summaryJson, summary.jsonChunks(info({ outcome, exitCode, endMs: result.endMs, taken })));
   }
   return exitCode;
 }
