@@ -19,7 +19,7 @@
  * bounds (epoch ms) so the orchestrator can tell what the broker and the machine used meanwhile.
  */
 import { parseArgs } from "node:util";
-import { toRecords } from "../lib/messages.ts";
+import { JSON_BYTES, toRecords } from "../lib/messages.ts";
 import { Rng } from "../lib/random.ts";
 import { Scheduler } from "../lib/scheduler.ts";
 import { runSimulation } from "../lib/simulation.ts";
@@ -103,7 +103,7 @@ await runSimulation(plant, {
       controller.abort();
       return;
     }
-    return sink.write(toRecords(events, topics));
+    return sink.write(toRecords(events, topics, JSON_BYTES));
   },
 });
 const closeStartedMs = performance.now();

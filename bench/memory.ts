@@ -11,7 +11,7 @@
  * heap after GC, CPU, and the events simulated.
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_TOPICS, toRecords } from "../lib/messages.ts";
+import { DEFAULT_TOPICS, JSON_BYTES, toRecords } from "../lib/messages.ts";
 import { Rng } from "../lib/random.ts";
 import { Scheduler } from "../lib/scheduler.ts";
 import { runSimulation } from "../lib/simulation.ts";
@@ -44,7 +44,7 @@ await runSimulation(plant, {
   signal: controller.signal,
   emit: (batch) => {
     events += batch.length;
-    records += toRecords(batch, DEFAULT_TOPICS).length;
+    records += toRecords(batch, DEFAULT_TOPICS, JSON_BYTES).length;
     const elapsedMs = scheduler.now() - startMs;
     // The first second builds every task and fires every sensor's first heartbeat at once: the
     // steady state starts after it.

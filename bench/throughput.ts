@@ -15,7 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { installKafkaPatches } from "../lib/kafka/patches.ts";
-import { toRecords } from "../lib/messages.ts";
+import { JSON_BYTES, toRecords } from "../lib/messages.ts";
 import { Rng } from "../lib/random.ts";
 import { Scheduler } from "../lib/scheduler.ts";
 import { runSimulation } from "../lib/simulation.ts";
@@ -68,7 +68,7 @@ await runSimulation(plant, {
   rng: new Rng(1),
   signal: controller.signal,
   emit: (events) => {
-    const records = toRecords(events, topics);
+    const records = toRecords(events, topics, JSON_BYTES);
     produced += records.length;
     // Every field is ASCII, so string lengths are byte counts (and cost nothing to read).
     for (const record of records) {

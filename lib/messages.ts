@@ -5,6 +5,7 @@
  */
 import type { Buffer } from "node:buffer";
 import type { FaultLabel } from "./faults.ts";
+import { type EncodedValue, heartbeatJson, readingJson } from "./json_bytes.ts";
 import type { Heartbeat, Reading, SimEvent } from "./simulation.ts";
 
 /** Topic names, renameable by flag. */
@@ -18,12 +19,15 @@ export interface Topics {
 /** The default topic names. */
 export const DEFAULT_TOPICS: Topics = { readings: "SENSOR_READINGS", heartbeats: "SENSOR_HEARTBEAT" };
 
-/** A record ready for a sink: the value is JSON text, or the bytes of a registry format. */
+/**
+ * A record ready for a sink: the value is JSON text, as a string or as the parts a request writes
+ * (`lib/json_bytes.ts`), or the bytes of a registry format.
+ */
 export interface OutRecord {
   topic: string;
   /** The sensor id, so each sensor's records stay ordered in one partition. */
   key: string;
-  value: string | Buffer;
+  value: string | Buffer | EncodedValue;
   /** The event's simulated time, epoch milliseconds; Kafka's record timestamp. */
   timestampMs: number;
   /** Kafka record headers (the console sink does not show them). */
@@ -39,16 +43,27 @@ export const CONTENT_TYPE_HEADER = "content-type";
 export interface ValueEncoder {
   /** The `content-type` header of every record. */
   readonly contentType: string;
-  reading(event: Reading): string | Buffer;
-  heartbeat(event: Heartbeat): string | Buffer;
-  label(event: FaultLabel): string | Buffer;
+  reading(event: Reading): string | Buffer | EncodedValue;
+  heartbeat(event: Heartbeat): string | Buffer | EncodedValue;
+  label(event: FaultLabel): string | Buffer | EncodedValue;
 }
 
-/** The JSON values of the message contract (`--format json`, and always on the console). */
+/** The JSON values of the message contract as text (always on the console). */
 export const JSON_VALUES: ValueEncoder = Object.freeze({
   contentType: "application/json",
   reading: readingValue,
   heartbeat: heartbeatValue,
+  label: labelValue,
+});
+
+/**
+ * The same JSON values for Kafka (`--format json`): readings and heartbeats as the parts a request
+ * writes straight into its buffer (`lib/json_bytes.ts`), the same bytes as `JSON_VALUES`'s text.
+ */
+export const JSON_BYTES: ValueEncoder = Object.freeze({
+  contentType: "application/json",
+  reading: (event: Reading) => readingJson(event) ?? readingValue(event),
+  heartbeat: (event: Heartbeat) => heartbeatJson(event) ?? heartbeatValue(event),
   label: labelValue,
 });
 

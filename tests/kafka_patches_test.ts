@@ -10,6 +10,10 @@ import { encodeRecord, type RecordArgs, sizedEncoder } from "../lib/kafka/_recor
 import { type FrameArgs, frameRequest } from "../lib/kafka/_request_frame.ts";
 import { installKafkaPatches, type KafkaPatchStatus } from "../lib/kafka/patches.ts";
 import { Rng } from "../lib/random.ts";
+import { isEncodedValue } from "../lib/json_bytes.ts";
+import { JSON_BYTES, JSON_VALUES, type ValueEncoder } from "../lib/messages.ts";
+import type { Line } from "../lib/plant.ts";
+import type { Heartbeat, Reading } from "../lib/simulation.ts";
 import { connectKafkaSink } from "../lib/sinks/kafka.ts";
 import { BROKERS, consumeAll, ensureBroker, uniqueTopic } from "./_kafka.ts";
 
@@ -197,6 +201,61 @@ Deno.test("produce requests are encoded byte for byte as KafkaJS encodes them", 
     }
   } finally {
     Date.now = realNow;
+  }
+});
+
+Deno.test("JSON values given as bytes (JSON_BYTES) are encoded as KafkaJS encodes their text, compressed or not", async () => {
+  const stock = stockModule<typeof produceRequest>("kafkajs/src/protocol/requests/produce/v3/request.js");
+  const base = 1_795_000_000_000;
+  const sensor = { sensorId: "S1-1", tier: "1.1" } as Line["sensor"];
+  const lines: Line[] = [
+    { factoryId: "F1", index: 0, sodaName: "Cola", total: 10, sensor },
+    { factoryId: "Fäbrik", index: 1, sodaName: 'say "hi" \u{1F964}', total: 1_000, sensor },
+  ];
+  const rng = new Rng(12);
+  const events = Array.from({ length: 300 }, (_, i): Reading | Heartbeat => {
+    const timeMs = base + i * 37;
+    const line = lines[i % 2];
+    return i % 3 === 0
+      ? { kind: "heartbeat", factoryId: "F1", sensorId: `S${i % 7}-1`, tier: "1.1", status: "active", timeMs }
+      : {
+        kind: "reading",
+        factoryId: line.factoryId,
+        sensorId: line.sensor.sensorId,
+        tier: line.sensor.tier,
+        sodaName: line.sodaName,
+        reading: Math.round(rng.int(0, 10_000)) / 100,
+        count: 1 + (i % line.total),
+        total: line.total,
+        timeMs,
+        line,
+      };
+  });
+  const messages = (encoder: ValueEncoder): ProduceMessage[] =>
+    events.map((event) => ({
+      key: event.sensorId,
+      value: event.kind === "reading" ? encoder.reading(event) : encoder.heartbeat(event as Heartbeat),
+      timestamp: String(event.timeMs),
+      headers: { "content-type": "application/json" },
+    }));
+  const asBytes = messages(JSON_BYTES);
+  assert.ok(asBytes.every((message) => isEncodedValue(message.value)));
+  for (const compression of [undefined, 1]) {
+    const args = (of: ProduceMessage[]): ProduceRequestArgs => ({
+      acks: -1,
+      timeout: 30_000,
+      compression,
+      topicData: [{
+        topic: "T",
+        partitions: [{ partition: 0, messages: of.slice(0, 180) }, {
+          partition: 1,
+          messages: of.slice(180),
+        }],
+      }],
+    });
+    const ours = await produceRequest(args(asBytes)).encode();
+    const theirs = await stock(args(messages(JSON_VALUES))).encode();
+    assert.ok(Buffer.compare(Buffer.from(ours.buffer), Buffer.from(theirs.buffer)) === 0, `compression ${compression}`);
   }
 });
 

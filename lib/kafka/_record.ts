@@ -4,6 +4,7 @@
  * request's (`_produce_request.ts`).
  */
 import { Buffer } from "node:buffer";
+import { isEncodedValue } from "../json_bytes.ts";
 import { kafkaJs, type KafkaJsEncoder } from "./_kafkajs.ts";
 
 /** A record's fields as KafkaJS's produce request hands them to `Record` (recordBatch/record/v0). */
@@ -33,9 +34,13 @@ export function encodeHeaders(headers: Record<string, unknown>): Uint8Array {
   return bytes;
 }
 
-/** Length of a key or value as KafkaJS writes it: -1 for none, bytes of a Buffer, UTF-8 bytes of the rest. */
+/**
+ * Length of a key or value as KafkaJS writes it: -1 for none, bytes of a Buffer, UTF-8 bytes of
+ * the rest; an `EncodedValue` (lib/json_bytes.ts) says its own.
+ */
 export function byteLengthOf(value: unknown): number {
   if (value === null || value === undefined) return -1;
+  if (isEncodedValue(value)) return value.length;
   return Buffer.isBuffer(value) ? value.length : Buffer.byteLength(String(value), "utf8");
 }
 
@@ -99,6 +104,10 @@ export function writeRecord(
 function writeBytes(encoder: KafkaJsEncoder, value: unknown, length: number): void {
   encoder.writeVarInt(length);
   if (length <= 0) return;
+  if (isEncodedValue(value)) {
+    encoder.offset = value.writeTo(encoder.buf, encoder.offset);
+    return;
+  }
   if (Buffer.isBuffer(value)) {
     copyInto(encoder, value);
     return;

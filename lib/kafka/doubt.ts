@@ -12,6 +12,7 @@ import { Buffer } from "node:buffer";
 import type { Consumer, IHeaders, Kafka, KafkaMessage, PartitionMetadata } from "kafkajs";
 import { ABORTED, raceDeadline, TIMED_OUT } from "../deadline.ts";
 import { describeError, RunError } from "../errors.ts";
+import { encodedBytes, isEncodedValue } from "../json_bytes.ts";
 import { log } from "../log.ts";
 import type { OutRecord } from "../messages.ts";
 import { quoted } from "../text.ts";
@@ -62,7 +63,11 @@ function identity(key: string, timestampMs: number, value: string, headers: [str
 
 function recordIdentity({ key, timestampMs, value, headers }: OutRecord): string {
   // Values compare as bytes: JSON text by its UTF-8, a registry format's as they are.
-  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+  const bytes = typeof value === "string"
+    ? Buffer.from(value, "utf8")
+    : isEncodedValue(value)
+    ? Buffer.from(encodedBytes(value).buffer)
+    : value;
   return identity(key, timestampMs, bytes.toString("latin1"), Object.entries(headers ?? {}));
 }
 

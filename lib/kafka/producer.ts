@@ -252,7 +252,9 @@ function byTopic(records: readonly OutRecord[]): { topic: string; messages: Mess
     if (messages === undefined) topics.set(record.topic, messages = []);
     messages.push({
       key: record.key,
-      value: record.value,
+      // An EncodedValue (lib/json_bytes.ts) reaches the record encoder (_record.ts), which writes
+      // its bytes; a KafkaJS running without the patches writes `String(value)`: the same text.
+      value: record.value as string | Buffer,
       timestamp: String(record.timestampMs),
       headers: record.headers as IHeaders | undefined,
     });

@@ -10,7 +10,7 @@ import { LiveStatus, runCounts, sinkStatus } from "../live_status.ts";
 import { log, setupLogging } from "../log.ts";
 import type { RunProbe } from "../metrics.ts";
 import type { PreparedFormat } from "../formats/setup.ts";
-import { JSON_VALUES } from "../messages.ts";
+import { JSON_BYTES, JSON_VALUES } from "../messages.ts";
 import { allLines, allSensors, type Plant } from "../plant.ts";
 import { paceFor } from "../pacing.ts";
 import { randomSeed, Rng } from "../random.ts";
@@ -115,7 +115,7 @@ export async function runCommand(options: RunOptions, io: ProcessIo, probe: RunP
   if (values.format !== "json" && sink.toStdout) {
     logger.info(`the console prints JSON lines: --format ${values.format} applies to what goes to Kafka`);
   }
-  const encoder = sink.toStdout ? JSON_VALUES : prepared?.encoder ?? JSON_VALUES;
+  const encoder = sink.toStdout ? JSON_VALUES : prepared?.encoder ?? JSON_BYTES;
   // A backfill runs on virtual time from FROM: as fast as the sink accepts (its back-pressure
   // holds the clock); with --rate, on real time from FROM at the speed that rate implies. A live
   // run starts now, at --speed (or --rate's speed).

@@ -7,7 +7,7 @@
 import { loadConfig } from "../config.ts";
 import { raceDeadline } from "../deadline.ts";
 import type { ProgramEnv } from "../io.ts";
-import { JSON_VALUES } from "../messages.ts";
+import { JSON_BYTES } from "../messages.ts";
 import { allLines, type Shard } from "../plant.ts";
 import { Rng } from "../random.ts";
 import { Scheduler } from "../scheduler.ts";
@@ -138,7 +138,7 @@ export async function runShard(
     security,
     { prepareTopics: init.prepareTopics },
   );
-  const encoder = prepared?.encoder ?? JSON_VALUES;
+  const encoder = prepared?.encoder ?? JSON_BYTES;
   const summary = new RunSummary(allLines(plant), options.topics, {
     continuous: options.continuous,
   });

@@ -17,6 +17,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync } from
 import { join, resolve } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { describeError, isPermissionDenial, PermissionError, permissionError, RunError } from "../errors.ts";
+import { isEncodedValue } from "../json_bytes.ts";
 import { log } from "../log.ts";
 import { type OutRecord, recordsWithin } from "../messages.ts";
 import { shown } from "../text.ts";
@@ -82,6 +83,11 @@ interface RecordRow {
   value: string | Uint8Array;
   ts: number;
   headers: string | null;
+}
+
+/** A record's value as the spool keeps it: JSON as text (a request's parts too), a registry format's bytes as they are. */
+function storedValue(value: OutRecord["value"]): string | Uint8Array {
+  return isEncodedValue(value) ? String(value) : value;
 }
 
 function recordOf(row: RecordRow): OutRecord {
@@ -276,7 +282,7 @@ export class Spool {
     if (records.length === 0) return;
     this.#transaction(() => {
       for (const { topic, key, value, timestampMs, headers } of records) {
-        this.#insert.run(topic, key, value, timestampMs, headers ? JSON.stringify(headers) : null);
+        this.#insert.run(topic, key, storedValue(value), timestampMs, headers ? JSON.stringify(headers) : null);
       }
     });
     this.#count += records.length;
@@ -298,7 +304,14 @@ export class Spool {
     const doubtThrough = Math.max(lastId, this.#doubtThrough ?? lastId);
     this.#transaction(() => {
       records.forEach(({ topic, key, value, timestampMs, headers }, i) => {
-        this.#insertAt.run(start + i, topic, key, value, timestampMs, headers ? JSON.stringify(headers) : null);
+        this.#insertAt.run(
+          start + i,
+          topic,
+          key,
+          storedValue(value),
+          timestampMs,
+          headers ? JSON.stringify(headers) : null,
+        );
       });
       this.#markDoubt.run(doubtThrough, this.#runId);
     });
