@@ -1,15 +1,15 @@
 /**
  * The JSON values of heartbeats and readings as the parts their bytes are made of, for the Kafka
- * encoder to write straight into a request (`lib/kafka/_record.ts`): a sensor's or a line's fields,
- * encoded to UTF-8 once and kept, then the event's numbers and timestamp, written as ASCII. Made as
- * strings (`JSON.stringify`), measured (`Buffer.byteLength`) and copied a character at a time, the
- * values were the largest cost of a backfill after the record encoding (bench/README.md).
+ * encoder to write straight into a request (`lib/kafka/_record.ts`): the field names and
+ * punctuation, encoded once; the event's names (the plant's own strings), numbers and timestamp,
+ * written as ASCII. Made as strings (`JSON.stringify`), measured (`Buffer.byteLength`) and copied a
+ * character at a time, the values were the largest cost of a backfill (bench/README.md). Nothing is
+ * kept per sensor or line: a plant of 100,000 sensors costs what it did.
  *
  * The bytes are those of `heartbeatValue` and `readingValue` (messages.ts), field order included;
- * `String(value)` is that text. An event these cannot write (a timestamp `formatTimestamp` writes
- * another way, a reading without its line) gets `undefined`, and its value stays the string.
+ * `String(value)` is that text. An event these do not write (a name JSON escapes or that is not
+ * ASCII, a number or timestamp written another way) gets `undefined`, and its value stays the text.
  */
-import type { Line } from "./plant.ts";
 import type { Heartbeat, Reading } from "./simulation.ts";
 
 /** A record value a request writes itself: `length` bytes, by `writeTo`. */
@@ -87,8 +87,9 @@ function digits(n: number): number {
   return count;
 }
 
-/** Writes a non-negative safe integer of `count` digits; returns the offset after it. */
-function writeInteger(bytes: Uint8Array, at: number, n: number, count: number): number {
+/** Writes a non-negative safe integer; returns the offset after it. */
+function writeInteger(bytes: Uint8Array, at: number, n: number): number {
+  const count = digits(n);
   for (let i = at + count - 1; i >= at; i--) {
     bytes[i] = ZERO + n % 10;
     n = Math.floor(n / 10);
@@ -106,24 +107,43 @@ function isCount(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
 }
 
-/** `{"sensorId":…,"tier":…,"timestamp":"`, by sensor id (its tier kept to check). */
-const heartbeatHeads = new Map<string, { tier: string; bytes: Uint8Array }>();
+/**
+ * Whether `text` goes into JSON as it is, one byte a character: printable ASCII but `"` and `\`.
+ * Names as plants have them (`S12-3`, `1.1`, `F12`, `Cola`) are; any other is left to the text.
+ */
+function plain(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
+  }
+  return true;
+}
+
+const SENSOR_ID = utf8.encode(`{"sensorId":"`);
+const TIER = utf8.encode(`","tier":"`);
+const HEARTBEAT_TIMESTAMP = utf8.encode(`","timestamp":"`);
 const HEARTBEAT_TAIL = utf8.encode(`","status":"active"}`);
+const HEARTBEAT_FIXED = SENSOR_ID.length + TIER.length + HEARTBEAT_TIMESTAMP.length + TIMESTAMP_LENGTH +
+  HEARTBEAT_TAIL.length;
 
 /** A heartbeat's JSON value: `{"sensorId":…,"tier":…,"timestamp":…,"status":"active"}`. */
 class HeartbeatJson implements EncodedValue {
   readonly length: number;
-  readonly #head: Uint8Array;
+  readonly #sensorId: string;
+  readonly #tier: string;
   readonly #timeMs: number;
 
-  constructor(head: Uint8Array, timeMs: number) {
-    this.#head = head;
-    this.#timeMs = timeMs;
-    this.length = head.length + TIMESTAMP_LENGTH + HEARTBEAT_TAIL.length;
+  constructor(event: Heartbeat) {
+    this.#sensorId = event.sensorId;
+    this.#tier = event.tier;
+    this.#timeMs = event.timeMs;
+    this.length = HEARTBEAT_FIXED + event.sensorId.length + event.tier.length;
   }
 
   writeTo(bytes: Uint8Array, at: number): number {
-    at = writeTimestamp(bytes, put(bytes, at, this.#head), this.#timeMs);
+    at = writeAscii(bytes, put(bytes, at, SENSOR_ID), this.#sensorId);
+    at = writeAscii(bytes, put(bytes, at, TIER), this.#tier);
+    at = writeTimestamp(bytes, put(bytes, at, HEARTBEAT_TIMESTAMP), this.#timeMs);
     return put(bytes, at, HEARTBEAT_TAIL);
   }
 
@@ -132,54 +152,49 @@ class HeartbeatJson implements EncodedValue {
   }
 }
 
-/** A heartbeat's value as bytes; undefined when its timestamp or status is written another way. */
+/** A heartbeat's value as bytes; undefined when a name, its status or its timestamp is written another way. */
 export function heartbeatJson(event: Heartbeat): EncodedValue | undefined {
-  if (event.status !== "active" || !plainTime(event.timeMs)) return undefined;
-  let head = heartbeatHeads.get(event.sensorId);
-  if (head === undefined || head.tier !== event.tier) {
-    const fields = JSON.stringify({ sensorId: event.sensorId, tier: event.tier, timestamp: "" });
-    head = { tier: event.tier, bytes: utf8.encode(fields.slice(0, -2)) };
-    heartbeatHeads.set(event.sensorId, head);
+  if (event.status !== "active" || !plainTime(event.timeMs) || !plain(event.sensorId) || !plain(event.tier)) {
+    return undefined;
   }
-  return new HeartbeatJson(head.bytes, event.timeMs);
+  return new HeartbeatJson(event);
 }
 
-/** `{"factoryId":…,"sensorId":…,"tier":…,"sodaName":…,"reading":`, by line. */
-const readingHeads = new WeakMap<Line, Uint8Array>();
+const FACTORY_ID = utf8.encode(`{"factoryId":"`);
+const SENSOR = utf8.encode(`","sensorId":"`);
+const SODA_NAME = utf8.encode(`","sodaName":"`);
+const READING = utf8.encode(`","reading":`);
 const COUNT = utf8.encode(`,"count":`);
 const TOTAL = utf8.encode(`,"total":`);
 const TIMESTAMP = utf8.encode(`,"timestamp":"`);
 const READING_TAIL = utf8.encode(`"}`);
-const READING_FIXED = COUNT.length + TOTAL.length + TIMESTAMP.length + TIMESTAMP_LENGTH + READING_TAIL.length;
+const READING_FIXED = FACTORY_ID.length + SENSOR.length + TIER.length + SODA_NAME.length + READING.length +
+  COUNT.length + TOTAL.length + TIMESTAMP.length + TIMESTAMP_LENGTH + READING_TAIL.length;
 
-/** A reading's JSON value: its line's fields, then reading, count, total and timestamp. */
+/** A reading's JSON value: `{"factoryId":…,"sensorId":…,"tier":…,"sodaName":…,"reading":…,"count":…,"total":…,"timestamp":…}`. */
 class ReadingJson implements EncodedValue {
   readonly length: number;
-  readonly #head: Uint8Array;
+  readonly #event: Reading;
   /** The reading's JSON number (`JSON.stringify` of a finite number is `String` of it). */
   readonly #reading: string;
-  readonly #count: number;
-  readonly #total: number;
-  readonly #countDigits: number;
-  readonly #totalDigits: number;
-  readonly #timeMs: number;
 
-  constructor(head: Uint8Array, event: Reading) {
-    this.#head = head;
+  constructor(event: Reading) {
+    this.#event = event;
     this.#reading = String(event.reading);
-    this.#count = event.count;
-    this.#total = event.total;
-    this.#countDigits = digits(event.count);
-    this.#totalDigits = digits(event.total);
-    this.#timeMs = event.timeMs;
-    this.length = head.length + this.#reading.length + this.#countDigits + this.#totalDigits + READING_FIXED;
+    this.length = READING_FIXED + event.factoryId.length + event.sensorId.length + event.tier.length +
+      event.sodaName.length + this.#reading.length + digits(event.count) + digits(event.total);
   }
 
   writeTo(bytes: Uint8Array, at: number): number {
-    at = writeAscii(bytes, put(bytes, at, this.#head), this.#reading);
-    at = writeInteger(bytes, put(bytes, at, COUNT), this.#count, this.#countDigits);
-    at = writeInteger(bytes, put(bytes, at, TOTAL), this.#total, this.#totalDigits);
-    at = writeTimestamp(bytes, put(bytes, at, TIMESTAMP), this.#timeMs);
+    const event = this.#event;
+    at = writeAscii(bytes, put(bytes, at, FACTORY_ID), event.factoryId);
+    at = writeAscii(bytes, put(bytes, at, SENSOR), event.sensorId);
+    at = writeAscii(bytes, put(bytes, at, TIER), event.tier);
+    at = writeAscii(bytes, put(bytes, at, SODA_NAME), event.sodaName);
+    at = writeAscii(bytes, put(bytes, at, READING), this.#reading);
+    at = writeInteger(bytes, put(bytes, at, COUNT), event.count);
+    at = writeInteger(bytes, put(bytes, at, TOTAL), event.total);
+    at = writeTimestamp(bytes, put(bytes, at, TIMESTAMP), event.timeMs);
     return put(bytes, at, READING_TAIL);
   }
 
@@ -188,25 +203,13 @@ class ReadingJson implements EncodedValue {
   }
 }
 
-/**
- * A reading's value as bytes; undefined for one without its line (built outside the simulation),
- * or whose numbers or timestamp are written another way.
- */
+/** A reading's value as bytes; undefined when a name, a number or its timestamp is written another way. */
 export function readingJson(event: Reading): EncodedValue | undefined {
-  const line = event.line;
   if (
-    line === undefined || !Number.isFinite(event.reading) || !isCount(event.count) || !isCount(event.total) ||
-    !plainTime(event.timeMs)
+    !Number.isFinite(event.reading) || !isCount(event.count) || !isCount(event.total) || !plainTime(event.timeMs) ||
+    !plain(event.factoryId) || !plain(event.sensorId) || !plain(event.tier) || !plain(event.sodaName)
   ) {
     return undefined;
   }
-  let head = readingHeads.get(line);
-  if (head === undefined) {
-    // The line's fields are the reading's (`Reading.line`).
-    const { factoryId, sensorId, tier, sodaName } = event;
-    const fields = JSON.stringify({ factoryId, sensorId, tier, sodaName });
-    head = utf8.encode(`${fields.slice(0, -1)},"reading":`);
-    readingHeads.set(line, head);
-  }
-  return new ReadingJson(head, event);
+  return new ReadingJson(event);
 }
