@@ -69,8 +69,8 @@ function writeTimestamp(bytes: Uint8Array, at: number, timeMs: number): number {
 }
 
 /**
- * Copies `part` into `bytes` at `at`; returns the offset after it. A loop: `Uint8Array#set` costs
- * more than the copy for parts this small (tens of bytes).
+ * Copies `part` into `bytes` at `at`; returns the offset after it. A loop, as for the rest of a
+ * value's bytes: its parts are a few to twenty bytes.
  */
 function put(bytes: Uint8Array, at: number, part: Uint8Array): number {
   for (let i = 0; i < part.length; i++) bytes[at++] = part[i];
