@@ -6,7 +6,15 @@
 import { Buffer } from "node:buffer";
 import { crc32c } from "./_crc32c.ts";
 import { kafkaJs, type KafkaJsEncoder, kafkaJsRecordBatch } from "./_kafkajs.ts";
-import { byteLengthOf, encodeHeaders, encodeRecord, recordBodySize, sizedEncoder, writeRecord } from "./_record.ts";
+import {
+  byteLengthOf,
+  copyInto,
+  encodeHeaders,
+  encodeRecord,
+  recordBodySize,
+  sizedEncoder,
+  writeRecord,
+} from "./_record.ts";
 
 /** A message as KafkaJS's producer hands it to the produce request. */
 export interface ProduceMessage {
@@ -97,10 +105,7 @@ export function produceRequest(
       encoder.writeString(transactionalId).writeInt16(acks).writeInt32(timeout).writeInt32(topics.length);
       for (const { topic, partitions } of topics) {
         encoder.writeString(topic).writeInt32(partitions.length);
-        for (const partition of partitions) {
-          encoder.buf.set(partition.buf.subarray(0, partition.offset), encoder.offset);
-          encoder.offset += partition.offset;
-        }
+        for (const partition of partitions) copyInto(encoder, partition.buf.subarray(0, partition.offset));
       }
       return encoder;
     },

@@ -126,7 +126,7 @@ function writeBytes(encoder: KafkaJsEncoder, value: unknown, length: number): vo
 }
 
 /** Appends `bytes` to the encoder's buffer, which has room for them (Buffer#copy costs more for small arrays). */
-function copyInto(encoder: KafkaJsEncoder, bytes: Uint8Array): void {
+export function copyInto(encoder: KafkaJsEncoder, bytes: Uint8Array): void {
   encoder.buf.set(bytes, encoder.offset);
   encoder.offset += bytes.length;
 }

@@ -6,7 +6,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { KafkaJsEncoder } from "./_kafkajs.ts";
-import { sizedEncoder } from "./_record.ts";
+import { copyInto, sizedEncoder } from "./_record.ts";
 
 /** What KafkaJS's connection hands `protocol/request.js`. */
 export interface FrameArgs {
@@ -29,7 +29,6 @@ export async function frameRequest(
   const encoder = sizedEncoder(4 + size);
   encoder.writeInt32(size).writeInt16(apiKey).writeInt16(apiVersion).writeInt32(correlationId)
     .writeString(clientId);
-  encoder.buf.set(payload.buf.subarray(0, payload.offset), encoder.offset);
-  encoder.offset += payload.offset;
+  copyInto(encoder, payload.buf.subarray(0, payload.offset));
   return encoder;
 }
