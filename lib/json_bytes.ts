@@ -11,6 +11,7 @@
  * ASCII, a number or timestamp written another way) gets `undefined`, and its value stays the text.
  */
 import type { Heartbeat, Reading } from "./simulation.ts";
+import { isPlainTimestamp, secondPrefix, TIMESTAMP_LENGTH } from "./timestamps.ts";
 
 /** A record value a request writes itself: `length` bytes, by `writeTo`. */
 export interface EncodedValue {
@@ -37,36 +38,7 @@ export function encodedBytes(value: EncodedValue): Uint8Array {
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
-/** Characters of a timestamp: `2025-12-03T14:30:45.123Z`. */
-const TIMESTAMP_LENGTH = 24;
-/** 10000-01-01: from there on, ISO years take more than four digits (as in `formatTimestamp`). */
-const MAX_FOUR_DIGIT_YEAR_MS = 253_402_300_800_000;
 const ZERO = 48;
-
-/** Whether `timeMs` is written here as `formatTimestamp` writes it: whole ms, four-digit years. */
-function plainTime(timeMs: number): boolean {
-  return Number.isInteger(timeMs) && timeMs >= 0 && timeMs < MAX_FOUR_DIGIT_YEAR_MS;
-}
-
-/** The second a timestamp was last written in, and its first 20 characters (`2025-12-03T14:30:45.`). */
-let cachedSecond = NaN;
-const secondBytes = new Uint8Array(20);
-
-/** Writes `timeMs` (a `plainTime`) as `formatTimestamp` does; returns the offset after it. */
-function writeTimestamp(bytes: Uint8Array, at: number, timeMs: number): number {
-  const second = Math.floor(timeMs / 1000);
-  if (second !== cachedSecond) {
-    utf8.encodeInto(new Date(second * 1000).toISOString().slice(0, 20), secondBytes);
-    cachedSecond = second;
-  }
-  at = put(bytes, at, secondBytes);
-  const ms = timeMs - second * 1000;
-  bytes[at++] = ZERO + Math.floor(ms / 100);
-  bytes[at++] = ZERO + Math.floor(ms / 10) % 10;
-  bytes[at++] = ZERO + ms % 10;
-  bytes[at++] = 90; // Z
-  return at;
-}
 
 /**
  * Copies `part` into `bytes` at `at`; returns the offset after it. A loop, as for the rest of a
@@ -97,9 +69,24 @@ function writeInteger(bytes: Uint8Array, at: number, n: number): number {
   return at + count;
 }
 
-/** Writes ASCII `chars` (a number's JSON text); returns the offset after them. */
+/** Writes ASCII `chars` (a name, a number's JSON text); returns the offset after them. */
 function writeAscii(bytes: Uint8Array, at: number, chars: string): number {
   for (let i = 0; i < chars.length; i++) bytes[at++] = chars.charCodeAt(i);
+  return at;
+}
+
+/**
+ * Writes `timeMs` (an `isPlainTimestamp`) as `formatTimestamp` writes it (lib/timestamps.ts), its
+ * second from the same cache; returns the offset after it.
+ */
+function writeTimestamp(bytes: Uint8Array, at: number, timeMs: number): number {
+  const second = Math.floor(timeMs / 1000);
+  at = writeAscii(bytes, at, secondPrefix(second));
+  const ms = timeMs - second * 1000;
+  bytes[at++] = ZERO + Math.floor(ms / 100);
+  bytes[at++] = ZERO + Math.floor(ms / 10) % 10;
+  bytes[at++] = ZERO + ms % 10;
+  bytes[at++] = 90; // Z
   return at;
 }
 
@@ -154,7 +141,7 @@ class HeartbeatJson implements EncodedValue {
 
 /** A heartbeat's value as bytes; undefined when a name, its status or its timestamp is written another way. */
 export function heartbeatJson(event: Heartbeat): EncodedValue | undefined {
-  if (event.status !== "active" || !plainTime(event.timeMs) || !plain(event.sensorId) || !plain(event.tier)) {
+  if (event.status !== "active" || !isPlainTimestamp(event.timeMs) || !plain(event.sensorId) || !plain(event.tier)) {
     return undefined;
   }
   return new HeartbeatJson(event);
@@ -206,7 +193,8 @@ class ReadingJson implements EncodedValue {
 /** A reading's value as bytes; undefined when a name, a number or its timestamp is written another way. */
 export function readingJson(event: Reading): EncodedValue | undefined {
   if (
-    !Number.isFinite(event.reading) || !isCount(event.count) || !isCount(event.total) || !plainTime(event.timeMs) ||
+    !Number.isFinite(event.reading) || !isCount(event.count) || !isCount(event.total) ||
+    !isPlainTimestamp(event.timeMs) ||
     !plain(event.factoryId) || !plain(event.sensorId) || !plain(event.tier) || !plain(event.sodaName)
   ) {
     return undefined;

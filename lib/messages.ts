@@ -7,6 +7,7 @@ import type { Buffer } from "node:buffer";
 import type { FaultLabel } from "./faults.ts";
 import { type EncodedValue, heartbeatJson, readingJson } from "./json_bytes.ts";
 import type { Heartbeat, Reading, SimEvent } from "./simulation.ts";
+import { formatTimestamp } from "./timestamps.ts";
 
 /** Topic names, renameable by flag. */
 export interface Topics {
@@ -99,27 +100,6 @@ const JSON_HEADERS = headersOf(JSON_VALUES);
 export const READING_HEADERS: Readonly<Record<string, string>> = JSON_HEADERS.reading;
 /** Headers of every JSON heartbeat record. */
 export const HEARTBEAT_HEADERS: Readonly<Record<string, string>> = JSON_HEADERS.heartbeat;
-
-/** RFC 3339 UTC with milliseconds and `Z`, e.g. `2025-12-03T14:30:45.123Z`. */
-export function formatTimestamp(timeMs: number): string {
-  // Records come in time order, many in the same second: format each second once, then append
-  // the milliseconds (toISOString cost a few percent of a busy run's CPU).
-  if (!Number.isInteger(timeMs) || timeMs < 0 || timeMs >= MAX_FOUR_DIGIT_YEAR_MS) {
-    return new Date(timeMs).toISOString();
-  }
-  const second = Math.floor(timeMs / 1000);
-  if (second !== cachedSecond) {
-    cachedSecond = second;
-    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20);
-  }
-  const ms = timeMs - second * 1000;
-  return `${cachedPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z`;
-}
-
-/** 10000-01-01: from there on, ISO years take more than four digits. */
-const MAX_FOUR_DIGIT_YEAR_MS = 253_402_300_800_000;
-let cachedSecond = NaN;
-let cachedPrefix = "";
 
 /**
  * A reading's fields in contract order, with `timestamp` as given: RFC 3339 text for the JSON

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_TOPICS, formatTimestamp, recordBytes, recordsWithin, toRecord } from "../lib/messages.ts";
+import { DEFAULT_TOPICS, recordBytes, recordsWithin, toRecord } from "../lib/messages.ts";
+import { formatTimestamp } from "../lib/timestamps.ts";
 import type { Heartbeat, Reading } from "../lib/simulation.ts";
 
 const TIME = Date.UTC(2025, 11, 3, 14, 30, 45, 123);

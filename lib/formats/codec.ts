@@ -12,7 +12,7 @@
 import { Buffer } from "node:buffer";
 import avro from "avsc";
 import protobuf from "protobufjs";
-import { formatTimestamp } from "../messages.ts";
+import { formatTimestamp } from "../timestamps.ts";
 import { MAGIC_BYTE } from "./format.ts";
 import type { RegistrySchema } from "./registry.ts";
 

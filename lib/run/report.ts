@@ -3,7 +3,7 @@
  * lines, and what it did (at the end). Pure functions of what the run knows.
  */
 import { formatDuration } from "../duration.ts";
-import { formatTimestamp } from "../messages.ts";
+import { formatTimestamp } from "../timestamps.ts";
 import { describePace, type Pace } from "../pacing.ts";
 import type { Plant } from "../plant.ts";
 import type { SimulationResult } from "../simulation.ts";
