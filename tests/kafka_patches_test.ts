@@ -98,6 +98,7 @@ Deno.test("records are encoded byte for byte as KafkaJS encodes them", () => {
     requestFrame: true,
     pendingCheck: true,
     fastVarints: true,
+    metadataNoTopics: true,
   });
   const stock = stockModule<(args: RecordArgs) => { buffer: Uint8Array }>(
     "kafkajs/src/protocol/recordBatch/record/v0/index.js",
@@ -348,6 +349,7 @@ const STOCK: KafkaPatchStatus = {
   requestFrame: false,
   pendingCheck: false,
   fastVarints: false,
+  metadataNoTopics: false,
 };
 
 Deno.test("a KafkaJS other than the one the patches were written for runs as shipped, with one warning", async (t) => {

@@ -37,6 +37,10 @@ export const MODULES = {
   request: "kafkajs/src/protocol/request.js",
   /** Keeps `request` from when it loads. */
   connection: "kafkajs/src/network/connection.js",
+  /** Metadata requests: v1 (v2 and v3 keep it when they load) and v4 (v5 keeps it, v6 keeps v5). */
+  metadataV1: "kafkajs/src/protocol/requests/metadata/v1/request.js",
+  metadataV4: "kafkajs/src/protocol/requests/metadata/v4/request.js",
+  metadataUsers: [2, 3, 5, 6].map((version) => `kafkajs/src/protocol/requests/metadata/v${version}/request.js`),
 } as const;
 
 /** What KafkaJS's `Encoder` (src/protocol/encoder.js) offers that the patches use. */

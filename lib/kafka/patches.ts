@@ -10,6 +10,8 @@
  * - each request framed in one exactly sized buffer (`_request_frame.ts`)
  * - the request queue checks for waiting requests only while some wait (`_pending_check.ts`)
  * - varints written straight into the encoder's buffer (`_varints.ts`)
+ * - Metadata requests that can ask for no topics (`_metadata.ts`): a producer's first, and the
+ *   admin client's description of the brokers, no longer fetch every topic of the cluster
  *
  * They depend on KafkaJS's private modules, so they are installed only on the release they were
  * written for, and only when every module they touch has the shape they use; otherwise KafkaJS
@@ -32,6 +34,7 @@ import { encodeRecord } from "./_record.ts";
 import { frameRequest } from "./_request_frame.ts";
 import { installPendingCheck, type RequestQueueClass } from "./_pending_check.ts";
 import { installFastVarints, type VarintEncoderClass } from "./_varints.ts";
+import { metadataRequestV1, metadataRequestV4 } from "./_metadata.ts";
 
 /** The patches, by name. */
 export const KAFKA_PATCHES = [
@@ -42,6 +45,7 @@ export const KAFKA_PATCHES = [
   "requestFrame",
   "pendingCheck",
   "fastVarints",
+  "metadataNoTopics",
 ] as const;
 /** The name of a patch. */
 export type KafkaPatch = typeof KAFKA_PATCHES[number];
@@ -114,6 +118,10 @@ function install(require: ModuleLoader, skip: Set<KafkaPatch>, warn: (text: stri
     replace("record", MODULES.record, encodeRecord);
     replace("crc32C", MODULES.crc32C, crc32c);
     replace("requestFrame", MODULES.request, frameRequest);
+    if (!skip.has("metadataNoTopics")) {
+      replace("metadataNoTopics", MODULES.metadataV1, metadataRequestV1(require(MODULES.metadataV1) as never));
+      replace("metadataNoTopics", MODULES.metadataV4, metadataRequestV4(require(MODULES.metadataV4) as never));
+    }
     // These two require the modules above, so they could only be looked at now.
     const late = mismatch(require, MODULES.produceRequest, isFunctionOfOne, "a function of one argument") ??
       mismatch(require, MODULES.recordBatch, hasRecordBatch, "an object with a RecordBatch function");
@@ -167,6 +175,7 @@ function incompatibility(require: ModuleLoader): string | undefined {
     MODULES.produceRequest,
     ...MODULES.produceRequestUsers,
     MODULES.connection,
+    ...MODULES.metadataUsers,
   ];
   const loaded = users.find((user) => require.resolve(user) in require.cache);
   if (loaded) return `KafkaJS was loaded before its patches (${loaded})`;
@@ -177,6 +186,8 @@ function incompatibility(require: ModuleLoader): string | undefined {
     mismatch(require, MODULES.record, isFunctionOfOne, "a function of one argument") ??
     mismatch(require, MODULES.crc32C, isFunctionOfOne, "a function of one argument") ??
     mismatch(require, MODULES.request, isFunctionOfOne, "a function of one argument") ??
+    mismatch(require, MODULES.metadataV1, isFunctionOfOne, "a function of one argument") ??
+    mismatch(require, MODULES.metadataV4, isFunctionOfOne, "a function of one argument") ??
     mismatch(require, MODULES.requestQueue, isRequestQueue, "a class with scheduleCheckPendingRequests");
 }
 

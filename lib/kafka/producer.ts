@@ -32,6 +32,7 @@ import { ACKS, type Acks, CODEC_IDS, type Compression, type History } from "./se
 import { isAddedCodec, loadCodec } from "./codecs.ts";
 import { prepareTopics } from "./_topics.ts";
 import { findWritten } from "./doubt.ts";
+import { askNoTopicsUntilSending, describingBrokersOnly, withCluster } from "./_metadata.ts";
 
 const kafkaLog = log("kafka");
 
@@ -113,18 +114,25 @@ export async function connectProducers(
   } = options;
   const client = createKafkaClient({ clientId, brokers, security, connectTimeoutMs });
   const { kafka, where, problems, watchFatal } = client;
-  const admin = kafka.admin();
-  const producers = Array.from({ length: count }, () =>
-    kafka.producer({
-      idempotent,
-      maxInFlightRequests: 1,
-      createPartitioner: cachedKeyPartitioner,
-      allowAutoTopicCreation: true,
-      // Retriable failures (a broker down, a leader moving) are retried for as long as it takes:
-      // the pipeline spools meanwhile. Retrying the same request keeps its sequence numbers, so the
-      // idempotent producer cannot write it twice.
-      retry: { initialRetryTime: 250, maxRetryTime: 5_000, retries: Number.MAX_SAFE_INTEGER },
-    }));
+  // The admin client's description of the brokers, and each producer's metadata before its first
+  // send, ask for no topic: KafkaJS's ask for every topic of the cluster (_metadata.ts).
+  const made = withCluster(kafka, () => kafka.admin());
+  const admin = describingBrokersOnly(made.client, made.cluster);
+  const producers = Array.from({ length: count }, () => {
+    const { client: producer, cluster } = withCluster(kafka, () =>
+      kafka.producer({
+        idempotent,
+        maxInFlightRequests: 1,
+        createPartitioner: cachedKeyPartitioner,
+        allowAutoTopicCreation: true,
+        // Retriable failures (a broker down, a leader moving) are retried for as long as it takes:
+        // the pipeline spools meanwhile. Retrying the same request keeps its sequence numbers, so
+        // the idempotent producer cannot write it twice.
+        retry: { initialRetryTime: 250, maxRetryTime: 5_000, retries: Number.MAX_SAFE_INTEGER },
+      }));
+    askNoTopicsUntilSending(cluster);
+    return producer;
+  });
 
   // The codec loads beside the connection, so the first request does not wait for it.
   const codec = isAddedCodec(compression) ? loadCodec(compression) : undefined;
