@@ -25,7 +25,7 @@ export interface EncodedValue {
 
 /** Whether a record's value is an `EncodedValue` (not a string, not a Buffer). */
 export function isEncodedValue(value: unknown): value is EncodedValue {
-  return typeof (value as EncodedValue | undefined)?.writeTo === "function";
+  return typeof value === "object" && value !== null && typeof (value as EncodedValue).writeTo === "function";
 }
 
 /** The bytes of a value, in a fresh array. */

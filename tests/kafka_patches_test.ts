@@ -157,12 +157,25 @@ Deno.test("produce requests are encoded byte for byte as KafkaJS encodes them", 
     ],
     headers: rng.int(0, 2) === 0 ? shared : rng.int(0, 1) ? undefined : { [text(2)]: [text(3), text(1)] },
   });
+  // A partition's timestamps all numbers, as factory-sim's producer hands them: of thirteen digits
+  // (compared as numbers), or of twelve to fourteen (compared as strings, whose order differs:
+  // "1000000000005" sorts before "999999999999").
+  const numbers = (wide: boolean) => (m: ProduceMessage): ProduceMessage => ({
+    ...m,
+    timestamp: wide
+      ? [999_999_999_999, 1_000_000_000_005, 10_000_000_000_001, base][rng.int(0, 3)]
+      : base + rng.int(-5_000, 5_000),
+  });
   const partitions = (n: number) =>
-    Array.from({ length: n }, (_, p) => ({
-      partition: p * 3,
-      firstSequence: rng.int(0, 2) === 0 ? undefined : rng.int(0, 1_000_000),
-      messages: Array.from({ length: rng.int(0, 400) }, message),
-    }));
+    Array.from({ length: n }, (_, p) => {
+      const style = rng.int(0, 2);
+      const messages = Array.from({ length: rng.int(0, 400) }, message);
+      return {
+        partition: p * 3,
+        firstSequence: rng.int(0, 2) === 0 ? undefined : rng.int(0, 1_000_000),
+        messages: style === 0 ? messages : messages.map(numbers(style === 2)),
+      };
+    });
   const cases: ProduceRequestArgs[] = [
     { acks: -1, timeout: 30_000, topicData: [] },
     { acks: 1, timeout: 1_000, topicData: [{ topic: "T", partitions: [{ partition: 0, messages: [] }] }] },

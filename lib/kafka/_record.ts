@@ -40,8 +40,23 @@ export function encodeHeaders(headers: Record<string, unknown>): Uint8Array {
  */
 export function byteLengthOf(value: unknown): number {
   if (value === null || value === undefined) return -1;
+  if (typeof value === "string") return utf8Length(value);
   if (isEncodedValue(value)) return value.length;
   return Buffer.isBuffer(value) ? value.length : Buffer.byteLength(String(value), "utf8");
+}
+
+/** Strings this short are measured here when they are ASCII: a record's key, every record. */
+const SHORT = 64;
+
+/** UTF-8 bytes of `text`: its length when it is short and ASCII (no call into the runtime), else Buffer's count. */
+function utf8Length(text: string): number {
+  const length = text.length;
+  if (length <= SHORT) {
+    let i = 0;
+    while (i < length && text.charCodeAt(i) < 0x80) i++;
+    if (i === length) return length;
+  }
+  return Buffer.byteLength(text, "utf8");
 }
 
 /**

@@ -263,7 +263,10 @@ function byTopic(records: readonly OutRecord[]): { topic: string; messages: Mess
       // An EncodedValue (lib/json_bytes.ts) reaches the record encoder (_record.ts), which writes
       // its bytes; a KafkaJS running without the patches writes `String(value)`: the same text.
       value: record.value as string | Buffer,
-      timestamp: String(record.timestampMs),
+      // A number, though KafkaJS's type says a string: its produce request sorts them with
+      // Array#sort (as strings either way) and subtracts them, and the patched request compares
+      // numbers without making a string of each (_produce_request.ts).
+      timestamp: record.timestampMs as unknown as string,
       headers: record.headers as IHeaders | undefined,
     });
   }
