@@ -46,6 +46,7 @@ import { rateBenchmark } from "./rate.ts";
 import { type CapacityTree, parseWorkersSteps, simFlagsOf, workersBenchmark } from "./workers.ts";
 import { MAX_LINES_PER_FACTORY } from "../lib/run/options.ts";
 import { median, round1 } from "./_stats.ts";
+import { commitOf, TreeWatch } from "./_tree.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEFAULT_BROKERS = "127.0.0.1:9092";
@@ -122,6 +123,11 @@ const report: string[] = [];
 const results: Record<string, unknown> = { runId, quick };
 let cpu: CpuSampler | undefined;
 let admin: KafkaAdmin | undefined;
+
+// The benchmarks that launch the CLI launch the tree again for every round.
+const launched = new TreeWatch();
+launched.watch(ROOT);
+if (values.baseline) launched.watch(`${Deno.realPathSync(values.baseline)}/`);
 
 try {
   const machine = await describeMachine();
@@ -214,6 +220,9 @@ try {
   }
   Deno.removeSync(scratch, { recursive: true });
 }
+const changed = await launched.changed();
+for (const warning of changed) progress(warning.replaceAll("**", ""));
+report.splice(1, 0, ...changed.map((warning) => `${warning}\n`));
 Deno.stdout.writeSync(encoder.encode(`${report.join("\n")}\n`));
 if (values.json) Deno.writeTextFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
 
@@ -821,13 +830,6 @@ async function start(): Promise<string> {
     ),
     "",
   ].join("\n");
-}
-
-/** The short commit of the checkout at `root` ("unknown" when git cannot tell). */
-async function commitOf(root: string): Promise<string> {
-  const output = await new Deno.Command("git", { args: ["-C", root, "rev-parse", "--short", "HEAD"], stdout: "piped" })
-    .output();
-  return output.success ? new TextDecoder().decode(output.stdout).trim() : "unknown";
 }
 
 /** Launches Deno's own hello world as the simulator is launched; ms from spawn to its line, and its CPU then. */
