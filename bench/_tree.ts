@@ -25,22 +25,24 @@ export async function commitOf(root: string): Promise<string> {
 
 /** The trees a run launches, as they were when it started. */
 export class TreeWatch {
-  readonly #atStart = new Map<string, Promise<{ commit: string; changes: string }>>();
+  readonly #atStart = new Map<string, { commit: string; changes: string }>();
 
   /** Remembers the tree at `root` as it is now. */
-  watch(root: string): void {
-    if (!this.#atStart.has(root)) this.#atStart.set(root, treeState(root));
+  async watch(root: string): Promise<void> {
+    if (!this.#atStart.has(root)) this.#atStart.set(root, await treeState(root));
   }
 
   /** A warning (a Markdown line) for each tree that is not what it was when watched. */
   async changed(): Promise<string[]> {
     const warnings: string[] = [];
     for (const [root, before] of this.#atStart) {
-      const [then, now] = [await before, await treeState(root)];
+      const [then, now] = [before, await treeState(root)];
       if (then.commit === now.commit && then.changes === now.changes) continue;
-      const what = then.commit === now.commit
-        ? "its uncommitted changes changed"
-        : `${then.commit} became ${now.commit}`;
+      const what = then.commit !== now.commit
+        ? `${then.commit} became ${now.commit}`
+        : then.changes === ""
+        ? "its tracked files were edited"
+        : "its uncommitted changes changed";
       warnings.push(
         `**Warning: the tree at ${root} changed during this run (${what}): rounds launched after the change ` +
           "measured other code. Run the benchmark from a checkout nobody edits (`git worktree add --detach PATH " +

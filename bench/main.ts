@@ -126,8 +126,8 @@ let admin: KafkaAdmin | undefined;
 
 // The benchmarks that launch the CLI launch the tree again for every round.
 const launched = new TreeWatch();
-launched.watch(ROOT);
-if (values.baseline) launched.watch(`${Deno.realPathSync(values.baseline)}/`);
+await launched.watch(ROOT);
+if (values.baseline) await launched.watch(`${Deno.realPathSync(values.baseline)}/`);
 
 try {
   const machine = await describeMachine();

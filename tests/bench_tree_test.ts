@@ -28,7 +28,7 @@ Deno.test("a benchmark names the commit it launches, and says when the tree chan
     assert.notEqual((await treeState(root)).changes, "");
 
     const watch = new TreeWatch();
-    watch.watch(root);
+    await watch.watch(root);
     assert.deepEqual(await watch.changed(), [], "nothing changed yet");
 
     // An edit during the run.
@@ -43,12 +43,19 @@ Deno.test("a benchmark names the commit it launches, and says when the tree chan
     const [committed] = await watch.changed();
     assert.match(committed, new RegExp(`\\(${first} became ${second}\\)`));
 
+    // Clean when the run started, edited during it.
+    await git(root, "commit", "-q", "-am", "three", "--allow-empty");
+    const clean = new TreeWatch();
+    await clean.watch(root);
+    await Deno.writeTextFile(`${root}/main.ts`, "export const a = 4;\n");
+    assert.match((await clean.changed())[0], /\(its tracked files were edited\)/);
+
     // Not a git checkout: "unknown", and no warning when it stays so.
     const plain = await Deno.makeTempDir({ prefix: "factory-sim-plain-" });
     try {
       assert.equal(await commitOf(plain), "unknown");
       const other = new TreeWatch();
-      other.watch(plain);
+      await other.watch(plain);
       assert.deepEqual(await other.changed(), []);
     } finally {
       await Deno.remove(plain, { recursive: true });
