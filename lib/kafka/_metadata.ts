@@ -77,7 +77,9 @@ export interface KafkaJsCluster {
   };
   refreshMetadata(): Promise<void>;
   refreshMetadataIfNecessary(): Promise<void>;
-  metadata(args: { topics: readonly string[] }): Promise<{ brokers: MetadataBroker[] }>;
+  metadata(
+    args: { topics: readonly string[] },
+  ): Promise<{ brokers: MetadataBroker[]; clusterId: string; controllerId: number | null }>;
 }
 
 /** The description of the private property KafkaJS's `Kafka` makes each client's cluster with (src/index.js). */
@@ -138,11 +140,7 @@ export function describingBrokersOnly(admin: Admin, cluster: KafkaJsCluster | un
   return {
     ...admin,
     describeCluster: async () => {
-      const { brokers, clusterId, controllerId } = await cluster.metadata({ topics: NO_TOPICS }) as {
-        brokers: MetadataBroker[];
-        clusterId: string;
-        controllerId: number | null;
-      };
+      const { brokers, clusterId, controllerId } = await cluster.metadata({ topics: NO_TOPICS });
       return {
         brokers: brokers.map(({ nodeId, host, port }) => ({ nodeId, host, port })),
         controller: controllerId === null || controllerId < 0 ? null : controllerId,
