@@ -69,8 +69,11 @@ function writeInteger(bytes: Uint8Array, at: number, n: number): number {
   return at + count;
 }
 
-/** Writes ASCII `chars` (a name, a number's JSON text); returns the offset after them. */
-function writeAscii(bytes: Uint8Array, at: number, chars: string): number {
+/**
+ * Writes ASCII `chars` (a name, a number's JSON text, a record's ASCII key) into `bytes` from `at`,
+ * which has room; returns the offset after them.
+ */
+export function writeAscii(bytes: Uint8Array, at: number, chars: string): number {
   for (let i = 0; i < chars.length; i++) bytes[at++] = chars.charCodeAt(i);
   return at;
 }

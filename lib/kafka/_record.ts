@@ -4,7 +4,7 @@
  * request's (`_produce_request.ts`).
  */
 import { Buffer } from "node:buffer";
-import { isEncodedValue } from "../json_bytes.ts";
+import { isEncodedValue, writeAscii } from "../json_bytes.ts";
 import { kafkaJs, type KafkaJsEncoder } from "./_kafkajs.ts";
 
 /** A record's fields as KafkaJS's produce request hands them to `Record` (recordBatch/record/v0). */
@@ -131,13 +131,11 @@ function writeBytes(encoder: KafkaJsEncoder, value: unknown, length: number): vo
   if (length === text.length) {
     // As many UTF-8 bytes as UTF-16 units: ASCII, one byte a unit. Written here, not through
     // Buffer#write (a Buffer view and an encoder call for every key and value).
-    const { buf } = encoder;
-    let at = encoder.offset;
-    for (let i = 0; i < length; i++) buf[at++] = text.charCodeAt(i);
+    encoder.offset = writeAscii(encoder.buf, encoder.offset, text);
   } else {
     encoder.buf.write(text, encoder.offset, length, "utf8");
+    encoder.offset += length;
   }
-  encoder.offset += length;
 }
 
 /** Appends `bytes` to the encoder's buffer, which has room for them (Buffer#copy costs more for small arrays). */
