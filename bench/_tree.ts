@@ -32,7 +32,7 @@ export class TreeWatch {
     if (!this.#atStart.has(root)) this.#atStart.set(root, await treeState(root));
   }
 
-  /** A warning (a Markdown line) for each tree that is not what it was when watched. */
+  /** A warning for each tree that is not what it was when watched. */
   async changed(): Promise<string[]> {
     const warnings: string[] = [];
     for (const [root, before] of this.#atStart) {
@@ -44,9 +44,9 @@ export class TreeWatch {
         ? "its tracked files were edited"
         : "its uncommitted changes changed";
       warnings.push(
-        `**Warning: the tree at ${root} changed during this run (${what}): rounds launched after the change ` +
+        `Warning: the tree at ${root} changed during this run (${what}): rounds launched after the change ` +
           "measured other code. Run the benchmark from a checkout nobody edits (`git worktree add --detach PATH " +
-          "COMMIT`).**",
+          "COMMIT`).",
       );
     }
     return warnings;

@@ -221,8 +221,8 @@ try {
   Deno.removeSync(scratch, { recursive: true });
 }
 const changed = await launched.changed();
-for (const warning of changed) progress(warning.replaceAll("**", ""));
-report.splice(1, 0, ...changed.map((warning) => `${warning}\n`));
+for (const warning of changed) progress(warning);
+report.splice(1, 0, ...changed.map((warning) => `**${warning}**\n`));
 Deno.stdout.writeSync(encoder.encode(`${report.join("\n")}\n`));
 if (values.json) Deno.writeTextFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
 
